@@ -1,0 +1,109 @@
+// The scanner must agree with the backend on every case of tests/vectors/pass.json, through both
+// Ed25519 engines it ships.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { webcrypto } from 'node:crypto';
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+
+import { b45decode, b45encode, Base45Error } from '../src/base45.js';
+import { verifyPass, parseKeyList, PassRejected, describeClaims, decodeUnverified } from '../src/verify.js';
+import { webCryptoVerifier, nobleVerifier, webCryptoSupportsEd25519 } from '../src/ed25519.js';
+
+const vectors = JSON.parse(readFileSync(new URL('../../tests/vectors/pass.json', import.meta.url), 'utf8'));
+const trust = parseKeyList(vectors);
+
+const engines = {
+  webcrypto: webCryptoVerifier(webcrypto.subtle),
+  noble: nobleVerifier(ed, sha512),
+};
+
+async function verdict(token, verifyEd25519) {
+  try {
+    const claims = await verifyPass(token, { trust, now: vectors.now, verifyEd25519, skew: vectors.skew });
+    return { valid: true, claims };
+  } catch (err) {
+    if (!(err instanceof PassRejected)) throw err;
+    return { valid: false, code: err.code, reason: err.reason };
+  }
+}
+
+test('the vectors file has cases of every kind', () => {
+  assert.ok(vectors.cases.length >= 20);
+  assert.ok(vectors.cases.some((c) => c.valid));
+  for (const code of ['pass_invalid', 'pass_expired', 'pass_unknown_issuer', 'pass_key_revoked']) {
+    assert.ok(vectors.cases.some((c) => c.code === code), code);
+  }
+});
+
+for (const [engine, verifyEd25519] of Object.entries(engines)) {
+  for (const c of vectors.cases) {
+    test(`${engine}: ${c.name}`, async () => {
+      const got = await verdict(c.token, verifyEd25519);
+      if (c.valid) {
+        assert.deepEqual(got, { valid: true, claims: c.claims });
+      } else {
+        assert.deepEqual(got, { valid: false, code: c.code, reason: c.reason });
+      }
+    });
+  }
+}
+
+test('Node 20 WebCrypto really verifies Ed25519 (so the browser path is the one tested)', async () => {
+  assert.equal(await webCryptoSupportsEd25519(webcrypto.subtle), true);
+  assert.equal(await webCryptoSupportsEd25519(undefined), false);
+});
+
+test('every test key signs passes that both engines accept, and a stranger key is refused', async () => {
+  // Sign fresh passes with the vectors' test-only private keys, via noble, to cross-check engines.
+  const good = vectors.cases.find((c) => c.name === 'person tier 1, active key');
+  const { signed } = decodeUnverified(good.token);
+  const issuer = vectors.issuers[0];
+  const active = issuer.keys.find((k) => k.status === 'active');
+  const { base64urlDecode, SIGNING_CONTEXT } = await import('../src/verify.js');
+  const msg = new Uint8Array([...SIGNING_CONTEXT, ...signed]);
+  const sig = ed.sign(msg, base64urlDecode(active.test_only_private_key));
+  const token = 'XYM:' + b45encode(new Uint8Array([...signed, ...sig]));
+  assert.equal(token, good.token, 'Ed25519 is deterministic: the same bytes as the Python signer');
+  for (const verifyEd25519 of Object.values(engines)) {
+    assert.equal((await verdict(token, verifyEd25519)).valid, true);
+  }
+  const stranger = ed.sign(msg, new Uint8Array(32).fill(7));
+  const forged = 'XYM:' + b45encode(new Uint8Array([...signed, ...stranger]));
+  for (const verifyEd25519 of Object.values(engines)) {
+    assert.deepEqual(await verdict(forged, verifyEd25519), { valid: false, code: 'pass_invalid', reason: 'signature' });
+  }
+});
+
+test('the key list from the API (ISO times, tier names) parses into the same trust', () => {
+  const api = {
+    issuers: [{ issuer: 230184, name: '肇东市信用办', keys: [{
+      kid: 2, alg: 'Ed25519', public_key: vectors.issuers[0].keys[1].public_key, status: 'active',
+      not_before: '2027-01-15T07:00:00+00:00', not_after: null }] }],
+    tiers: { basic: '守信', good: '诚信良好', excellent: '诚信优秀', red_list: '守信红名单' },
+    tier_levels: { 1: 'basic', 2: 'good', 3: 'excellent', 4: 'red_list' },
+    skew_seconds: 45,
+  };
+  const t = parseKeyList(api);
+  assert.equal(t.skew, 45);
+  assert.equal(t.issuers.get(230184).keys.get(2).notBefore, Date.parse('2027-01-15T07:00:00Z') / 1000);
+  assert.equal(t.tierLevels.get(4), 'red_list');
+  const d = describeClaims({ issuer: 230184, tier: 4, kind: 'company' }, t);
+  assert.deepEqual(d, { tierCode: 'red_list', tierName: '守信红名单', kindName: '企业', issuerName: '肇东市信用办' });
+});
+
+test('base45 round-trips and rejects like RFC 9285 says', () => {
+  for (const s of ['', 'A', 'AB', 'Hello!!', 'ietf!', 'base-45']) {
+    const bytes = new TextEncoder().encode(s);
+    assert.deepEqual(b45decode(b45encode(bytes)), bytes);
+  }
+  assert.equal(b45encode(new TextEncoder().encode('AB')), 'BB8');
+  assert.equal(b45encode(new TextEncoder().encode('Hello!!')), '%69 VD92EX0');
+  assert.equal(new TextDecoder().decode(b45decode('QED8WEX0')), 'ietf!');
+  for (const bad of ['A', 'ABCD', 'GGW', 'ZZ', 'aB8', 'BB8\n', 'BB 8']) {
+    assert.throws(() => b45decode(bad), Base45Error, JSON.stringify(bad));
+  }
+  assert.deepEqual(b45decode('FGW'), new Uint8Array([0xff, 0xff]));
+  assert.deepEqual(b45decode('U5'), new Uint8Array([0xff]));
+});
