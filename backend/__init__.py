@@ -1,0 +1,87 @@
+"""The 信用码 backend: `create_app(config=None)` builds and wires a fresh app; nothing happens at import."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from apiflask import APIFlask
+
+from . import config as settings
+from .errors import register_error_handlers
+from .extensions import db, limiter, migrate, redis_store
+
+# Blueprints are loaded by module name so that `backend.pass`, a keyword, needs no special case.
+BLUEPRINT_MODULES = (
+    "backend.health",
+    "backend.auth",
+    "backend.pass",
+    "backend.merchants",
+    "backend.credit",
+    "backend.office",
+    "backend.web",
+)
+
+# Modules whose models must be known to SQLAlchemy (and Alembic) even before a request arrives.
+MODEL_MODULES = (
+    "backend.credit.models",
+    "backend.merchants.models",
+    "backend.auth.models",
+    "backend.pass.models",
+    "backend.office.models",
+)
+
+CLI_MODULES = ("backend.demo", "backend.pass.cli")
+
+
+def create_app(config: dict | None = None) -> APIFlask:
+    app = APIFlask(__name__, title="信用码 API", version="1.0", spec_path="/api/openapi.json", docs_path="/api/docs")
+    register_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: APIFlask, config: dict | None) -> None:
+    app.config.update(settings.from_env())
+    app.config.update(
+        VALIDATION_ERROR_STATUS_CODE=422,
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        INFO={"description": "信易+ 信用码：签发、验证与核销。错误统一为 application/problem+json。"},
+    )
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    settings.check_production(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        settings.INSTANCE_DIR.mkdir(exist_ok=True)
+    logging.basicConfig(level=logging.INFO)
+
+
+def register_extensions(app: APIFlask) -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.INSTANCE_DIR.parent / "migrations"),
+                     render_as_batch=True)  # batch mode lets ALTER TABLE migrations run on SQLite too
+    redis_store.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "rl")
+    # When Redis is down, limits fall back to per-process memory rather than failing requests.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
+    limiter.init_app(app)
+
+
+def register_blueprints(app: APIFlask) -> None:
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(module).bp)
+
+
+def register_cli(app: APIFlask) -> None:
+    for module in CLI_MODULES:
+        for command in importlib.import_module(module).COMMANDS:
+            app.cli.add_command(command)

@@ -1,0 +1,34 @@
+"""Bearer-token authentication for views: `@bp.auth_required(auth, roles=[...])`."""
+from __future__ import annotations
+
+from apiflask import HTTPTokenAuth
+from flask import current_app, g
+
+from ..errors import DomainError
+from .service import Principal, decode_access_token
+
+auth = HTTPTokenAuth(scheme="Bearer", description="登录后获得的访问令牌 (JWT)")
+
+
+@auth.verify_token
+def _verify(token: str) -> Principal | None:
+    if not token:
+        return None
+    try:
+        principal = decode_access_token(secret=current_app.config["SECRET_KEY"], token=token)
+    except DomainError:
+        return None
+    from .sessions import is_session_revoked  # late: sessions needs the models, guard is imported early
+    if is_session_revoked(principal.session_id):
+        return None
+    g.principal = principal
+    return principal
+
+
+@auth.get_user_roles
+def _roles(principal: Principal) -> list[str]:
+    return [principal.role]
+
+
+def current_principal() -> Principal:
+    return auth.current_user

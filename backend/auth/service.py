@@ -1,0 +1,79 @@
+"""Sessions and identities: access tokens, keyed identity hashes. No Flask imports."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import jwt
+
+from ..errors import DomainError, Unauthorized
+
+ISSUER = "xinyongma"
+AUDIENCE = "xinyongma-api"
+ALGORITHM = "HS256"  # pinned: decode never accepts another algorithm, "none" included
+
+CITIZEN_ROLES = ("citizen",)
+MERCHANT_ROLES = ("merchant_admin", "cashier", "device")
+OFFICE_ROLES = ("office_admin", "office_analyst", "office_auditor")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the subject kind and id, the role, and for merchant roles the partner."""
+
+    kind: str  # citizen / staff / device / office
+    id: int
+    role: str
+    partner_id: int | None = None
+    session_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def issue_access_token(*, secret: str, principal: Principal, minutes: int, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "typ": "access",
+        "sub": f"{principal.kind}:{principal.id}",
+        "role": principal.role,
+        "sid": principal.session_id or str(uuid.uuid4()),
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+    }
+    if principal.partner_id is not None:
+        claims["pid"] = principal.partner_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(*, secret: str, token: str) -> Principal:
+    """Verify signature, algorithm, issuer, audience, expiry and token type; return the principal."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "typ", "role", "sid"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise DomainError("token_expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized() from None
+    if claims["typ"] != "access":
+        raise Unauthorized()
+    kind, _, raw_id = claims["sub"].partition(":")
+    if kind not in {"citizen", "staff", "device", "office"} or not raw_id.isdigit():
+        raise Unauthorized()
+    return Principal(kind=kind, id=int(raw_id), role=claims["role"], partner_id=claims.get("pid"),
+                     session_id=claims["sid"])
+
+
+def identity_hash(*, pepper: str, identifier: str) -> str:
+    """Keyed hash under which an ID number or credit code is stored and matched (never the plaintext)."""
+    normalised = identifier.strip().upper()
+    return hmac.new(pepper.encode(), normalised.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,78 @@
+"""Settings, read from the environment in exactly one place.
+
+Every setting has a safe default for the embedded set-up (SQLite file, local Redis). Outside demo
+mode and tests the app refuses to start without real secrets (`Settings.check_production`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+DEMO_ONLY_SECRET = "demo-only-secret-never-use-in-production"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _flag(name: str) -> bool:
+    return (_env(name, "0") or "0").lower() in {"1", "true", "yes", "on"}
+
+
+def database_url_from_env() -> str:
+    url = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xinyongma.sqlite3'}")
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the psycopg 3 driver named.
+    for old in ("postgres://", "postgresql://"):
+        if url.startswith(old):
+            return "postgresql+psycopg://" + url[len(old):]
+    return url
+
+
+def from_env() -> dict:
+    """The Flask config mapping built from the process environment."""
+    demo = _flag("DEMO")
+    secret = _env("SECRET_KEY", DEMO_ONLY_SECRET if demo else None)
+    return {
+        "DEMO": demo,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url_from_env(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Key prefix for everything this app keeps in Redis: lets several apps (or test runs) share one server.
+        "REDIS_PREFIX": _env("REDIS_PREFIX", "xym:"),
+        "PASS_TTL_SECONDS": int(_env("PASS_TTL_SECONDS", "60")),
+        "PASS_CLOCK_SKEW_SECONDS": int(_env("PASS_CLOCK_SKEW_SECONDS", "30")),
+        # Secret that encrypts the private signing keys and the pass sealing key at rest.
+        "PASS_KEY_SECRET": _env("PASS_KEY_SECRET", secret),
+        # Pepper of the keyed hash under which ID numbers are stored (HMAC-SHA256).
+        "IDENTITY_PEPPER": _env("IDENTITY_PEPPER", secret),
+        "ISSUER_CODE": int(_env("ISSUER_CODE", "230184")),
+        "ISSUER_NAME": _env("ISSUER_NAME", "肇东市社会信用体系建设领导小组办公室"),
+        "OFFLINE_SYNC_WINDOW_HOURS": int(_env("OFFLINE_SYNC_WINDOW_HOURS", "24")),
+        "VOID_WINDOW_MINUTES": int(_env("VOID_WINDOW_MINUTES", "15")),
+        "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
+        "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
+        "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
+        "WECHAT_APPID": _env("WECHAT_APPID"),
+        "WECHAT_SECRET": _env("WECHAT_SECRET"),
+        "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
+        "JSON_AS_ASCII": False,
+    }
+
+
+class ConfigError(RuntimeError):
+    """The app was asked to start in a way that would be unsafe."""
+
+
+def check_production(config: dict) -> None:
+    """Refuse to serve real users with demo secrets or none at all."""
+    if config.get("DEMO") or config.get("TESTING"):
+        return
+    missing = [name for name in ("SECRET_KEY", "PASS_KEY_SECRET", "IDENTITY_PEPPER") if not config.get(name)]
+    if missing:
+        raise ConfigError(f"missing required settings outside demo mode: {', '.join(missing)}")
+    if DEMO_ONLY_SECRET in {config.get("SECRET_KEY"), config.get("PASS_KEY_SECRET"), config.get("IDENTITY_PEPPER")}:
+        raise ConfigError("the demo secret must never be used outside demo mode")

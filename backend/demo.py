@@ -1,0 +1,221 @@
+"""`flask demo seed` and `flask demo token ROLE`: the demo city of 肇东市, refused outside demo mode.
+
+The nine partners and perks are those of the Zhaodong annex (../shared/domain.md, seed 003); the
+tier ladder follows the seeds (persons from 1050 points, companies rated B or better, A-grade
+taxpayers, the red list on top, the black list excluded). Synthetic people and companies are drawn
+from a fixed random seed so that every demo database is the same.
+"""
+from __future__ import annotations
+
+import importlib
+import random
+from datetime import date, timedelta
+
+import click
+from argon2 import PasswordHasher
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
+from .auth.service import Principal, identity_hash, issue_access_token
+from .credit.identifiers import id_number_check_char, uscc_check_char
+from .credit.models import CreditSubject, Tier, TierRule
+from .credit.service import compute_tier
+from .dbtypes import utcnow
+from .extensions import db
+from .merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+
+keyring = importlib.import_module("backend.pass.keyring")
+
+demo_cli = AppGroup("demo", help="演示数据与演示令牌（仅演示模式）")
+
+DEMO_PASSWORD = "demo-password"
+PARTNER_CITY = (370781, "青州市社会信用体系建设领导小组办公室")
+
+TIERS = [(1, "basic", "守信"), (2, "good", "诚信良好"), (3, "excellent", "诚信优秀"), (4, "red_list", "守信红名单")]
+TIER_RULES = [
+    ("person", "score_at_least", "1050", 1),
+    ("person", "score_at_least", "1100", 2),
+    ("person", "score_at_least", "1150", 3),
+    ("person", "red_list", None, 4),
+    ("company", "rating_in", "B", 1),
+    ("company", "rating_in", "A", 2),
+    ("company", "rating_in", "AA,AAA", 3),
+    ("company", "tax_grade_in", "A", 2),
+    ("company", "red_list", None, 4),
+]
+SCENARIOS = [
+    ("dining", "信易+餐饮"), ("approval", "信易+审批"), ("notary", "信易+公证"), ("art_class", "信易+兴趣培训"),
+    ("livestock_vet", "信易+畜牧"), ("pets", "信易+宠物"), ("farm", "信易+养殖"), ("decoration", "信易+装修"),
+    ("legal_aid", "信易+法律援助"), ("tourism", "信易游"), ("library", "信易阅"),
+]
+NINETY_EIGHT = {"kind": "discount", "title": "九八折优惠", "discount_permille": 980}
+GREEN = {"kind": "green_channel", "title": "免排队，绿色通道优先办理"}
+PARTNERS = [
+    ("辣盆盆小龙虾饭店", "dining", "肇东市正阳大街", [NINETY_EIGHT]),
+    ("肇东市政务服务中心（审批中心）", "approval", "肇东市东五道街", [GREEN]),
+    ("肇东市公证处", "notary", "肇东市正阳四道街", [GREEN]),
+    ("大卫美术教育", "art_class", "肇东市昌五路", [NINETY_EIGHT]),
+    ("鸿泰猪病医院", "livestock_vet", "肇东市宋站镇", [NINETY_EIGHT]),
+    ("博爱宠物医院", "pets", "肇东市西八道街", [{**NINETY_EIGHT, "title": "宠物食品与诊疗九八折"}]),
+    ("明宇养殖场", "farm", "肇东市五站镇", [{**NINETY_EIGHT, "title": "牛肉九八折"}]),
+    ("焯艺室内外装修服务队", "decoration", "肇东市北三道街", [NINETY_EIGHT]),
+    ("肇东市公证处法律咨询", "legal_aid", "肇东市正阳四道街",
+     [{"kind": "green_channel", "title": "免排队，一对一法律咨询"}]),
+    ("肇东市沿江湿地景区", "tourism", "肇东市涝洲镇",
+     [{"kind": "free_entry", "title": "守信市民免费入园（重大节假日除外）", "blackout_calendar": "major_holidays",
+       "holder_kinds": "person", "limit_per_holder_per_day": 1}]),
+    ("肇东市图书馆", "library", "肇东市文化路",
+     [{"kind": "extra_quota", "title": "按信用等级借书 3/4/5 册", "quota_by_tier": {"1": 3, "2": 4, "3": 5},
+       "quota_unit": "册", "holder_kinds": "person"}]),
+]
+# 重大节假日 (the State Council's arrangements): when Qingzhou-style free entry is suspended.
+MAJOR_HOLIDAYS = [
+    ("2026-01-01", 3, "元旦"), ("2026-02-15", 9, "春节"), ("2026-04-04", 3, "清明节"), ("2026-05-01", 5, "劳动节"),
+    ("2026-06-19", 3, "端午节"), ("2026-09-25", 3, "中秋节"), ("2026-10-01", 7, "国庆节"),
+    ("2027-01-01", 3, "元旦"), ("2027-02-05", 9, "春节"), ("2027-04-03", 3, "清明节"), ("2027-05-01", 5, "劳动节"),
+    ("2027-06-09", 3, "端午节"), ("2027-09-15", 3, "中秋节"), ("2027-10-01", 7, "国庆节"),
+]
+# The demo accounts behind `flask demo token ROLE` (contract in ../shared/design.md).
+DEMO_PHONES = {"citizen": "13800000001", "citizen-blacklisted": "13800000002", "company": "13800000003"}
+DEMO_STAFF = {"cashier": ("lapenpen-cashier", "cashier"), "merchant-admin": ("lapenpen-admin", "merchant_admin")}
+DEMO_OFFICE = {"office-admin": "office_admin", "office-analyst": "office_analyst", "office-auditor": "office_auditor"}
+ROLES = tuple(DEMO_PHONES) + tuple(DEMO_STAFF) + tuple(DEMO_OFFICE)
+
+
+def require_demo() -> None:
+    if not current_app.config.get("DEMO"):
+        raise click.ClickException("演示命令只能在演示模式下运行（DEMO=1）。")
+
+
+def synthetic_id_number(rng: random.Random) -> str:
+    birth = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+    first17 = f"230184{birth:%Y%m%d}{rng.randrange(1000):03d}"
+    return first17 + id_number_check_char(first17)
+
+
+def synthetic_uscc(rng: random.Random) -> str:
+    first17 = "91231184" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    return first17 + uscc_check_char(first17)
+
+
+def _subject(pepper: str, kind: str, identifier: str, **standing) -> CreditSubject:
+    return CreditSubject(kind=kind, identity_hash=identity_hash(pepper=pepper, identifier=identifier), **standing)
+
+
+def seed_reference_data() -> None:
+    db.session.add_all(Tier(level=level, code=code, name=name) for level, code, name in TIERS)
+    db.session.add_all(TierRule(holder_kind=k, criterion=c, threshold=t, tier_level=lvl) for k, c, t, lvl in TIER_RULES)
+    scenarios = {code: Scenario(code=code, name=name) for code, name in SCENARIOS}
+    db.session.add_all(scenarios.values())
+    for name, scenario, address, perks in PARTNERS:
+        partner = Partner(name=name, scenario=scenarios[scenario], address=address)
+        db.session.add(partner)
+        for perk in perks:
+            db.session.add(Perk(partner=partner, **perk))
+    for start, days, name in MAJOR_HOLIDAYS:
+        first = date.fromisoformat(start)
+        db.session.add_all(HolidayCalendarDay(calendar="major_holidays", day=first + timedelta(days=i), name=name)
+                           for i in range(days))
+
+
+def seed_subjects(pepper: str, rng: random.Random, rules: list[TierRule]) -> dict[str, CreditSubject]:
+    """A few hundred synthetic people and companies across every tier, some red- or black-listed."""
+    subjects = []
+    for _ in range(320):
+        subjects.append(_subject(pepper, "person", synthetic_id_number(rng), score=rng.randint(950, 1200),
+                                 red_listed=rng.random() < 0.05, black_listed=rng.random() < 0.06))
+    for _ in range(80):
+        subjects.append(_subject(pepper, "company", synthetic_uscc(rng),
+                                 rating=rng.choice(["AAA", "AA", "A", "B", "C", "D"]),
+                                 tax_grade=rng.choice("ABMCD"), red_listed=rng.random() < 0.05,
+                                 black_listed=rng.random() < 0.06))
+    demo = {
+        "citizen": _subject(pepper, "person", "230184199001011235", score=1120),
+        "citizen-blacklisted": _subject(pepper, "person", "230184198502023459", score=1080, black_listed=True),
+        "company": _subject(pepper, "company", "91231184MA1BXYM00T", rating="A", tax_grade="A"),
+    }
+    for subject in subjects + list(demo.values()):
+        subject.tier_level = compute_tier(subject, rules)
+    db.session.add_all(subjects + list(demo.values()))
+    return demo
+
+
+def seed_accounts(demo_subjects: dict[str, CreditSubject]) -> None:
+    hasher = PasswordHasher()
+    password_hash = hasher.hash(DEMO_PASSWORD)
+    now = utcnow()
+    citizen = CitizenAccount(phone=DEMO_PHONES["citizen"], subject_id=demo_subjects["citizen"].id, bound_at=now)
+    blacklisted = CitizenAccount(phone=DEMO_PHONES["citizen-blacklisted"], subject_id=demo_subjects["citizen-blacklisted"].id,
+                                 bound_at=now)
+    representative = CitizenAccount(phone=DEMO_PHONES["company"])
+    db.session.add_all([citizen, blacklisted, representative])
+    db.session.flush()
+    db.session.add(CompanyRepresentative(account_id=representative.id, company_subject_id=demo_subjects["company"].id))
+    lapenpen = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
+    for username, role in DEMO_STAFF.values():
+        db.session.add(MerchantStaff(partner_id=lapenpen.id, username=username, password_hash=password_hash, role=role))
+    for name, role in DEMO_OFFICE.items():
+        db.session.add(OfficeUser(username=name, password_hash=password_hash, role=role))
+
+
+def seed_keys() -> None:
+    config = current_app.config
+    keyring.ensure_local_issuer(code=config["ISSUER_CODE"], name=config["ISSUER_NAME"])
+    keyring.ensure_seal_key(secret=config["PASS_KEY_SECRET"])
+    db.session.flush()
+    keyring.create_key(issuer_code=config["ISSUER_CODE"], secret=config["PASS_KEY_SECRET"])
+    # A partner city (多地互认) whose public key we trust; its private key stays in its own city.
+    partner_key = keyring.Ed25519PrivateKey.generate()
+    issuer_models = importlib.import_module("backend.pass.models")
+    db.session.add(issuer_models.Issuer(code=PARTNER_CITY[0], name=PARTNER_CITY[1], local=False, trusted=True))
+    db.session.add(issuer_models.PassKey(issuer_code=PARTNER_CITY[0], kid=1,
+                                         public_key=keyring.raw_public_bytes(partner_key)))
+
+
+@demo_cli.command("seed")
+def seed():
+    """Load the demo city: tiers, the nine Zhaodong partners and more, people, accounts, keys."""
+    require_demo()
+    if db.session.scalar(select(Partner.id).limit(1)) is not None:
+        click.echo("演示数据已存在，跳过。")
+        return
+    seed_reference_data()
+    db.session.flush()
+    rules = list(db.session.scalars(select(TierRule)))
+    demo_subjects = seed_subjects(current_app.config["IDENTITY_PEPPER"], random.Random(2026), rules)
+    db.session.flush()
+    seed_accounts(demo_subjects)
+    seed_keys()
+    db.session.commit()
+    counts = {kind: db.session.scalar(select(db.func.count()).select_from(CreditSubject).where(CreditSubject.kind == kind))
+              for kind in ("person", "company")}
+    click.echo(f"演示数据已载入：{len(PARTNERS)} 家合作单位，{counts['person']} 名市民，{counts['company']} 家企业。")
+    click.echo(f"演示账号密码：{DEMO_PASSWORD}；演示令牌：flask demo token ROLE（{', '.join(ROLES)}）")
+
+
+def principal_for(role: str) -> Principal:
+    if role in DEMO_PHONES:
+        account = db.session.scalar(select(CitizenAccount).where(CitizenAccount.phone == DEMO_PHONES[role]))
+        return Principal(kind="citizen", id=account.id, role="citizen") if account else None
+    if role in DEMO_STAFF:
+        staff = db.session.scalar(select(MerchantStaff).where(MerchantStaff.username == DEMO_STAFF[role][0]))
+        return Principal(kind="staff", id=staff.id, role=staff.role, partner_id=staff.partner_id) if staff else None
+    user = db.session.scalar(select(OfficeUser).where(OfficeUser.username == role))
+    return Principal(kind="office", id=user.id, role=user.role) if user else None
+
+
+@demo_cli.command("token")
+@click.argument("role", type=click.Choice(ROLES))
+def token(role: str):
+    """Print a bearer token for the demo account of ROLE."""
+    require_demo()
+    principal = principal_for(role)
+    if principal is None:
+        raise click.ClickException("没有演示数据，请先运行 flask demo seed。")
+    click.echo(issue_access_token(secret=current_app.config["SECRET_KEY"], principal=principal,
+                                  minutes=current_app.config["DEMO_TOKEN_HOURS"] * 60))
+
+
+COMMANDS = (demo_cli,)

@@ -1,0 +1,42 @@
+"""Extension objects, created unbound at import time and bound to an app by the factory."""
+from __future__ import annotations
+
+import redis
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+# Named constraints keep migrations identical on SQLite and PostgreSQL and make them reversible.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+class RedisStore:
+    """The app's Redis client; every caller must survive `redis.RedisError` (Redis is a fast path only)."""
+
+    def init_app(self, app) -> None:
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_timeout=0.25, socket_connect_timeout=0.25, decode_responses=True
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["redis"]
+
+    def key(self, *parts) -> str:
+        return current_app.config["REDIS_PREFIX"] + ":".join(str(p) for p in parts)
+
+
+redis_store = RedisStore()

@@ -1,0 +1,144 @@
+"""Partners (merchants and offices), their perks, and the redemptions of those perks."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, CheckConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import BigId, UTCDateTime, utcnow
+from ..extensions import db
+
+PERK_KINDS = ("discount", "green_channel", "deposit_waived", "extra_quota", "free_entry")
+
+
+class Scenario(db.Model):
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Partner(db.Model):
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    address: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    scenario: Mapped[Scenario] = relationship()
+    perks: Mapped[list["Perk"]] = relationship(back_populates="partner", order_by="Perk.id")
+
+
+class HolidayCalendarDay(db.Model):
+    """A day in a named blackout calendar, e.g. `major_holidays` (春节, 国庆...)."""
+
+    __tablename__ = "holiday_calendar_days"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(32))
+    day: Mapped[object] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("calendar", "day"),)
+
+
+class Perk(db.Model):
+    """A perk is data: who qualifies, when, how often, and what it gives."""
+
+    __tablename__ = "perks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(128))
+    discount_permille: Mapped[int | None] = mapped_column(Integer)  # 980 = pay 98%
+    max_discount_fen: Mapped[int | None] = mapped_column(Integer)
+    holder_kinds: Mapped[str] = mapped_column(String(32), default="person,company")
+    min_tier_level: Mapped[int] = mapped_column(Integer, default=1)
+    quota_by_tier: Mapped[dict | None] = mapped_column(JSON)  # {"1": 3, "2": 4, "3": 5}: e.g. books
+    quota_unit: Mapped[str | None] = mapped_column(String(16))
+    active_from: Mapped[object | None] = mapped_column(Date)
+    active_until: Mapped[object | None] = mapped_column(Date)
+    blackout_calendar: Mapped[str | None] = mapped_column(String(32))
+    limit_per_holder_per_day: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    partner: Mapped[Partner] = relationship(back_populates="perks")
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('discount', 'green_channel', 'deposit_waived', 'extra_quota', 'free_entry')", name="kind"
+        ),
+        CheckConstraint(
+            "(kind = 'discount') = (discount_permille is not null)", name="discount_needs_permille"
+        ),
+        CheckConstraint("discount_permille is null or (discount_permille > 0 and discount_permille < 1000)",
+                        name="permille_range"),
+    )
+
+
+class Redemption(db.Model):
+    """One perk given once. The unique constraints are the final word on "only once"."""
+
+    __tablename__ = "redemptions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)  # idempotency key from the device
+    pass_id: Mapped[str] = mapped_column(String(32))  # hex of the sealed reference
+    perk_id: Mapped[int] = mapped_column(ForeignKey("perks.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    # None for a partner city's pass: only its issuer can open the holder reference.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"))
+    holder_kind: Mapped[str] = mapped_column(String(16))
+    tier_level: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int | None] = mapped_column(Integer)
+    payable_fen: Mapped[int | None] = mapped_column(Integer)
+    discount_fen: Mapped[int | None] = mapped_column(Integer)
+    quota: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="recorded")
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    scanned_at: Mapped[object] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    local_day: Mapped[object] = mapped_column(Date)  # Asia/Shanghai day of scanned_at
+    # n-th use of a perk by a holder on a local day; unique, so a daily limit is a database fact.
+    day_slot: Mapped[int | None] = mapped_column(Integer)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id"))
+    voided_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(64))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    perk: Mapped[Perk] = relationship()
+    __table_args__ = (
+        UniqueConstraint("pass_id", "perk_id"),
+        UniqueConstraint("perk_id", "subject_id", "local_day", "day_slot"),
+        CheckConstraint("status in ('recorded', 'voided')", name="status"),
+    )
+
+
+class FailedAttempt(db.Model):
+    """A refused redemption, with its reason; no holder for passes that did not verify."""
+
+    __tablename__ = "failed_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    code: Mapped[str] = mapped_column(String(48))
+    reason: Mapped[str | None] = mapped_column(String(48))
+    client_id: Mapped[str | None] = mapped_column(String(36))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    perk_id: Mapped[int | None] = mapped_column(Integer)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id"))
+    pass_id: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"))
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    scanned_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+
+class RedemptionConflict(db.Model):
+    """A pass redeemed offline on two devices: one redemption stands, the other arrives here for review."""
+
+    __tablename__ = "redemption_conflicts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    redemption_id: Mapped[int] = mapped_column(ForeignKey("redemptions.id"))
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id"))
+    scanned_at: Mapped[object] = mapped_column(UTCDateTime)
+    amount_fen: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,227 @@
+"""Version 1 of the 信用码 byte format: encode, seal, sign, decode and verify.
+
+The layout and the verification rules are specified in docs/pass-format.md; this module is that
+document in code and must change only together with it (and tests/vectors/pass.json).
+
+    off len field
+      0   1 version (0x01)
+      1   3 issuer: administrative division code, uint24
+      4   2 kid: key id within the issuer, uint16
+      6   1 kind (high nibble, 1 person / 2 company) | tier level (low nibble)
+      7   4 issued_at, uint32 Unix seconds
+     11   4 expires_at, uint32 Unix seconds
+     15  16 sealed_ref: AES-256 block of holder_id (uint64) + 8 random bytes
+     31  64 Ed25519 signature over SIGNING_CONTEXT + bytes 0..30
+
+Nothing here touches Flask or the database, so the scanner's rules, the fuzz tests and the
+benchmark all exercise exactly the code that production runs.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+PREFIX = "XYM:"
+VERSION = 1
+SIGNING_CONTEXT = b"CN-XYM-PASS-V1\x00"
+_HEADER = struct.Struct(">B3sHBII")  # version, issuer (3 bytes), kid, kind_tier, issued_at, expires_at
+HEADER_LEN = _HEADER.size  # 15
+SEALED_LEN = 16
+SIGNED_LEN = HEADER_LEN + SEALED_LEN  # 31
+SIGNATURE_LEN = 64
+PASS_LEN = SIGNED_LEN + SIGNATURE_LEN  # 95
+TEXT_LEN = len(PREFIX) + (PASS_LEN // 2) * 3 + (PASS_LEN % 2) * 2  # 147
+MAX_LIFETIME_SECONDS = 600
+
+KIND_CODES = {"person": 1, "company": 2}
+KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
+
+BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_BASE45_VALUE = {ch: i for i, ch in enumerate(BASE45_ALPHABET)}
+
+
+class PassRejected(Exception):
+    """A pass failed one verification rule; `code` and `reason` are the stable names of that rule."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """What a verifier knows of one signing key: enough to apply rules 6-10."""
+
+    public_key: bytes
+    status: str  # active / retired / revoked
+    not_before: int
+    not_after: int | None
+
+
+@dataclass(frozen=True)
+class PassClaims:
+    version: int
+    issuer: int
+    kid: int
+    kind: str
+    tier: int
+    issued_at: int
+    expires_at: int
+    sealed_ref: bytes
+
+    @property
+    def pass_id(self) -> str:
+        return self.sealed_ref.hex()
+
+
+# -- base45 (RFC 9285) ---------------------------------------------------------------------------
+# Written out rather than taken from a package because the verifier must reject every malformed
+# input the same way the scanner's JavaScript does, and the rules fit in twenty lines.
+
+def b45encode(data: bytes) -> str:
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        e, n = divmod(n, 45 * 45)
+        d, c = divmod(n, 45)
+        out.append(BASE45_ALPHABET[c] + BASE45_ALPHABET[d] + BASE45_ALPHABET[e])
+    if len(data) % 2:
+        d, c = divmod(data[-1], 45)
+        out.append(BASE45_ALPHABET[c] + BASE45_ALPHABET[d])
+    return "".join(out)
+
+
+def b45decode(text: str) -> bytes:
+    """Strict RFC 9285 decoding; raises ValueError on any malformed input."""
+    if len(text) % 3 == 1:
+        raise ValueError("base45 length")
+    try:
+        values = [_BASE45_VALUE[ch] for ch in text]
+    except KeyError:
+        raise ValueError("base45 alphabet") from None
+    out = bytearray()
+    for i in range(0, len(values), 3):
+        chunk = values[i:i + 3]
+        if len(chunk) == 3:
+            n = chunk[0] + chunk[1] * 45 + chunk[2] * 45 * 45
+            if n > 0xFFFF:
+                raise ValueError("base45 group out of range")
+            out += n.to_bytes(2, "big")
+        else:
+            n = chunk[0] + chunk[1] * 45
+            if n > 0xFF:
+                raise ValueError("base45 group out of range")
+            out.append(n)
+    return bytes(out)
+
+
+# -- sealing -------------------------------------------------------------------------------------
+
+def seal_holder(seal_key: bytes, holder_id: int, nonce: bytes | None = None) -> bytes:
+    """Encrypt the holder id with fresh randomness into one unlinkable 16-byte block."""
+    nonce = os.urandom(8) if nonce is None else nonce
+    block = struct.pack(">Q", holder_id) + nonce
+    encryptor = Cipher(algorithms.AES(seal_key), modes.ECB()).encryptor()  # one block: a PRP, not a mode
+    return encryptor.update(block) + encryptor.finalize()
+
+
+def open_holder(seal_key: bytes, sealed_ref: bytes) -> int:
+    decryptor = Cipher(algorithms.AES(seal_key), modes.ECB()).decryptor()
+    block = decryptor.update(sealed_ref) + decryptor.finalize()
+    return struct.unpack(">Q", block[:8])[0]
+
+
+# -- encoding ------------------------------------------------------------------------------------
+
+def encode_pass(
+    *,
+    private_key: Ed25519PrivateKey,
+    issuer: int,
+    kid: int,
+    kind: str,
+    tier: int,
+    issued_at: int,
+    expires_at: int,
+    sealed_ref: bytes,
+) -> str:
+    """Build, sign and base45-encode a version-1 pass."""
+    if not 1 <= tier <= 15:
+        raise ValueError("tier level must be 1..15")
+    if len(sealed_ref) != SEALED_LEN:
+        raise ValueError("sealed reference must be 16 bytes")
+    header = _HEADER.pack(
+        VERSION, issuer.to_bytes(3, "big"), kid, (KIND_CODES[kind] << 4) | tier, issued_at, expires_at
+    )
+    signed = header + sealed_ref
+    signature = private_key.sign(SIGNING_CONTEXT + signed)
+    return PREFIX + b45encode(signed + signature)
+
+
+def decode_unverified(text: str) -> tuple[PassClaims, bytes, bytes]:
+    """Rules 1-4: parse the text into claims, the signed bytes and the signature."""
+    if not isinstance(text, str) or not text.startswith(PREFIX):
+        raise PassRejected("pass_invalid", "prefix")
+    try:
+        raw = b45decode(text[len(PREFIX):])
+    except ValueError:
+        raise PassRejected("pass_invalid", "encoding") from None
+    if not raw or raw[0] != VERSION:
+        raise PassRejected("pass_invalid", "version")
+    if len(raw) != PASS_LEN:
+        raise PassRejected("pass_invalid", "length")
+    version, issuer_bytes, kid, kind_tier, issued_at, expires_at = _HEADER.unpack(raw[:HEADER_LEN])
+    claims = PassClaims(
+        version=version,
+        issuer=int.from_bytes(issuer_bytes, "big"),
+        kid=kid,
+        kind=KIND_NAMES.get(kind_tier >> 4, ""),
+        tier=kind_tier & 0x0F,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        sealed_ref=raw[HEADER_LEN:SIGNED_LEN],
+    )
+    return claims, raw[:SIGNED_LEN], raw[SIGNED_LEN:]
+
+
+def verify_pass(
+    text: str,
+    *,
+    find_key: Callable[[int, int], VerifierKey | None],
+    is_known_issuer: Callable[[int], bool],
+    tier_levels: Mapping[int, str] | set[int],
+    now: int,
+    skew: int,
+) -> PassClaims:
+    """Apply the twelve rules of docs/pass-format.md in order; return the claims or raise PassRejected."""
+    claims, signed, signature = decode_unverified(text)
+    if not is_known_issuer(claims.issuer):
+        raise PassRejected("pass_unknown_issuer", "issuer")
+    key = find_key(claims.issuer, claims.kid)
+    if key is None:
+        raise PassRejected("pass_unknown_key", "key")
+    if key.status == "revoked":
+        raise PassRejected("pass_key_revoked", "revoked")
+    try:
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, SIGNING_CONTEXT + signed)
+    except InvalidSignature:
+        raise PassRejected("pass_invalid", "signature") from None
+    if not claims.kind or claims.tier not in tier_levels:
+        raise PassRejected("pass_invalid", "claims")
+    lifetime_ok = claims.issued_at < claims.expires_at <= claims.issued_at + MAX_LIFETIME_SECONDS
+    key_window_ok = key.not_before - skew <= claims.issued_at and (
+        key.not_after is None or claims.issued_at <= key.not_after + skew
+    )
+    if not (lifetime_ok and key_window_ok):
+        raise PassRejected("pass_invalid", "window")
+    if claims.issued_at > now + skew:
+        raise PassRejected("pass_not_yet_valid", "not_yet_valid")
+    if now >= claims.expires_at + skew:
+        raise PassRejected("pass_expired", "expired")
+    return claims

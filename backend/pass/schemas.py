@@ -1,0 +1,55 @@
+"""Request and response shapes of the pass API (they also generate its OpenAPI document)."""
+from apiflask import Schema
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf
+
+
+class IssueIn(Schema):
+    holder = String(validate=OneOf(["person", "company"]), metadata={"description": "本人或所代表的企业；缺省为本人"})
+
+
+class IssueOut(Schema):
+    token = String(required=True, metadata={"description": "信用码文本（二维码内容）"})
+    expires_at = String(required=True)
+    issued_at = String()
+    holder_kind = String(required=True)
+    tier = String(required=True)
+    tier_name = String(required=True)
+    refresh_after_seconds = Integer()
+
+
+class KeyOut(Schema):
+    kid = Integer()
+    alg = String()
+    public_key = String(metadata={"description": "base64url of the 32 raw Ed25519 public key bytes"})
+    status = String()
+    not_before = String()
+    not_after = String(allow_none=True)
+
+
+class IssuerOut(Schema):
+    issuer = Integer(metadata={"description": "行政区划代码"})
+    name = String()
+    local = Boolean()
+    keys = List(Nested(KeyOut))
+
+
+class KeyListOut(Schema):
+    issuers = List(Nested(IssuerOut))
+    tiers = Dict(keys=String(), values=String())
+    tier_levels = Dict(keys=String(), values=String())
+    skew_seconds = Integer()
+
+
+class VerifyIn(Schema):
+    token = String(required=True, validate=Length(max=4096))
+
+
+class VerifyOut(Schema):
+    valid = Boolean()
+    issuer = Integer()
+    kid = Integer()
+    holder_kind = String()
+    tier = String()
+    tier_name = String()
+    expires_at = String()

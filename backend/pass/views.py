@@ -1,0 +1,77 @@
+"""HTTP endpoints of the pass: issue, the public key list, online verification."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import current_app, jsonify, request
+
+from ..auth.guard import auth, current_principal
+from ..credit.service import tier_levels
+from . import flows, qr, service
+from .context import key_context
+from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
+
+bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
+
+
+@bp.post("")
+@bp.auth_required(auth, roles=["citizen"])
+@bp.input(IssueIn, arg_name="body")
+@bp.output(IssueOut, status_code=201)
+@bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
+def issue_pass(body):
+    return flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=body.get("holder"))
+
+
+@bp.get("/keys")
+@bp.output(KeyListOut)
+@bp.doc(summary="公钥列表", description="信任的签发机构及其 Ed25519 公钥、状态与信用等级名称，供扫码端离线验证。")
+def public_keys():
+    response = jsonify(flows.public_key_list(skew=current_app.config["PASS_CLOCK_SKEW_SECONDS"]))
+    # Short max-age: a revoked key must reach scanners quickly; the ETag makes re-checks cheap.
+    response.cache_control.public = True
+    response.cache_control.max_age = 60
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.post("/verify")
+@bp.auth_required(auth, roles=["cashier", "merchant_admin", "device"])
+@bp.input(VerifyIn, arg_name="body")
+@bp.output(VerifyOut)
+@bp.doc(summary="在线验证信用码", description="只返回主体类型、信用等级与有效期，从不返回持有人身份。")
+def verify_pass(body):
+    levels = tier_levels()
+    claims = service.verify(ctx=key_context(), text=body["token"], tier_levels=levels)
+    return {
+        "valid": True, "issuer": claims.issuer, "kid": claims.kid, "holder_kind": claims.kind,
+        "tier": levels[claims.tier].code, "tier_name": levels[claims.tier].name,
+        "expires_at": flows.iso_from_unix(claims.expires_at),
+    }
+
+
+def _qr_response(render, mimetype: str):
+    issued = flows.issue_for_account(ctx=key_context(), account_id=current_principal().id,
+                                     holder=request.args.get("holder"))
+    response = current_app.response_class(render(issued["token"]), mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-store"  # every image is a new pass
+    response.headers["X-Pass-Expires-At"] = issued["expires_at"]
+    response.headers["X-Pass-Tier"] = issued["tier"]
+    response.headers["X-Pass-Holder-Kind"] = issued["holder_kind"]
+    response.headers["X-Pass-Refresh-After"] = str(issued["refresh_after_seconds"])
+    return response
+
+
+@bp.get("/qr.png")
+@bp.auth_required(auth, roles=["citizen"])
+@bp.doc(summary="信用码二维码 (PNG)", description="签发一个新的信用码并返回其二维码图片；有效期见 X-Pass-Expires-At。",
+        responses={200: {"description": "PNG", "content": {"image/png": {}}}})
+def qr_png():
+    return _qr_response(qr.png, "image/png")
+
+
+@bp.get("/qr.svg")
+@bp.auth_required(auth, roles=["citizen"])
+@bp.doc(summary="信用码二维码 (SVG)", description="签发一个新的信用码并返回其二维码 SVG。",
+        responses={200: {"description": "SVG", "content": {"image/svg+xml": {}}}})
+def qr_svg():
+    return _qr_response(qr.svg, "image/svg+xml")

@@ -1,0 +1,20 @@
+"""Time at the edges: the database speaks UTC, people and daily limits speak Asia/Shanghai."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day in China of a UTC moment (daily limits and statistics count by it)."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def from_unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

@@ -1,0 +1,178 @@
+"""Shared fixtures: one app per test session on the database chosen by TEST_DB, always on real Redis.
+
+TEST_DB=sqlite (default) uses a fresh SQLite file; TEST_DB=postgresql creates a fresh database on
+the PostgreSQL server at TEST_PG_ADMIN_URL and drops it afterwards. Several test runs can share one
+server: each uses its own database and its own Redis key prefix. Under CI=true a missing server
+fails the run; elsewhere the tests that need it are skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from backend import create_app
+from backend.extensions import db
+
+TEST_DB = os.environ.get("TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+MUTABLE_TABLES = ("redemption_conflicts", "failed_attempts", "redemptions", "audit_log", "refresh_tokens",
+                  "revoked_sessions", "sms_codes", "device_enrolments", "import_jobs")
+
+
+def server_missing(what: str, error: Exception):
+    message = f"{what} is not reachable: {error}"
+    if IN_CI:
+        pytest.exit(f"CI=true and {message}; the tests need it", returncode=3)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        server_missing("Redis", error)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    name = f"xym_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'create database "{name}"')
+    except psycopg.OperationalError as error:
+        server_missing("PostgreSQL", error)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_config(database_url: str, redis_url: str, prefix: str) -> dict:
+    return {
+        "TESTING": True,
+        "DEMO": True,
+        "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "PASS_KEY_SECRET": "test-pass-key-secret",
+        "IDENTITY_PEPPER": "test-identity-pepper",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": prefix,
+    }
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url):
+    prefix = f"xymtest:{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        client.delete(key)
+
+
+def dispose(application) -> None:
+    """Close pooled connections, so the test database can be dropped and no socket leaks a warning."""
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, redis_prefix):
+    """One migrated, demo-seeded app for the session (migrations, not create_all: they are tested too)."""
+    from flask_migrate import upgrade
+
+    application = create_app(test_config(database_url, redis_url, redis_prefix))
+    with application.app_context():
+        upgrade()
+        result = application.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+    yield application
+    dispose(application)
+
+
+@pytest.fixture
+def make_app(database_url, redis_url, redis_prefix):
+    """make_app(**overrides): another app on the same database (e.g. with Redis unreachable)."""
+    made = []
+
+    def _make(**overrides):
+        application = create_app({**test_config(database_url, redis_url, redis_prefix), **overrides})
+        made.append(application)
+        return application
+
+    yield _make
+    for application in made:
+        dispose(application)
+
+
+@pytest.fixture(autouse=True)
+def _clean_mutable_tables(request):
+    """After each test, forget what it recorded; reference data (partners, people, keys) stays."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        db.session.rollback()
+        for table in MUTABLE_TABLES:
+            db.session.execute(db.text(f"delete from {table}"))
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def token(app):
+    """token(role) -> bearer token of that demo role, through the real `flask demo token` command."""
+    runner = app.test_cli_runner()
+
+    def _token(role: str) -> str:
+        result = runner.invoke(args=["demo", "token", role])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    return _token
+
+
+@pytest.fixture
+def auth_header(token):
+    return lambda role: {"Authorization": f"Bearer {token(role)}"}
+
+
+_counts: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed:
+        _counts[TEST_DB] = _counts.get(TEST_DB, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"database {TEST_DB}: {_counts.get(TEST_DB, 0)} tests passed on this database")

@@ -1,0 +1,3 @@
+from backend import create_app
+
+app = create_app()
