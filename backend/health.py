@@ -34,3 +34,9 @@ def health():
         redis_state = "down"
     status = "ok" if database == "ok" else "degraded"
     return {"status": status, "database": database, "redis": redis_state}, 200 if database == "ok" else 503
+
+
+@bp.get("/ping")
+@bp.doc(summary="存活检查", description="不访问数据库与 Redis 的最小端点；基准测试以它为比较基线。")
+def ping():
+    return {"pong": True}
