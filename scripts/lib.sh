@@ -24,7 +24,8 @@ setup_python() {  # $1: requirements file
     "$(find_python)" -m venv "$VENV"
   fi
   say "installing Python packages from $1"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$1"
+  # This machine's pip configuration names local mirrors that may be absent; hide only that noise.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$1" 2> >(grep -v "is ignored: it is neither" >&2)
 }
 
 setup_node() {
