@@ -59,8 +59,9 @@ start_redis() {
 }
 
 install_chromium() {
-  if [ -x /usr/bin/chromium ]; then return; fi
-  say "installing Debian's chromium for the browser tests"
+  # Chinese fonts too: without them every screenshot of our pages shows empty boxes.
+  if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then return; fi
+  say "installing Debian's chromium and Chinese fonts for the browser tests"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
 }
