@@ -1,0 +1,46 @@
+// Plain Chinese for every code the scanner can meet, local or from the server. The app switches
+// on `code` (and `reason` for pass_invalid), never on the server's message text.
+
+const CODES = {
+  pass_expired: { title: '信用码已过期', hint: '请让顾客刷新信用码后重新出示' },
+  pass_not_yet_valid: { title: '信用码时间异常', hint: '顾客手机或本机时间不准，请顾客刷新信用码；仍不行请校准本机时间' },
+  pass_already_used: { title: '该信用码已使用过', hint: '同一个码只能核销一次，请让顾客刷新信用码' },
+  tier_not_eligible: { title: '信用等级不符合本优惠', hint: '该顾客的信用等级不在本优惠的适用范围内' },
+  holder_blacklisted: { title: '暂不能享受守信优惠', hint: '该主体当前不符合守信激励条件，请按原价办理' },
+  pass_unknown_issuer: { title: '不认识的签发机构', hint: '此码不是本市或互认城市签发的信用码' },
+  pass_unknown_key: { title: '公钥列表需要更新', hint: '本机没有这个签发密钥，请联网更新公钥列表后重扫' },
+  pass_key_revoked: { title: '签发密钥已作废', hint: '此码不能使用，请让顾客刷新信用码' },
+  perk_unavailable: { title: '本优惠当前不可用', hint: '优惠已停用、不在有效期或今天不适用（如节假日）' },
+  limit_reached: { title: '已达到使用次数上限', hint: '该顾客今天在本店已享受过此优惠' },
+  offline_too_late: { title: '离线记录上传太晚', hint: '超过了离线补传时限，服务器未记录' },
+  void_window_closed: { title: '已超过撤销时限', hint: '核销超过 15 分钟后只能由信用办撤销' },
+  unauthorized: { title: '设备授权失效', hint: '请在“设置”里重新绑定本设备' },
+  forbidden: { title: '没有权限', hint: '本设备或账号不能进行此操作' },
+  validation_error: { title: '提交的数据有误', hint: '请检查金额后重试' },
+  rate_limited: { title: '操作太频繁', hint: '请稍后再试' },
+  key_list_stale: { title: '公钥列表已过期', hint: '超过 24 小时没有更新，请联网后再扫码' },
+  key_list_missing: { title: '尚未下载公钥列表', hint: '请联网后再扫码' },
+  enrolment_code_invalid: { title: '绑定码无效或已使用', hint: '请在商户后台重新生成绑定码' },
+};
+
+const INVALID_REASONS = {
+  prefix: '这不是信用码（请扫描顾客“信用码”页面上的二维码）',
+  encoding: '二维码内容损坏，请让顾客刷新后重扫',
+  version: '信用码版本不受支持，请让顾客更新应用',
+  length: '信用码不完整，请重扫',
+  signature: '签名校验失败：此码被篡改或伪造',
+  claims: '信用码内容无效',
+  window: '信用码有效期异常，请让顾客刷新信用码',
+};
+
+/** {title, hint} for a code (and reason); unknown codes still get a readable text. */
+export function explain(code, reason, serverMessage = '') {
+  if (code === 'pass_invalid') {
+    return { title: '信用码无效', hint: INVALID_REASONS[reason] || serverMessage || '请让顾客刷新信用码后重扫' };
+  }
+  return CODES[code] || { title: serverMessage || '操作未成功', hint: code ? `错误代码：${code}` : '' };
+}
+
+export const KIND_LABELS = {
+  discount: '折扣', green_channel: '绿色通道', deposit_waived: '免押金', extra_quota: '额外额度', free_entry: '免费入场',
+};
