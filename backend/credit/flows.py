@@ -1,0 +1,60 @@
+"""Running an upload of the credit platform's export in the background, with progress in import_jobs."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from flask import Flask
+
+from ..extensions import db
+from ..office.audit import record
+from ..office.models import ImportJob
+from . import importer
+
+log = logging.getLogger(__name__)
+
+
+def start_import(*, app: Flask, upload, actor: str) -> ImportJob:
+    """Save the upload, create its job, and load it in a background thread; returns the job at once."""
+    folder = Path(app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    job = ImportJob(kind="credit_subjects", status="pending")
+    db.session.add(job)
+    db.session.flush()
+    path = folder / f"{job.id}.csv"
+    upload.save(path)
+    with path.open("rb") as handle:
+        job.total_rows = max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+    record(actor=actor, action="credit.import", target=f"import_job:{job.id}", detail={"rows": job.total_rows})
+    db.session.commit()
+    threading.Thread(target=_run, args=(app, job.id, path), daemon=True, name=f"import-{job.id}").start()
+    return job
+
+
+def _run(app: Flask, job_id: int, path: Path) -> None:
+    with app.app_context():
+        job = db.session.get(ImportJob, job_id)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as stream:
+                importer.run_import(rows=importer.read_csv(stream), pepper=app.config["IDENTITY_PEPPER"], job=job)
+        except (importer.RowError, UnicodeDecodeError, OSError) as error:
+            db.session.rollback()
+            job = db.session.get(ImportJob, job_id)
+            job.status, job.error = "failed", str(error)
+            db.session.commit()
+            log.warning("credit import %s failed: %s", job_id, error)
+        finally:
+            path.unlink(missing_ok=True)  # the upload holds plaintext ID numbers: keep it no longer than needed
+            db.session.remove()
+
+
+def job_json(job: ImportJob) -> dict:
+    from ..timeutil import iso
+    return {
+        "id": job.id, "status": job.status, "total_rows": job.total_rows, "processed_rows": job.processed_rows,
+        "rejected_rows": job.rejected_rows,
+        "percent": round(100 * job.processed_rows / job.total_rows, 1) if job.total_rows else (100.0 if job.status == "done" else 0.0),
+        "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+        "errors": job.error.splitlines() if job.error else [],
+    }

@@ -1,0 +1,111 @@
+"""Bulk load of the credit platform's export: validation, upsert, tiers, progress, plaintext never kept."""
+from __future__ import annotations
+
+import io
+import random
+import time
+
+from sqlalchemy import func, select
+
+from backend.auth.service import identity_hash
+from backend.credit.models import CreditSubject
+from backend.demo import synthetic_id_number, synthetic_uscc
+from backend.extensions import db
+from backend.office.models import AuditEntry, ImportJob
+
+HEADER = "kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n"
+
+
+def fresh_ids(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return [synthetic_id_number(rng) for _ in range(n)]
+
+
+def subject(app, identifier: str) -> CreditSubject | None:
+    return db.session.scalar(select(CreditSubject).where(
+        CreditSubject.identity_hash == identity_hash(pepper=app.config["IDENTITY_PEPPER"], identifier=identifier)))
+
+
+def test_cli_import_creates_subjects_with_tiers_and_reports_bad_rows(app, runner, ctx, tmp_path):
+    good, better, low, black = fresh_ids(101, 4)
+    company = synthetic_uscc(random.Random(102))
+    bad_checksum = good[:17] + ("0" if good[17] != "0" else "1")
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(HEADER + "\n".join([
+        f"person,{good},1060,,,0,0,2026-11-20",
+        f"person,{better},1160,,,0,0,2026-11-20T08:00:00+08:00",
+        f"person,{low},1000,,,0,0,",
+        f"person,{black},1190,,,0,1,2026-11-20",
+        f"company,{company},,B,A,0,0,2026-11-20",
+        f"person,{bad_checksum},1100,,,0,0,2026-11-20",
+        f"robot,{good},1100,,,0,0,2026-11-20",
+    ]) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["credit", "import", str(csv_path), "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    assert "处理 7 行，拒绝 2 行" in result.output
+    assert "第 7 行：身份证号码校验失败" in result.output and "第 8 行：主体类型" in result.output
+    db.session.expire_all()
+    assert subject(app, good).tier_level == 1
+    assert subject(app, better).tier_level == 3
+    assert subject(app, low).tier_level == 0
+    assert subject(app, black).tier_level == 0 and subject(app, black).black_listed
+    assert subject(app, company).tier_level == 2  # rated B (tier 1) but an A-grade taxpayer (tier 2)
+    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    assert (job.status, job.total_rows, job.processed_rows, job.rejected_rows) == ("done", 7, 7, 2)
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "credit.import"))
+
+
+def test_reimport_updates_in_place_and_black_list_wins(app, runner, ctx, tmp_path):
+    (person,) = fresh_ids(202, 1)
+    path = tmp_path / "a.csv"
+    path.write_text(HEADER + f"person,{person},1200,,,1,0,2026-11-01\n", encoding="utf-8")
+    assert runner.invoke(args=["credit", "import", str(path)]).exit_code == 0
+    db.session.expire_all()
+    assert subject(app, person).tier_level == 4  # red list
+    before = db.session.scalar(select(func.count()).select_from(CreditSubject))
+    # The same identity twice in one file: the later row wins.
+    path.write_text(HEADER + f"person,{person},1200,,,1,0,2026-11-02\nperson,{person.lower()},1200,,,1,1,2026-11-03\n",
+                    encoding="utf-8")
+    assert runner.invoke(args=["credit", "import", str(path)]).exit_code == 0
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(CreditSubject)) == before
+    updated = subject(app, person)
+    assert updated.black_listed and updated.tier_level == 0
+    assert updated.source_updated_at.date().isoformat() == "2026-11-03"
+
+
+def test_identity_plaintext_is_never_stored(app, runner, ctx, tmp_path):
+    (person,) = fresh_ids(303, 1)
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + f"person,{person},1100,,,0,0,\n", encoding="utf-8")
+    assert runner.invoke(args=["credit", "import", str(path)]).exit_code == 0
+    row = db.session.execute(select(CreditSubject.__table__).where(
+        CreditSubject.identity_hash == identity_hash(pepper=app.config["IDENTITY_PEPPER"], identifier=person))).one()
+    assert person not in " ".join(str(value) for value in row)
+
+
+def test_office_uploads_an_export_and_follows_its_progress(client, auth_header, app):
+    ids = fresh_ids(404, 50)
+    body = HEADER + "".join(f"person,{identifier},{1040 + i},,,0,0,2026-11-20\n" for i, identifier in enumerate(ids))
+    response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
+                           data={"file": (io.BytesIO(body.encode()), "export.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 202, response.json
+    assert response.json["total_rows"] == 50
+    job_id = response.json["id"]
+    for _ in range(100):
+        progress = client.get(f"/api/credit/imports/{job_id}", headers=auth_header("office-analyst")).json
+        if progress["status"] in {"done", "failed"}:
+            break
+        time.sleep(0.05)
+    assert progress["status"] == "done" and progress["percent"] == 100.0 and progress["processed_rows"] == 50
+    with app.app_context():
+        assert subject(app, ids[-1]).tier_level == 1
+
+
+def test_only_the_office_admin_may_upload(client, auth_header):
+    for role in ("office-analyst", "cashier", "citizen"):
+        data = {"file": (io.BytesIO(HEADER.encode()), "x.csv")}
+        response = client.post("/api/credit/imports", headers=auth_header(role), data=data,
+                               content_type="multipart/form-data")
+        assert response.status_code == 403, role
+    assert client.post("/api/credit/imports").status_code == 401
