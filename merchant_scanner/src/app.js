@@ -27,6 +27,7 @@ const state = {
   queue: null,
   camera: null,
   current: null, // the pass on the verdict screen
+  lastSettled: null, // the last text redeemed or refused, so the camera does not repeat it
   tab: 'scan',
   online: navigator.onLine !== false,
 };
@@ -94,7 +95,7 @@ function renderTopbar() {
   net.textContent = state.online ? '在线' : '离线';
   net.classList.toggle('offline', !state.online);
   const keys = $('chip-keys');
-  keys.textContent = state.keys.isUsable() ? `公钥 ${describeAge(state.keys.ageMs()).replace(/\s*更新$/, '')}` : '公钥过期';
+  keys.textContent = state.keys.isUsable() ? `公钥 ${describeAge(state.keys.ageMs())}` : '公钥过期';
   keys.classList.toggle('stale', !state.keys.isUsable());
 }
 
@@ -182,10 +183,6 @@ function stopEnrolCamera() {
 }
 
 function afterSignIn() {
-  const perks = state.session.partner.perks || [];
-  if (perks.length === 1) {
-    saveSession({ ...state.session, perk_id: perks[0].id });
-  }
   state.keys.refresh().catch(() => {}).finally(renderTopbar);
   goHome();
 }
@@ -241,6 +238,8 @@ function showPerkChoice() {
 
 function goHome() {
   if (!state.session) { show('enrol'); return; }
+  const perks = state.session.partner.perks || [];
+  if (!currentPerk() && perks.length === 1) saveSession({ ...state.session, perk_id: perks[0].id });
   renderTopbar();
   if (!currentPerk()) showPerkChoice();
   else goScan();
@@ -265,7 +264,7 @@ function checkKeysOrBlock() {
   if (!usable) {
     const e = explain(state.keys.entry ? 'key_list_stale' : 'key_list_missing');
     $('blocker-title').textContent = e.title;
-    $('blocker-hint').textContent = `${e.hint}（${describeAge(state.keys.ageMs())}）`;
+    $('blocker-hint').textContent = `${e.hint}（上次更新：${describeAge(state.keys.ageMs())}）`;
     stopCamera();
   }
   return usable;
@@ -277,7 +276,7 @@ async function startCamera() {
     return;
   }
   if (!state.camera) {
-    state.camera = new CameraScanner($('video'), { getDetector, onResult: (text, t) => handleScan(text, t) });
+    state.camera = new CameraScanner($('video'), { getDetector, onResult: onCameraResult });
   }
   try {
     $('scan-hint').textContent = '正在打开摄像头…';
@@ -312,6 +311,22 @@ function tierLevelOf(code) {
   return null;
 }
 
+/**
+ * The customer often keeps showing the code after the verdict: the same text again from the
+ * camera is not a new customer, so it gets a hint, not a second full-screen verdict.
+ */
+function onCameraResult(text, timing) {
+  if (text === state.lastSettled) {
+    $('scan-hint').textContent = '这个码刚刚已处理，请扫描下一位顾客';
+    setTimeout(() => {
+      if (state.camera) state.camera.resume();
+      $('scan-hint').textContent = '请将顾客的信用码放入框内';
+    }, 1500);
+    return;
+  }
+  handleScan(text, timing);
+}
+
 /** A scanned (or typed) text: verify offline, then show the verdict. */
 async function handleScan(text, timing = {}) {
   const t = { frame_ts: timing.frameTs ?? performance.now(), detected_ts: timing.detectedTs ?? performance.now() };
@@ -333,6 +348,7 @@ async function handleScan(text, timing = {}) {
   } catch (err) {
     if (!(err instanceof PassRejected)) throw err;
     t.verified_ts = performance.now();
+    state.lastSettled = text;
     showRefusal(err.code, err.reason);
     markVerdict(t, false, err.code);
     return;
@@ -439,6 +455,7 @@ async function confirmRedemption() {
     preview = price(amountFen, perk.discount_permille, perk.max_discount_fen ?? null);
   }
   cur.confirmed = true;
+  state.lastSettled = cur.text;
   const t = { client_id: cur.client_id, confirm_ts: performance.now() };
   $('confirm').disabled = true;
   $('amount').disabled = true;
@@ -538,7 +555,8 @@ async function renderToday() {
   $('totals').innerHTML = `<div><strong>${totals.count}</strong><span>笔</span></div>`
     + `<div><strong>${formatFen(totals.amount_fen || 0)}</strong><span>消费金额</span></div>`
     + `<div><strong>${formatFen(totals.discount_fen || 0)}</strong><span>优惠金额</span></div>`;
-  $('today-source').textContent = server ? '含本店所有设备的记录' : '离线：仅显示本机记录';
+  $('today-source').textContent = server ? '含本店所有设备的记录'
+    : state.online ? '暂时取不到服务器记录，仅显示本机记录' : '离线：仅显示本机记录';
   const ul = $('records');
   ul.textContent = '';
   if (list.length === 0) ul.innerHTML = '<li class="empty">今天还没有核销记录</li>';
@@ -648,7 +666,8 @@ async function renderSettings() {
     ['商户', s.partner.name],
     ['设备', s.device ? s.device.name : `收银员令牌（${s.kind}）`],
     ['当前优惠', currentPerk() ? currentPerk().title : '未选择'],
-    ['公钥列表', `${describeAge(state.keys.ageMs())}${state.keys.isUsable() ? '' : '（已过期，不能扫码）'}`],
+    ['公钥列表', state.keys.entry
+      ? `${describeAge(state.keys.ageMs())}更新${state.keys.isUsable() ? '' : '（已过期，不能扫码）'}` : '从未下载'],
     ['签发机构', state.keys.trust ? [...state.keys.trust.issuers.values()].map((i) => i.name).join('、') : '—'],
     ['待同步', `${state.queue ? await state.queue.countPending() : 0} 条`],
     ['验签', engine],
@@ -704,7 +723,8 @@ function wire() {
   $('torch').addEventListener('click', toggleTorch);
   $('manual-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    const text = $('manual-input').value.trim().toUpperCase();
+    // Trimmed (a pasted text may carry a newline) but not upper-cased: the verifier stays strict.
+    const text = $('manual-input').value.trim();
     if (text) { if (state.camera) state.camera.pause(); handleScan(text); }
   });
   $('amount').addEventListener('input', updatePayable);

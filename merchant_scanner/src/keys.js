@@ -46,13 +46,13 @@ export class KeyCache {
   }
 }
 
-/** "3 分钟前" style age. */
+/** "3 分钟前" style age of the cached list ("刚刚" under a minute). */
 export function describeAge(ms) {
   if (!Number.isFinite(ms)) return '从未更新';
   const min = Math.floor(ms / 60000);
-  if (min < 1) return '刚更新';
-  if (min < 60) return `${min} 分钟前更新`;
+  if (min < 1) return '刚刚';
+  if (min < 60) return `${min} 分钟前`;
   const h = Math.floor(min / 60);
-  if (h < 48) return `${h} 小时前更新`;
-  return `${Math.floor(h / 24)} 天前更新`;
+  if (h < 48) return `${h} 小时前`;
+  return `${Math.floor(h / 24)} 天前`;
 }

@@ -1,0 +1,172 @@
+"""Browser fixtures: the real app under gunicorn, Debian's Chromium, and a fake camera.
+
+The app is the session's migrated, demo-seeded database (tests/conftest.py's `app`, SQLite or
+PostgreSQL by TEST_DB) served by gunicorn on a free port, exactly as in production. Chromium is
+the system one (`/usr/bin/chromium`, never a downloaded build); its fake camera plays a y4m video
+made from a real pass's QR code, so the scanner's whole path runs: camera, zxing-wasm decoding,
+WebCrypto verification, the outbox and the API.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import qrcode
+import requests
+from qrcode.constants import ERROR_CORRECT_M
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+codec = importlib.import_module("backend.pass.codec")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app, tmp_path_factory):
+    """Base URL of gunicorn serving wsgi:app on the session's database and Redis prefix."""
+    if not (ROOT / "merchant_scanner" / "node_modules").is_dir():
+        pytest.skip("merchant_scanner/node_modules is missing: run `npm ci --prefix merchant_scanner`")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEMO": "1",
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "PASS_KEY_SECRET": app.config["PASS_KEY_SECRET"],
+        "IDENTITY_PEPPER": app.config["IDENTITY_PEPPER"],
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "PYTHONPATH": str(ROOT),
+    }
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/api/health", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            pass  # not listening yet, or still booting its workers
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail(f"gunicorn did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def issue_pass(live_server, token):
+    """issue_pass(role="citizen") -> the text of a fresh pass, issued through the real API."""
+
+    def _issue(role: str = "citizen") -> dict:
+        response = requests.post(f"{live_server}/api/pass", json={},
+                                 headers={"Authorization": f"Bearer {token(role)}"}, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return _issue
+
+
+def tamper(text: str) -> str:
+    """The same pass with one bit of its signature flipped: still well-formed, no longer signed."""
+    raw = bytearray(codec.b45decode(text[len(codec.PREFIX):]))
+    raw[codec.SIGNED_LEN + 10] ^= 0x01
+    return codec.PREFIX + codec.b45encode(bytes(raw))
+
+
+def write_y4m(path: Path, text: str, *, size: int = 320, black_frames: int = 5, qr_frames: int = 40) -> Path:
+    """A 10 fps y4m for Chromium's fake camera: black frames, then the QR of `text`, on white."""
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=1, border=4)
+    qr.add_data(text)
+    qr.make(fit=True)
+    modules = qr.get_matrix()  # includes the quiet zone
+    n = len(modules)
+    scale = (size - 16) // n
+    offset = (size - n * scale) // 2
+    luma = bytearray([235]) * (size * size)  # white page around the code
+    for y in range(n):
+        for x in range(n):
+            if modules[y][x]:
+                for dy in range(scale):
+                    row = (offset + y * scale + dy) * size + offset + x * scale
+                    luma[row:row + scale] = bytes([16]) * scale
+    chroma = bytes([128]) * ((size // 2) * (size // 2) * 2)
+    black = bytes([16]) * (size * size) + chroma
+    frame = bytes(luma) + chroma
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(black_frames + qr_frames):
+            f.write(b"FRAME\n")
+            f.write(black if i < black_frames else frame)
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def launch(playwright_instance, tmp_path):
+    """launch(camera_text) -> a 360x740 browser context whose camera shows that text's QR code."""
+    browsers = []
+
+    def _launch(camera_text: str | None = None):
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if camera_text is not None:
+            video = write_y4m(tmp_path / f"camera-{len(browsers)}.y4m", camera_text)
+            args.append(f"--use-file-for-fake-video-capture={video}")
+        browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        browsers.append(browser)
+        context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1,
+                                      locale="zh-CN", timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
+        context.grant_permissions(["camera"])
+        return context
+
+    yield _launch
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """screenshot(page, name): into docs/screenshots/ when UPDATE_SCREENSHOTS=1, else a temp dir."""
+    target = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+
+    def _shot(page, name: str):
+        page.screenshot(path=str(target / f"scanner-{name}.png"))
+
+    return _shot

@@ -1,0 +1,239 @@
+"""The merchant scanner in a real browser: camera -> verdict -> redemption, offline, tampered.
+
+Timings come from the app's own performance.now() marks (window.__scannerTimings): from the
+capture time of the camera frame that held the QR to the painted verdict, and from the tap on
+"confirm" to the server's recorded answer on screen.
+"""
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from backend.extensions import db
+from backend.merchants.models import Redemption
+
+from .conftest import tamper
+
+pytestmark = pytest.mark.e2e
+
+DINING = "辣盆盆小龙虾饭店"
+
+
+def redemptions(app, **where):
+    with app.app_context():
+        query = select(Redemption)
+        for name, value in where.items():
+            query = query.where(getattr(Redemption, name) == value)
+        rows = [SimpleNamespace(**{c.key: getattr(r, c.key) for c in Redemption.__table__.columns})
+                for r in db.session.scalars(query)]
+        db.session.rollback()
+        return rows
+
+
+def enrol(page, app, live_server, token, runner, path="/scanner/"):
+    """Enrol the page's scanner for the demo restaurant the way a cashier would."""
+    page.goto(f"{live_server}{path}")
+    page.wait_for_selector("#screen-enrol:not([hidden])")
+    result = runner.invoke(args=["demo", "enrolment-code"])
+    if result.exit_code == 0 and result.output.strip():
+        page.fill("#enrol-code", result.output.strip().splitlines()[-1])
+        page.fill("#enrol-name", "收银台1")
+        page.click("#enrol-submit")
+        return "enrolment code"
+    cashier = token("cashier")
+    me = requests.get(f"{live_server}/api/merchant/me", headers={"Authorization": f"Bearer {cashier}"}, timeout=5)
+    if me.status_code == 200:
+        page.click(".fallback summary")
+        page.fill("#token-input", cashier)
+        page.click("#token-form button")
+        return "cashier token"
+    # Neither enrolment endpoint exists yet: put the session where the app keeps it.
+    partners = requests.get(f"{live_server}/api/partners", timeout=5).json()["partners"]
+    partner = next(p for p in partners if p["name"] == DINING)
+    session = {"token": cashier, "kind": "staff", "device": None, "partner": partner, "perk_id": None}
+    page.evaluate("s => localStorage.setItem('xym.scanner.session', JSON.stringify(s))", session)
+    page.reload()
+    return "injected session (no enrolment endpoint yet)"
+
+
+def wait_verdict(page, timeout=20000):
+    page.wait_for_selector("#screen-verdict:not([hidden])", timeout=timeout)
+    return page.get_attribute("#verdict-card", "data-code")
+
+
+def timings(page) -> dict:
+    return page.evaluate("window.__scannerTimings")
+
+
+def report(label: str, values: dict):
+    print(f"\n[scanner timing] {label}: " + json.dumps(values, ensure_ascii=False))
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass, token, runner, screenshot):
+    issued = issue_pass("citizen")
+    context = launch(issued["token"])
+    page = context.new_page()
+    errors, hosts = [], set()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]) if r.url.startswith("http") else None)
+    page.goto(f"{live_server}/scanner/")
+    page.wait_for_selector("#screen-enrol:not([hidden])")
+    screenshot(page, "1-enrol")
+    how = enrol(page, app, live_server, token, runner)
+    print(f"\n[scanner] enrolled by {how}")
+
+    assert wait_verdict(page) == "ok"
+    assert page.inner_text("#verdict-title") == issued["tier_name"]
+    assert "可享受优惠" in page.inner_text("#verdict-sub")
+    page.wait_for_function("window.__scannerTimings.scans.length > 0")
+    scan = timings(page)["scans"][0]
+    screenshot(page, "4-verdict-ok")
+
+    page.fill("#amount", "128.50")
+    assert "¥125.93" in page.inner_text("#payable")  # (12850 * 980 + 500) // 1000 = 12593 fen
+    screenshot(page, "5-amount")
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
+    assert "¥125.93" in page.inner_text("#verdict-note")
+    screenshot(page, "6-recorded")
+    page.wait_for_function("window.__scannerTimings.redemptions.length > 0")
+    redeemed = timings(page)["redemptions"][0]
+
+    rows = redemptions(app, client_id=redeemed["client_id"])
+    assert len(rows) == 1
+    assert (rows[0].amount_fen, rows[0].payable_fen, rows[0].discount_fen) == (12850, 12593, 257)
+    assert rows[0].offline is False
+
+    detector = page.evaluate("document.querySelector('#video').srcObject ? 'camera on' : 'camera off'")
+    report("camera frame -> verdict (ms)", {
+        "frame_to_verdict_ms": scan["frame_to_verdict_ms"], "detect_to_verdict_ms": scan["detect_to_verdict_ms"],
+        "verify_ms": round(scan["verified_ts"] - scan["detected_ts"], 1), "camera": detector,
+    })
+    report("confirm -> recorded redemption (ms)", {"confirm_to_recorded_ms": redeemed["confirm_to_recorded_ms"]})
+
+    # The same pass again, by hand: refused on this device without asking the server.
+    page.click("#next")
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    page.fill("#manual-input", issued["token"])
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "pass_already_used"
+    page.click("#next")
+
+    page.click('.tabs button[data-tab="today"]')
+    page.wait_for_selector("#records li[data-state]")
+    screenshot(page, "7-today")
+    page.click('.tabs button[data-tab="settings"]')
+    page.wait_for_selector("#facts dt")
+    facts = page.inner_text("#facts")
+    assert "WebCrypto" in facts
+    assert "zxing-wasm" in facts  # desktop Linux Chromium has no native BarcodeDetector
+    screenshot(page, "8-settings")
+    page.click("#change-perk")
+    page.wait_for_selector("#screen-perk:not([hidden])")
+    screenshot(page, "2-perk")
+    page.click("#perk-list button")
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    page.wait_for_timeout(500)
+    screenshot(page, "3-scan")
+    assert not errors, errors
+    assert hosts == {live_server.split("/")[2]}, f"the scanner fetched from elsewhere (a CDN?): {hosts}"
+
+
+def test_offline_scan_is_queued_then_synced_exactly_once(app, live_server, launch, issue_pass, token, runner,
+                                                         screenshot):
+    issued = issue_pass("citizen")
+    context = launch(issued["token"])
+    page = context.new_page()
+    page.goto(f"{live_server}/scanner/")
+    enrol(page, app, live_server, token, runner)
+    page.wait_for_selector("#screen-scan:not([hidden]), #screen-verdict:not([hidden])")
+    # The service worker has cached the shell and the wasm: the app must now start with no network.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+
+    context.set_offline(True)
+    page.reload()
+    assert wait_verdict(page) == "ok", "the pass is verified offline against the cached key list"
+    assert page.inner_text("#chip-net") == "离线"
+    page.fill("#amount", "100")
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code="queued"]', timeout=10000)
+    assert page.inner_text("#verdict-title") == "已离线保存"
+    assert "联网后自动同步" in page.inner_text("#verdict-sub")
+    screenshot(page, "9-offline-queued")
+    client_id = timings(page)["redemptions"][0]["client_id"]
+    assert redemptions(app, client_id=client_id) == []
+    assert page.inner_text("#chip-pending") == "待同步 1"
+
+    started = time.monotonic()
+    context.set_offline(False)
+    page.wait_for_selector("#chip-pending", state="hidden", timeout=20000)
+    synced_after = time.monotonic() - started
+    rows = redemptions(app, client_id=client_id)
+    assert len(rows) == 1 and rows[0].offline is True
+    assert (rows[0].amount_fen, rows[0].payable_fen) == (10000, 9800)
+
+    # A retry of the same item (forced sync, and the same body sent again) never adds a row.
+    page.click('.tabs button[data-tab="settings"]')
+    page.click("#sync-now")
+    page.wait_for_timeout(500)
+    assert len(redemptions(app, pass_id=rows[0].pass_id)) == 1
+    report("offline queue -> synced after network returned (s)", {"sync_s": round(synced_after, 2)})
+
+
+def test_tampered_pass_is_refused_offline(app, live_server, launch, issue_pass, token, runner, screenshot):
+    issued = issue_pass("citizen")
+    context = launch(tamper(issued["token"]))
+    page = context.new_page()
+    page.goto(f"{live_server}/scanner/")
+    enrol(page, app, live_server, token, runner)
+    page.wait_for_selector("#screen-scan:not([hidden]), #screen-verdict:not([hidden])")
+    context.set_offline(True)
+    assert wait_verdict(page) == "pass_invalid"
+    assert page.inner_text("#verdict-title") == "信用码无效"
+    assert "篡改或伪造" in page.inner_text("#verdict-sub")
+    assert page.is_hidden("#confirm")
+    screenshot(page, "10-refused-tampered")
+    scan = timings(page)["scans"][0]
+    report("tampered pass refused (ms)", {"frame_to_verdict_ms": scan["frame_to_verdict_ms"], "code": scan["code"]})
+
+    # And by hand, still offline: a text missing its last byte is refused with its own reason.
+    page.click("#next")
+    page.fill("#manual-input", issued["token"][:-2])
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "pass_invalid"
+    assert "不完整" in page.inner_text("#verdict-sub")
+    assert redemptions(app) == []
+
+
+def test_noble_fallback_verifies_in_the_browser(app, live_server, launch, issue_pass, token, runner):
+    """The path WeChat's browser and older phones take when WebCrypto has no Ed25519."""
+    issued = issue_pass("company")
+    context = launch(None)
+    page = context.new_page()
+    enrol(page, app, live_server, token, runner, path="/scanner/?engine=noble")
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    context.set_offline(True)
+    page.fill("#manual-input", issued["token"])
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "ok"
+    assert page.inner_text("#verdict-title") == issued["tier_name"]
+    assert "企业" in page.inner_text("#verdict-sub")
+    page.click("#next")
+    page.fill("#manual-input", tamper(issued["token"]))
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "pass_invalid"
+    page.click("#next")
+    page.click('.tabs button[data-tab="settings"]')
+    page.wait_for_selector("#facts dt")
+    assert "@noble/ed25519" in page.inner_text("#facts")
