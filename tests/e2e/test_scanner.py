@@ -96,8 +96,14 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
     assert page.inner_text("#verdict-title") == issued["tier_name"]
     assert "可享受优惠" in page.inner_text("#verdict-sub")
     page.wait_for_function("window.__scannerTimings.scans.length > 0")
-    scan = timings(page)["scans"][0]
     screenshot(page, "4-verdict-ok")
+    # More samples: "取消" sends the camera back to the same code, which is read and verified anew.
+    for n in range(2, 11):
+        page.click("#next")
+        page.wait_for_function(f"window.__scannerTimings.scans.length >= {n}")
+        assert wait_verdict(page) == "ok"
+    scans = timings(page)["scans"]
+    scan = scans[0]
 
     page.fill("#amount", "128.50")
     assert "¥125.93" in page.inner_text("#payable")  # (12850 * 980 + 500) // 1000 = 12593 fen
@@ -115,9 +121,13 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
     assert rows[0].offline is False
 
     detector = page.evaluate("document.querySelector('#video').srcObject ? 'camera on' : 'camera off'")
+    frame_ms = sorted(s["frame_to_verdict_ms"] for s in scans)
     report("camera frame -> verdict (ms)", {
-        "frame_to_verdict_ms": scan["frame_to_verdict_ms"], "detect_to_verdict_ms": scan["detect_to_verdict_ms"],
-        "verify_ms": round(scan["verified_ts"] - scan["detected_ts"], 1), "camera": detector,
+        "first_scan": scan["frame_to_verdict_ms"], "samples": len(frame_ms),
+        "median": frame_ms[len(frame_ms) // 2], "max": frame_ms[-1],
+        "detect_to_verdict_median": sorted(s["detect_to_verdict_ms"] for s in scans)[len(scans) // 2],
+        "verify_ms_median": sorted(round(s["verified_ts"] - s["detected_ts"], 1) for s in scans)[len(scans) // 2],
+        "camera": detector, "decoder": "zxing-wasm", "signature": "WebCrypto",
     })
     report("confirm -> recorded redemption (ms)", {"confirm_to_recorded_ms": redeemed["confirm_to_recorded_ms"]})
 
