@@ -13,6 +13,8 @@ import { explain, KIND_LABELS } from './messages.js';
 import { uuid4, shanghaiDay, shanghaiTime } from './ids.js';
 
 const $ = (id) => document.getElementById(id);
+/** For the few places that build HTML: partner and perk names are data, never markup. */
+const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const SESSION_KEY = 'xym.scanner.session';
 const SYNC_EVERY_MS = 15000;
 const VOID_WINDOW_MS = 15 * 60 * 1000;
@@ -464,6 +466,11 @@ async function confirmRedemption() {
     amount_fen: amountFen, preview, scanned_at: cur.scanned_at, day: shanghaiDay(Date.parse(cur.scanned_at)),
     pass_id: cur.claims.pass_id, tier_name: cur.desc.tierName,
   };
+  if (!state.queue) {
+    // No IndexedDB (a private window): nothing can be kept, so say so rather than pretend.
+    showRefusal('storage_unavailable', null);
+    return;
+  }
   // Into the outbox first: from here on the redemption survives a closed tab or a dead network.
   await state.queue.add(record);
   setCard('pending', '…', '正在提交', cur.desc.tierName);
@@ -488,17 +495,20 @@ function showResult(record) {
     const s = record.server;
     setCard('ok', '✓', '核销成功', s.tier_name || record.tier_name);
     $('verdict-card').dataset.code = 'recorded';
-    note.innerHTML = `${money(s)}<div class="detail">已记录 ${shanghaiTime(s.recorded_at || new Date().toISOString())}</div>`;
+    note.innerHTML = `${money(s)}<div class="detail">已记录 ${esc(shanghaiTime(s.recorded_at || new Date().toISOString()))}</div>`;
   } else if (record.state === 'refused') {
     const e = explain(record.problem.code, null, record.problem.message);
     setCard('no', '✕', e.title, e.hint);
     $('verdict-card').dataset.code = record.problem.code;
     note.textContent = '';
   } else {
-    setCard('queued', '⇅', '已离线保存', '联网后自动同步');
+    // Kept in the outbox: no network, or a server that could not answer for good (busy, 5xx, 401).
+    if (record.last_error === 'network') setCard('queued', '⇅', '已离线保存', '联网后自动同步');
+    else setCard('queued', '⇅', '已保存，稍后自动重试', explain(record.last_error).title);
     $('verdict-card').dataset.code = 'queued';
     const p = record.preview ? { amount_fen: record.amount_fen, ...record.preview } : null;
-    note.innerHTML = `${money(p)}<div class="detail">${record.tier_name} · ${record.perk_title}${p ? '（金额为本机计算）' : ''}</div>`;
+    note.innerHTML = `${money(p)}<div class="detail">${esc(record.tier_name)} · ${esc(record.perk_title)}`
+      + `${p ? '（金额为本机计算）' : ''}</div>`;
   }
   $('next').focus();
 }
@@ -552,7 +562,7 @@ async function renderToday() {
   }
   const list = [...rows.values()].sort((a, b) => (scanTime(a) < scanTime(b) ? 1 : -1));
   const totals = server ? server.totals : localTotals(list);
-  $('totals').innerHTML = `<div><strong>${totals.count}</strong><span>笔</span></div>`
+  $('totals').innerHTML = `<div><strong>${Number(totals.count) || 0}</strong><span>笔</span></div>`
     + `<div><strong>${formatFen(totals.amount_fen || 0)}</strong><span>消费金额</span></div>`
     + `<div><strong>${formatFen(totals.discount_fen || 0)}</strong><span>优惠金额</span></div>`;
   $('today-source').textContent = server ? '含本店所有设备的记录'
