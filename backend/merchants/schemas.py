@@ -1,7 +1,10 @@
-"""Request and response shapes of the partner directory and of redemption."""
+"""Request and response shapes of the partner directory, redemption, the merchant's history and the
+office's catalogue of partners and perks."""
 from apiflask import Schema
-from apiflask.fields import UUID, AwareDateTime, Boolean, Integer, List, Nested, String
-from apiflask.validators import Length, Range
+from apiflask.fields import UUID, AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
+
+from .models import PERK_KINDS
 
 
 class PerkOut(Schema):
@@ -9,9 +12,16 @@ class PerkOut(Schema):
     kind = String(metadata={"description": "discount / green_channel / deposit_waived / extra_quota / free_entry"})
     title = String()
     discount_permille = Integer(metadata={"description": "仅折扣类：980 表示按 98% 付款"})
+    max_discount_fen = Integer(metadata={"description": "仅折扣类：单次优惠上限（分）"})
     min_tier = String()
     holder_kinds = List(String())
-    quota_by_tier = String()
+    quota_by_tier = Dict(keys=String(), values=Integer(), allow_none=True,
+                         metadata={"description": "按信用等级的额度，例如借书册数"})
+    quota_unit = String(allow_none=True)
+    active_from = String(allow_none=True)
+    active_until = String(allow_none=True)
+    blackout_calendar = String(allow_none=True, metadata={"description": "暂停日历，如 major_holidays（重大节假日）"})
+    limit_per_holder_per_day = Integer(allow_none=True)
 
 
 class PartnerOut(Schema):
@@ -39,7 +49,7 @@ class RedeemIn(Schema):
 class RedemptionOut(Schema):
     id = Integer()
     client_id = String()
-    status = String()
+    status = String(metadata={"description": "recorded / voided"})
     perk_id = Integer()
     tier = String()
     tier_name = String()
@@ -50,3 +60,182 @@ class RedemptionOut(Schema):
     offline = Boolean()
     scanned_at = String()
     recorded_at = String()
+    voided_at = String(allow_none=True)
+    void_reason = String(allow_none=True)
+
+
+class RedemptionRow(RedemptionOut):
+    holder_alias = String(allow_none=True, metadata={"description": "本商户内的持码人短代号，不含身份信息"})
+    voidable_until = String(allow_none=True, metadata={"description": "商户可撤销的截止时间"})
+
+
+class HistoryQuery(Schema):
+    day = Date(load_default=None, metadata={"description": "YYYY-MM-DD（北京时间），默认今天"})
+    perk_id = Integer(load_default=None)
+
+
+class Totals(Schema):
+    count = Integer()
+    amount_fen = Integer()
+    discount_fen = Integer()
+
+
+class HistoryOut(Schema):
+    day = String()
+    redemptions = List(Nested(RedemptionRow))
+    totals = Nested(Totals)
+
+
+class VoidIn(Schema):
+    reason = String(load_default=None, allow_none=True, validate=Length(max=500))
+
+
+class OfficeVoidIn(Schema):
+    reason = String(required=True, validate=Length(min=1, max=500))
+
+
+# -- the office's catalogue -----------------------------------------------------------------------
+
+class ScenarioIn(Schema):
+    code = String(required=True, validate=Length(min=1, max=32))
+    name = String(required=True, validate=Length(min=1, max=64))
+
+
+class ScenarioOut(Schema):
+    id = Integer()
+    code = String()
+    name = String()
+
+
+class ScenarioItem(ScenarioOut):
+    """The same shape, nested in a list (apispec registers a schema used both ways twice)."""
+
+
+class ScenarioListOut(Schema):
+    scenarios = List(Nested(ScenarioItem))
+
+
+class PartnerIn(Schema):
+    name = String(required=True, validate=Length(min=1, max=128))
+    scenario_code = String(required=True, validate=Length(min=1, max=32))
+    address = String(load_default=None, allow_none=True, validate=Length(max=256))
+
+
+class PartnerPatchIn(Schema):
+    name = String(validate=Length(min=1, max=128))
+    scenario_code = String(validate=Length(min=1, max=32))
+    address = String(allow_none=True, validate=Length(max=256))
+    active = Boolean()
+
+
+class PerkIn(Schema):
+    kind = String(required=True, validate=OneOf(PERK_KINDS))
+    title = String(required=True, validate=Length(min=1, max=128))
+    discount_permille = Integer(strict=True, allow_none=True, metadata={"description": "折扣类必填，980 即九八折"})
+    max_discount_fen = Integer(strict=True, allow_none=True)
+    holder_kinds = List(String(validate=OneOf(["person", "company"])), validate=Length(min=1))
+    min_tier = String(metadata={"description": "最低信用等级代码，如 basic"})
+    quota_by_tier = Dict(keys=String(), values=Integer(strict=True), allow_none=True,
+                         metadata={"description": "{等级代码: 额度}，如 {\"basic\": 3, \"good\": 4}"})
+    quota_unit = String(allow_none=True, validate=Length(max=16))
+    active_from = Date(allow_none=True)
+    active_until = Date(allow_none=True)
+    blackout_calendar = String(allow_none=True, validate=Length(max=32))
+    limit_per_holder_per_day = Integer(strict=True, allow_none=True)
+    active = Boolean()
+
+
+class PerkRulesOut(PerkOut):
+    partner_id = Integer()
+    active = Boolean()
+
+
+class PerkRulesItem(PerkRulesOut):
+    """The same shape, nested in a partner."""
+
+
+class OfficePartnerOut(PartnerOut):
+    active = Boolean()
+    perks = List(Nested(PerkRulesItem))
+
+
+class OfficePartnerItem(OfficePartnerOut):
+    """The same shape, nested in a list."""
+
+
+class OfficePartnerListOut(Schema):
+    partners = List(Nested(OfficePartnerItem))
+
+
+class CalendarDayIn(Schema):
+    day = Date(required=True)
+    name = String(required=True, validate=Length(min=1, max=64))
+
+
+class CalendarDayOut(Schema):
+    day = String()
+    name = String()
+
+
+class CalendarOut(Schema):
+    calendar = String()
+    days = List(Nested(CalendarDayOut))
+
+
+class ConflictOut(Schema):
+    id = Integer()
+    redemption_id = Integer()
+    client_id = String()
+    partner_id = Integer()
+    perk_id = Integer()
+    device_id = Integer(allow_none=True)
+    staff_id = Integer(allow_none=True)
+    scanned_at = String()
+    amount_fen = Integer(allow_none=True)
+    at = String()
+    first_scanned_at = String()
+    first_device_id = Integer(allow_none=True)
+    resolved_at = String(allow_none=True)
+    resolution = String(allow_none=True)
+
+
+class ConflictItem(ConflictOut):
+    """The same shape, nested in a list."""
+
+
+class ConflictListOut(Schema):
+    conflicts = List(Nested(ConflictItem))
+
+
+class ConflictQuery(Schema):
+    all = Boolean(load_default=False, metadata={"description": "true 时包括已处理的"})
+
+
+class ResolveIn(Schema):
+    resolution = String(required=True, validate=Length(min=1, max=1000))
+
+
+class FailedAttemptQuery(Schema):
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+    code = String(load_default=None)
+    partner_id = Integer(load_default=None)
+
+
+class FailedAttemptOut(Schema):
+    id = Integer()
+    at = String()
+    code = String()
+    reason = String(allow_none=True)
+    client_id = String(allow_none=True)
+    partner_id = Integer(allow_none=True)
+    perk_id = Integer(allow_none=True)
+    device_id = Integer(allow_none=True)
+    staff_id = Integer(allow_none=True)
+    offline = Boolean()
+    scanned_at = String(allow_none=True)
+    verified = Boolean(metadata={"description": "信用码是否通过验证（未通过的不记录持码人）"})
+
+
+class FailedAttemptListOut(Schema):
+    failed_attempts = List(Nested(FailedAttemptOut))

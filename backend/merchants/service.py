@@ -5,15 +5,20 @@ client id, and the database's unique constraints are the final word on "only onc
 * `redemptions.client_id` unique: a retried request returns the first answer;
 * `(pass_id, perk_id)` unique: the same pass cannot be redeemed twice at the same perk;
 * `(perk_id, subject_id, local_day, day_slot)` unique: a daily limit of N gives slots 1..N.
+Redis (`fastpath.ReplayGuard`) only refuses replays of passes the database already recorded, so
+that they cost no lock and no insert; without Redis the answers are the same.
 
 Rounding (docs/api.md): payable_fen = floor((amount_fen * discount_permille + 500) / 1000), i.e. the
 price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then capped by the perk.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,12 +27,16 @@ from ..credit.models import CreditSubject
 from ..dbtypes import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..office import audit
 from ..timeutil import local_day
-from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption
+from .fastpath import NO_GUARD, ReplayGuard
+from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
 
 pass_service = importlib.import_module("backend.pass.service")
+pass_codec = importlib.import_module("backend.pass.codec")
 
 OFFLINE_AFTER_SECONDS = 30  # a scan that reaches us later than this was queued on the device
+CONFLICT_MESSAGE = "该信用码已在其他设备核销，本次离线核销已提交信用办复核"
 
 
 @dataclass(frozen=True)
@@ -86,11 +95,33 @@ def _lock_subject(subject_id: int) -> CreditSubject | None:
     return db.session.scalar(select(CreditSubject).where(CreditSubject.id == subject_id).with_for_update())
 
 
-def _existing_for_client(request: RedeemRequest) -> Redemption | None:
+def _pass_id_of(token: str) -> str | None:
+    try:
+        return pass_codec.decode_unverified(token)[0].pass_id
+    except pass_codec.PassRejected:
+        return None
+
+
+def _first_answer(request: RedeemRequest) -> Redemption | None:
+    """The redemption already recorded under this client id, or the conflict it already raised.
+
+    A client id names one scan: sent again with another pass, perk or merchant it is refused, so
+    that nobody can read another scan's answer by guessing its id.
+    """
     existing = db.session.scalar(select(Redemption).where(Redemption.client_id == request.client_id))
-    if existing is not None and (existing.partner_id != request.partner_id or existing.perk_id != request.perk_id):
-        raise DomainError("client_id_reused")
-    return existing
+    if existing is not None:
+        if (existing.partner_id != request.partner_id or existing.perk_id != request.perk_id
+                or existing.pass_id != _pass_id_of(request.token)):
+            raise DomainError("client_id_reused")
+        return existing
+    conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.client_id == request.client_id))
+    if conflict is not None:
+        first = db.session.get(Redemption, conflict.redemption_id)
+        if (first.partner_id != request.partner_id or first.perk_id != request.perk_id
+                or first.pass_id != _pass_id_of(request.token)):
+            raise DomainError("client_id_reused")
+        raise DomainError("pass_already_used", CONFLICT_MESSAGE, conflict_id=conflict.id)
+    return None
 
 
 def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None, subject_id=None, offline=False):
@@ -104,10 +135,19 @@ def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None,
     db.session.commit()
 
 
-def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, now: datetime | None = None) -> RedeemOutcome:
-    """Verify, check standing and rules, and record exactly one redemption (or raise with the reason)."""
+def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: ReplayGuard = NO_GUARD,
+           tier_levels=None, now: datetime | None = None) -> RedeemOutcome:
+    """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
+
+    Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
+    """
     now = now or utcnow()
-    existing = _existing_for_client(request)
+    try:
+        existing = _first_answer(request)
+    except DomainError as error:
+        if error.code == "client_id_reused":
+            _record_failure(request, error)
+        raise
     if existing is not None:
         return RedeemOutcome(existing, replayed=True)
     delay = (now - request.scanned_at).total_seconds()
@@ -120,9 +160,13 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, now: datet
             raise DomainError("offline_too_late")
         # A queued scan is judged at the moment it was scanned; the window above bounds how late.
         verify_at = min(now, request.scanned_at)
-        claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=_tier_levels(),
+        claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or _tier_levels(),
                                      now=int(verify_at.timestamp()))
         pass_id = claims.pass_id
+        recorded_by = guard.claim(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
+        # An offline scan of a used pass goes on to the database, which records the conflict.
+        if recorded_by is not None and not offline:
+            raise DomainError("pass_already_used")
         perk = db.session.get(Perk, request.perk_id)
         if perk is None or perk.partner_id != request.partner_id:
             raise DomainError("perk_unavailable", "本商户没有该优惠")
@@ -143,12 +187,18 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, now: datet
         redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now)
         db.session.add(redemption)
         db.session.flush()
+        db.session.commit()
     except DomainError as error:
+        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
         raise
     except IntegrityError:
+        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         return _resolve_conflict(request, pass_id=pass_id, subject_id=subject_id, offline=offline)
-    db.session.commit()
+    except Exception:
+        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
+        raise
+    guard.done(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
     return RedeemOutcome(redemption, replayed=False)
 
 
@@ -194,11 +244,143 @@ def _quota_for(quota_by_tier: dict, tier_level: int) -> int | None:
 def _resolve_conflict(request: RedeemRequest, *, pass_id, subject_id, offline) -> RedeemOutcome:
     """A unique constraint fired: tell a retry, a replayed pass and a lost daily-limit race apart."""
     db.session.rollback()
-    existing = _existing_for_client(request)
+    try:
+        existing = _first_answer(request)
+    except DomainError as error:
+        if error.code == "client_id_reused":
+            _record_failure(request, error, pass_id=pass_id, offline=offline)
+        raise
     if existing is not None:
         return RedeemOutcome(existing, replayed=True)
-    used = db.session.scalar(select(Redemption.id).where(Redemption.pass_id == pass_id,
-                                                        Redemption.perk_id == request.perk_id))
-    error = DomainError("pass_already_used") if used else DomainError("limit_reached")
+    used = db.session.scalar(select(Redemption).where(Redemption.pass_id == pass_id,
+                                                     Redemption.perk_id == request.perk_id))
+    if used is None:
+        error = DomainError("limit_reached")
+    elif offline:
+        error = _record_offline_conflict(request, used)
+    else:
+        error = DomainError("pass_already_used")
     _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
     raise error
+
+
+def _record_offline_conflict(request: RedeemRequest, first: Redemption) -> DomainError:
+    """Two devices gave the perk for one pass while offline: keep the first, file the second for review."""
+    conflict = RedemptionConflict(
+        redemption_id=first.id, client_id=request.client_id, device_id=request.device_id,
+        staff_id=request.staff_id, scanned_at=request.scanned_at, amount_fen=request.amount_fen,
+    )
+    db.session.add(conflict)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same client id raced itself here: its twin filed the conflict
+        db.session.rollback()
+        conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.client_id == request.client_id))
+    return DomainError("pass_already_used", CONFLICT_MESSAGE, conflict_id=conflict.id)
+
+
+# -- voids ----------------------------------------------------------------------------------------
+
+def void(*, redemption_id: int, actor: str, reason: str | None, partner_id: int | None = None,
+         window_minutes: int | None = None, now: datetime | None = None) -> Redemption:
+    """Void a redemption, audited. A merchant (partner_id given) only its own, within the window;
+    the office (partner_id None) any, at any time, with a reason."""
+    now = now or utcnow()
+    reason = (reason or "").strip() or None
+    redemption = db.session.scalar(select(Redemption).where(Redemption.id == redemption_id).with_for_update())
+    if redemption is None or (partner_id is not None and redemption.partner_id != partner_id):
+        raise DomainError("not_found", "找不到该核销记录")
+    if partner_id is None and reason is None:
+        raise DomainError("validation_error", "信用办撤销核销须填写原因", field="reason")
+    if redemption.status == "voided":
+        raise DomainError("already_voided")
+    if partner_id is not None and now > voidable_until(redemption, window_minutes):
+        raise DomainError("void_window_closed")
+    redemption.status, redemption.voided_at, redemption.voided_by = "voided", now, actor
+    redemption.void_reason = reason
+    audit.record(actor=actor, action="redemption.void", target=f"redemption:{redemption.id}",
+                 detail={"reason": reason, "partner_id": redemption.partner_id, "perk_id": redemption.perk_id,
+                         "amount_fen": redemption.amount_fen, "discount_fen": redemption.discount_fen,
+                         "by": "merchant" if partner_id is not None else "office"})
+    db.session.commit()
+    return redemption
+
+
+def voidable_until(redemption: Redemption, window_minutes: int | None) -> datetime | None:
+    """Until when the merchant may void it (counted from when the server recorded it)."""
+    if window_minutes is None:
+        return None
+    return redemption.recorded_at + timedelta(minutes=window_minutes)
+
+
+# -- the merchant's view --------------------------------------------------------------------------
+
+def holder_alias(*, secret: str, partner_id: int, subject_id: int | None) -> str | None:
+    """A short name for a holder that is stable at one merchant and means nothing at any other.
+
+    Six base32 characters of HMAC-SHA256(secret, "partner|subject"): a merchant can see that a
+    regular came back, but cannot link the alias to a person or to another merchant's alias.
+    """
+    if subject_id is None:
+        return None
+    key = hmac.new(secret.encode(), b"holder-alias-v1", hashlib.sha256).digest()
+    digest = hmac.new(key, f"{partner_id}|{subject_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:6]
+
+
+def history(*, partner_id: int, day: date, perk_id: int | None = None) -> tuple[list[Redemption], dict]:
+    """A merchant's redemptions of one local day (newest first) and the totals of those not voided."""
+    query = select(Redemption).where(Redemption.partner_id == partner_id, Redemption.local_day == day)
+    if perk_id is not None:
+        query = query.where(Redemption.perk_id == perk_id)
+    rows = list(db.session.scalars(query.order_by(Redemption.recorded_at.desc(), Redemption.id.desc())))
+    recorded = [r for r in rows if r.status == "recorded"]
+    totals = {"count": len(recorded), "amount_fen": sum(r.amount_fen or 0 for r in recorded),
+              "discount_fen": sum(r.discount_fen or 0 for r in recorded)}
+    return rows, totals
+
+
+# -- the office's review --------------------------------------------------------------------------
+
+def list_conflicts(*, unresolved_only: bool = True) -> list[RedemptionConflict]:
+    query = select(RedemptionConflict)
+    if unresolved_only:
+        query = query.where(RedemptionConflict.resolved_at.is_(None))
+    return list(db.session.scalars(query.order_by(RedemptionConflict.id)))
+
+
+def resolve_conflict(*, conflict_id: int, actor: str, resolution: str, now: datetime | None = None) -> RedemptionConflict:
+    """The office closes a reviewed conflict with what it decided; audited."""
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise DomainError("validation_error", "请填写处理结论", field="resolution")
+    conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.id == conflict_id)
+                                 .with_for_update())
+    if conflict is None:
+        raise DomainError("not_found")
+    if conflict.resolved_at is not None:
+        raise DomainError("conflict", "该冲突已处理")
+    conflict.resolved_at, conflict.resolution = now or utcnow(), resolution
+    audit.record(actor=actor, action="redemption_conflict.resolve", target=f"redemption_conflict:{conflict.id}",
+                 detail={"resolution": resolution, "redemption_id": conflict.redemption_id})
+    db.session.commit()
+    return conflict
+
+
+def list_failed_attempts(*, day_from: date | None = None, day_to: date | None = None, code: str | None = None,
+                         partner_id: int | None = None, limit: int = 500) -> list[FailedAttempt]:
+    query = select(FailedAttempt)
+    if code:
+        query = query.where(FailedAttempt.code == code)
+    if partner_id:
+        query = query.where(FailedAttempt.partner_id == partner_id)
+    if day_from:
+        query = query.where(FailedAttempt.at >= _day_start(day_from))
+    if day_to:
+        query = query.where(FailedAttempt.at < _day_start(day_to + timedelta(days=1)))
+    return list(db.session.scalars(query.order_by(FailedAttempt.id.desc()).limit(limit)))
+
+
+def _day_start(day: date) -> datetime:
+    from ..timeutil import SHANGHAI
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)

@@ -1,4 +1,4 @@
-"""HTTP endpoints: the public partner directory (公示) and redemption."""
+"""HTTP endpoints: the public partner directory (公示), redemption, and the merchant's own history."""
 from __future__ import annotations
 
 import importlib
@@ -8,64 +8,132 @@ from flask import current_app
 
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
-from . import service
-from .schemas import PartnerListOut, RedeemIn, RedemptionOut
+from ..dbtypes import utcnow
+from ..errors import DomainError
+from ..extensions import redis_store
+from ..timeutil import iso, local_day
+from . import catalog, service
+from .fastpath import ReplayGuard
+from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 
 key_context = importlib.import_module("backend.pass.context").key_context
 
 bp = APIBlueprint("merchants", __name__, url_prefix="/api", tag="商户与核销")
 
+MERCHANT_ROLES = ["cashier", "merchant_admin", "device"]
 
-def partner_json(partner, levels) -> dict:
-    return {
+
+def replay_guard() -> ReplayGuard:
+    """One fast-path guard per app (it remembers when Redis was last unreachable)."""
+    guard = current_app.extensions.get("replay_guard")
+    if guard is None:
+        guard = current_app.extensions["replay_guard"] = ReplayGuard(redis_store.client,
+                                                                     current_app.config["REDIS_PREFIX"])
+    return guard
+
+
+def merchant_partner_id() -> int:
+    """The partner a merchant principal works for; a merchant token without one is refused."""
+    partner_id = current_principal().partner_id
+    if partner_id is None:
+        raise DomainError("forbidden")
+    return partner_id
+
+
+def partner_json(partner, levels, *, include_inactive: bool = False) -> dict:
+    codes = {level: tier.code for level, tier in levels.items()}
+    body = {
         "id": partner.id, "name": partner.name, "scenario": partner.scenario.name,
         "scenario_code": partner.scenario.code, "address": partner.address,
-        "perks": [perk_json(perk, levels) for perk in partner.perks if perk.active],
+        "perks": [perk_json(perk, codes, full=include_inactive) for perk in partner.perks
+                  if perk.active or include_inactive],
     }
+    if include_inactive:
+        body["active"] = partner.active
+    return body
 
 
-def perk_json(perk, levels) -> dict:
-    body = {"id": perk.id, "kind": perk.kind, "title": perk.title,
-            "min_tier": levels[perk.min_tier_level].code if perk.min_tier_level in levels else None,
-            "holder_kinds": perk.holder_kinds.split(",")}
-    if perk.kind == "discount":
-        body["discount_permille"] = perk.discount_permille
+def perk_json(perk, codes: dict[int, str], *, full: bool = False) -> dict:
+    body = catalog.perk_rules(perk, codes)
+    if not full:
+        del body["partner_id"], body["active"]
+        if perk.kind != "discount":  # the directory names a discount only for discounts (contract)
+            del body["discount_permille"], body["max_discount_fen"]
     return body
 
 
 def redemption_json(redemption, levels) -> dict:
     tier = levels.get(redemption.tier_level)
-    from ..timeutil import iso
     return {
         "id": redemption.id, "client_id": redemption.client_id, "status": redemption.status,
         "perk_id": redemption.perk_id, "tier": tier.code if tier else None, "tier_name": tier.name if tier else None,
         "amount_fen": redemption.amount_fen, "payable_fen": redemption.payable_fen,
         "discount_fen": redemption.discount_fen, "quota": redemption.quota, "offline": redemption.offline,
         "scanned_at": iso(redemption.scanned_at), "recorded_at": iso(redemption.recorded_at),
+        "voided_at": iso(redemption.voided_at), "void_reason": redemption.void_reason,
     }
 
 
 @bp.get("/partners")
 @bp.output(PartnerListOut)
-@bp.doc(summary="合作商户公示", description="所有合作商户及其为守信主体提供的优惠（公开）。")
+@bp.doc(summary="合作商户公示", description="所有合作商户及其为守信主体提供的优惠与规则（公开）。")
 def partners():
     levels = tier_levels()
     return {"partners": [partner_json(partner, levels) for partner in service.list_partners()]}
 
 
 @bp.post("/redemptions")
-@bp.auth_required(auth, roles=["cashier", "merchant_admin", "device"])
+@bp.auth_required(auth, roles=MERCHANT_ROLES)
 @bp.input(RedeemIn, arg_name="body")
 @bp.output(RedemptionOut, status_code=201)
-@bp.doc(summary="核销优惠", description="验证信用码并记录一次核销；同一 client_id 重发返回首次结果。")
+@bp.doc(summary="核销优惠", description="验证信用码并记录一次核销；同一 client_id 重发返回首次结果（200）。"
+        "离线补传的信用码已在其他设备核销时返回 409 pass_already_used 并带 conflict_id。")
 def redeem(body):
     principal = current_principal()
     request = service.RedeemRequest(
         token=body["token"], perk_id=body["perk_id"], client_id=str(body["client_id"]),
-        scanned_at=body["scanned_at"], amount_fen=body.get("amount_fen"), partner_id=principal.partner_id,
+        scanned_at=body["scanned_at"], amount_fen=body.get("amount_fen"), partner_id=merchant_partner_id(),
         device_id=principal.id if principal.kind == "device" else None,
         staff_id=principal.id if principal.kind == "staff" else None, queued=body["queued"],
     )
-    outcome = service.redeem(ctx=key_context(), request=request,
+    levels = tier_levels()
+    outcome = service.redeem(ctx=key_context(), request=request, guard=replay_guard(), tier_levels=levels,
                              offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
-    return redemption_json(outcome.redemption, tier_levels()), 200 if outcome.replayed else 201
+    return redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201
+
+
+@bp.get("/redemptions")
+@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.input(HistoryQuery, location="query", arg_name="query")
+@bp.output(HistoryOut)
+@bp.doc(summary="本商户核销记录", description="按日期（北京时间，默认今天）和优惠筛选本商户的核销及当日合计（不含已撤销）；"
+        "只显示本商户内的持码人短代号，不含任何身份信息。")
+def history(query):
+    day = query["day"] or local_day(utcnow())
+    rows, totals = service.history(partner_id=merchant_partner_id(), day=day, perk_id=query["perk_id"])
+    levels, config = tier_levels(), current_app.config
+    window = config["VOID_WINDOW_MINUTES"]
+    return {
+        "day": day.isoformat(),
+        "redemptions": [
+            {**redemption_json(row, levels),
+             "holder_alias": service.holder_alias(secret=config["SECRET_KEY"], partner_id=row.partner_id,
+                                                  subject_id=row.subject_id),
+             "voidable_until": iso(service.voidable_until(row, window)) if row.status == "recorded" else None}
+            for row in rows
+        ],
+        "totals": totals,
+    }
+
+
+@bp.post("/redemptions/<int:redemption_id>/void")
+@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.input(VoidIn, arg_name="body")
+@bp.output(RedemptionOut)
+@bp.doc(summary="撤销核销（商户）", description="商户可在核销后 VOID_WINDOW_MINUTES（默认 15）分钟内撤销本商户的核销；留痕审计。")
+def void(redemption_id, body):
+    principal = current_principal()
+    redemption = service.void(redemption_id=redemption_id, actor=principal.actor, reason=body.get("reason"),
+                              partner_id=merchant_partner_id(),
+                              window_minutes=current_app.config["VOID_WINDOW_MINUTES"])
+    return redemption_json(redemption, tier_levels())

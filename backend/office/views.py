@@ -1,15 +1,28 @@
 """HTTP endpoints of the credit office."""
 from __future__ import annotations
 
+from datetime import date
+
 from apiflask import APIBlueprint
 
-from ..auth.guard import auth
+from ..auth.guard import auth, current_principal
+from ..credit.service import tier_levels
+from ..errors import DomainError
+from ..merchants import catalog
+from ..merchants import service as redemptions
+from ..merchants import views as merchant_views
+from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
+                                 FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
+                                 OfficeVoidIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
+                                 ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
+from ..timeutil import iso
 from . import service
 from .schemas import StatsOut, StatsQuery
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
 OFFICE_READERS = ["office_admin", "office_analyst", "office_auditor"]
+OFFICE_WRITERS = ["office_admin"]
 
 
 @bp.get("/stats")
@@ -19,3 +32,177 @@ OFFICE_READERS = ["office_admin", "office_analyst", "office_auditor"]
 @bp.doc(summary="核销统计", description="按场景、商户、信用等级或日期汇总核销次数、金额与优惠金额（不含已撤销）。")
 def stats(query):
     return {"rows": service.stats(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"])}
+
+
+# -- partner sign-up and perk rules (data, not code) ----------------------------------------------
+
+def _codes() -> dict[int, str]:
+    return {level: tier.code for level, tier in tier_levels().items()}
+
+
+def _office_partner(partner) -> dict:
+    return merchant_views.partner_json(partner, tier_levels(), include_inactive=True)
+
+
+@bp.get("/scenarios")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.output(ScenarioListOut)
+@bp.doc(summary="场景列表")
+def scenarios():
+    return {"scenarios": catalog.list_scenarios()}
+
+
+@bp.post("/scenarios")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(ScenarioIn, arg_name="body")
+@bp.output(ScenarioOut, status_code=201)
+@bp.doc(summary="新增场景", description="审计留痕。")
+def create_scenario(body):
+    return catalog.create_scenario(actor=current_principal().actor, code=body["code"], name=body["name"])
+
+
+@bp.get("/partners")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.output(OfficePartnerListOut)
+@bp.doc(summary="合作单位与优惠规则（含已停用）")
+def partners():
+    levels = tier_levels()
+    return {"partners": [merchant_views.partner_json(p, levels, include_inactive=True)
+                         for p in catalog.list_all_partners()]}
+
+
+@bp.post("/partners")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(PartnerIn, arg_name="body")
+@bp.output(OfficePartnerOut, status_code=201)
+@bp.doc(summary="签约合作单位", description="新增合作商户或办事机构；审计留痕，公示列表随即可见。")
+def create_partner(body):
+    partner = catalog.create_partner(actor=current_principal().actor, name=body["name"],
+                                     scenario_code=body["scenario_code"], address=body.get("address"))
+    return _office_partner(partner)
+
+
+@bp.patch("/partners/<int:partner_id>")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(PartnerPatchIn, arg_name="body")
+@bp.output(OfficePartnerOut)
+@bp.doc(summary="修改合作单位", description="active=false 即停止合作：公示列表不再显示，核销返回 perk_unavailable。")
+def update_partner(partner_id, body):
+    partner = catalog.update_partner(actor=current_principal().actor, partner_id=partner_id, changes=body)
+    return _office_partner(partner)
+
+
+@bp.post("/partners/<int:partner_id>/perks")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(PerkIn, arg_name="body")
+@bp.output(PerkRulesOut, status_code=201)
+@bp.doc(summary="新增优惠", description="优惠即数据：类型、适用主体与等级、额度、有效期、暂停日历、每日次数、优惠上限。")
+def create_perk(partner_id, body):
+    perk = catalog.create_perk(actor=current_principal().actor, partner_id=partner_id, values=body)
+    return catalog.perk_rules(perk, _codes())
+
+
+@bp.patch("/perks/<int:perk_id>")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(PerkIn(partial=True), arg_name="body")
+@bp.output(PerkRulesOut)
+@bp.doc(summary="修改优惠规则", description="下一次核销即按新规则执行，无需改代码或重启；审计记录修改前后的值。")
+def update_perk(perk_id, body):
+    perk = catalog.update_perk(actor=current_principal().actor, perk_id=perk_id, changes=body)
+    return catalog.perk_rules(perk, _codes())
+
+
+@bp.get("/calendars/<calendar>")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.output(CalendarOut)
+@bp.doc(summary="暂停日历", description="例如 major_holidays：重大节假日暂停免费入园等优惠。")
+def calendar(calendar):
+    return calendar_view(calendar)
+
+
+@bp.post("/calendars/<calendar>/days")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(CalendarDayIn, arg_name="body")
+@bp.output(CalendarOut, status_code=201)
+@bp.doc(summary="暂停日历增加一天")
+def add_calendar_day(calendar, body):
+    catalog.add_calendar_day(actor=current_principal().actor, calendar=calendar, day=body["day"], name=body["name"])
+    return calendar_view(calendar)
+
+
+@bp.delete("/calendars/<calendar>/days/<day>")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.output({}, status_code=204)
+@bp.doc(summary="暂停日历删除一天")
+def remove_calendar_day(calendar, day):
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise DomainError("validation_error", "日期格式应为 YYYY-MM-DD", field="day")
+    catalog.remove_calendar_day(actor=current_principal().actor, calendar=calendar, day=parsed)
+    return ""
+
+
+def calendar_view(name: str) -> dict:
+    return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name} for d in catalog.calendar_days(name)]}
+
+
+# -- voids, offline conflicts, failed attempts ----------------------------------------------------
+
+@bp.post("/redemptions/<int:redemption_id>/void")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(OfficeVoidIn, arg_name="body")
+@bp.output(RedemptionOut)
+@bp.doc(summary="撤销核销（信用办）", description="信用办可随时撤销任何核销，须填写原因；审计留痕，统计不再计入。")
+def void_redemption(redemption_id, body):
+    redemption = redemptions.void(redemption_id=redemption_id, actor=current_principal().actor,
+                                  reason=body["reason"])
+    return merchant_views.redemption_json(redemption, tier_levels())
+
+
+def _conflict_json(conflict) -> dict:
+    first = redemptions.db.session.get(redemptions.Redemption, conflict.redemption_id)
+    return {
+        "id": conflict.id, "redemption_id": conflict.redemption_id, "client_id": conflict.client_id,
+        "partner_id": first.partner_id, "perk_id": first.perk_id, "device_id": conflict.device_id,
+        "staff_id": conflict.staff_id, "scanned_at": iso(conflict.scanned_at), "amount_fen": conflict.amount_fen,
+        "at": iso(conflict.at), "first_scanned_at": iso(first.scanned_at), "first_device_id": first.device_id,
+        "resolved_at": iso(conflict.resolved_at), "resolution": conflict.resolution,
+    }
+
+
+@bp.get("/redemption-conflicts")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.input(ConflictQuery, location="query", arg_name="query")
+@bp.output(ConflictListOut)
+@bp.doc(summary="离线核销冲突", description="同一信用码在两台设备离线核销：保留先入库的一条，另一条在此待复核。")
+def conflicts(query):
+    return {"conflicts": [_conflict_json(c) for c in redemptions.list_conflicts(unresolved_only=not query["all"])]}
+
+
+@bp.post("/redemption-conflicts/<int:conflict_id>/resolve")
+@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.input(ResolveIn, arg_name="body")
+@bp.output(ConflictOut)
+@bp.doc(summary="处理离线核销冲突", description="记录处理结论；审计留痕。")
+def resolve_conflict(conflict_id, body):
+    conflict = redemptions.resolve_conflict(conflict_id=conflict_id, actor=current_principal().actor,
+                                            resolution=body["resolution"])
+    return _conflict_json(conflict)
+
+
+@bp.get("/failed-attempts")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.input(FailedAttemptQuery, location="query", arg_name="query")
+@bp.output(FailedAttemptListOut)
+@bp.doc(summary="核销失败记录", description="每次被拒的核销及原因代码、设备与时间（最近 500 条）；未通过验证的信用码不记录持码人。")
+def failed_attempts(query):
+    rows = redemptions.list_failed_attempts(day_from=query["from_"], day_to=query["to"], code=query["code"],
+                                            partner_id=query["partner_id"])
+    return {"failed_attempts": [
+        {"id": r.id, "at": iso(r.at), "code": r.code, "reason": r.reason, "client_id": r.client_id,
+         "partner_id": r.partner_id, "perk_id": r.perk_id, "device_id": r.device_id, "staff_id": r.staff_id,
+         "offline": r.offline, "scanned_at": iso(r.scanned_at), "verified": r.pass_id is not None}
+        for r in rows]}
