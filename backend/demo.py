@@ -218,4 +218,16 @@ def token(role: str):
                                   minutes=current_app.config["DEMO_TOKEN_HOURS"] * 60))
 
 
+@demo_cli.command("enrolment-code")
+def enrolment_code():
+    """Print a fresh one-time device enrolment code for 辣盆盆小龙虾饭店 (the scanner's tests use it)."""
+    require_demo()
+    from .auth.staff import create_enrolment
+    admin = db.session.scalar(select(MerchantStaff).where(MerchantStaff.username == DEMO_STAFF["merchant-admin"][0]))
+    if admin is None:
+        raise click.ClickException("没有演示数据，请先运行 flask demo seed。")
+    created = create_enrolment(partner_id=admin.partner_id, staff_id=admin.id, actor="cli")
+    click.echo(created["code"])
+
+
 COMMANDS = (demo_cli,)

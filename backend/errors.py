@@ -47,6 +47,24 @@ CODES: dict[str, tuple[int, str]] = {
     "client_id_reused": (409, "该请求编号已用于其他核销"),
     "void_window_closed": (409, "已超过可撤销时限"),
     "already_voided": (409, "该核销已撤销"),
+    # sign-in, identity binding, devices (docs/security.md)
+    "invalid_credentials": (401, "用户名或密码错误"),
+    "sms_code_invalid": (401, "验证码错误或已失效，请重新获取"),
+    "wechat_code_invalid": (401, "微信登录凭证无效，请重新进入小程序"),
+    "wechat_user_blocked": (403, "微信提示该账号存在风险，暂不能登录"),
+    "wechat_unavailable": (503, "微信登录暂时不可用，请稍后再试或使用短信验证码登录"),
+    "sms_unavailable": (503, "短信暂时无法发送，请稍后再试"),
+    "refresh_invalid": (401, "登录已失效，请重新登录"),
+    "session_revoked": (401, "登录已被注销，请重新登录"),
+    "name_invalid": (422, "请填写与身份证一致的姓名"),
+    "id_number_invalid": (422, "身份证号码格式或校验位不正确"),
+    "uscc_invalid": (422, "统一社会信用代码格式或校验位不正确"),
+    "identity_mismatch": (400, "姓名与身份证号未能通过核验，或该身份已绑定其他账号；如有疑问请联系信用办"),
+    "identity_already_bound": (409, "本账号已绑定其他身份，如需更换请联系信用办"),
+    "company_not_found": (404, "信用平台中没有该统一社会信用代码对应的企业"),
+    "representative_not_bound": (409, "被授权人尚未在信用码完成实名认证"),
+    "enrolment_code_invalid": (400, "绑定码无效或已使用"),
+    "enrolment_code_expired": (410, "绑定码已过期，请重新生成"),
 }
 
 

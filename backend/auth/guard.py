@@ -19,7 +19,9 @@ def _verify(token: str) -> Principal | None:
     except DomainError:
         return None
     from .sessions import is_session_revoked  # late: sessions needs the models, guard is imported early
-    if is_session_revoked(principal.session_id):
+    # Logout, refresh-token reuse, a disabled account or a revoked device: refused from the next request on.
+    device_id = principal.id if principal.kind == "device" else None
+    if is_session_revoked(principal.session_id, device_id=device_id):
         return None
     g.principal = principal
     return principal

@@ -1,7 +1,7 @@
 """Accounts of every kind of user, and the state their sessions need."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -22,6 +22,8 @@ class CitizenAccount(db.Model):
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"), unique=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     bound_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # HMAC(pepper, ID number + name given at binding): lets the office settle an objection without plaintext.
+    identity_name_hash: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -115,6 +117,8 @@ class RefreshToken(db.Model):
     expires_at: Mapped[object] = mapped_column(UTCDateTime)
     used_at: Mapped[object | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # "Sign this person out everywhere" looks sessions up by principal.
+    __table_args__ = (Index("ix_refresh_tokens_principal", "principal_kind", "principal_id"),)
 
 
 class RevokedSession(db.Model):

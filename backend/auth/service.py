@@ -77,3 +77,33 @@ def identity_hash(*, pepper: str, identifier: str) -> str:
     """Keyed hash under which an ID number or credit code is stored and matched (never the plaintext)."""
     normalised = identifier.strip().upper()
     return hmac.new(pepper.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def secret_digest(*, key: str, purpose: str, value: str) -> str:
+    """Keyed digest of a short-lived secret (SMS code, refresh token, enrolment code) as stored.
+
+    HMAC with the app secret, not a bare hash: a leaked table alone cannot be brute-forced, which
+    matters for six-digit SMS codes. `purpose` separates the domains so one digest never matches another.
+    """
+    return hmac.new(key.encode(), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def name_hash(*, pepper: str, id_number: str, name: str) -> str:
+    """Keyed hash of the name given at binding, tied to the ID number (docs/security.md, identity binding)."""
+    return hmac.new(pepper.encode(), f"name\x00{id_number.strip().upper()}\x00{name}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def principal_from_subject(sub: str) -> tuple[str, int] | None:
+    kind, _, raw_id = sub.partition(":")
+    if kind not in {"citizen", "staff", "device", "office"} or not raw_id.isdigit():
+        return None
+    return kind, int(raw_id)
+
+
+def unverified_subject(*, secret: str, token: str) -> str | None:
+    """The `sub` of a correctly signed access token, revocation not checked: only for rate-limit keys."""
+    try:
+        return decode_access_token(secret=secret, token=token).actor
+    except DomainError:
+        return None

@@ -1,0 +1,58 @@
+"""Rate limits of sign-in, SMS codes, identity binding and enrolment (Flask-Limiter, Redis storage).
+
+Limits run before the view, so keys come from the raw request: the client address, the phone or
+username in the body, or the subject of a correctly signed bearer token. Every limit string can be
+overridden in the app config under the name given here (e.g. RATELIMIT_SMS_PER_PHONE).
+"""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+
+from .service import unverified_subject
+
+DEFAULTS = {
+    "RATELIMIT_SMS_PER_PHONE": "1/minute;5/hour;10/day",
+    "RATELIMIT_SMS_PER_IP": "20/hour",
+    "RATELIMIT_SMS_LOGIN_PER_PHONE": "10/hour",
+    "RATELIMIT_SIGNIN_PER_IP": "30/minute;300/hour",
+    "RATELIMIT_PASSWORD_PER_USERNAME": "5/minute;20/hour",
+    "RATELIMIT_BIND_PER_ACCOUNT": "5/hour;10/day",
+    "RATELIMIT_BIND_PER_IP": "30/hour",
+    "RATELIMIT_ENROL_PER_IP": "20/minute",
+    "RATELIMIT_REFRESH_PER_IP": "60/minute",
+}
+
+
+def setting(name: str):
+    return lambda: current_app.config.get(name, DEFAULTS[name])
+
+
+def _body_field(field: str) -> str:
+    body = request.get_json(silent=True)
+    value = body.get(field) if isinstance(body, dict) else None
+    return str(value).strip().lower()[:64] if value is not None else ""
+
+
+def client_ip() -> str:
+    return "ip:" + (get_remote_address() or "unknown")
+
+
+def phone_key() -> str:
+    return "phone:" + _body_field("phone").removeprefix("+86")
+
+
+def username_key() -> str:
+    return "user:" + _body_field("username")
+
+
+def account_key() -> str:
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header[:7].lower() == "bearer " else ""
+    subject = unverified_subject(secret=current_app.config["SECRET_KEY"], token=token) if token else None
+    return subject or client_ip()
+
+
+def failed(response) -> bool:
+    """Count only refusals: staff who type their password right are never locked out by a neighbour."""
+    return response.status_code >= 400

@@ -1,0 +1,132 @@
+"""Request and response shapes of sign-in, identity binding, devices and office authorisations."""
+from apiflask import Schema
+from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, String
+from apiflask.validators import Length
+
+from ..merchants.schemas import PartnerOut
+
+
+class SmsSendIn(Schema):
+    phone = String(required=True, validate=Length(max=20), metadata={"example": "13800000001"})
+
+
+class SmsSentOut(Schema):
+    sent = Boolean()
+    expires_in = Integer(metadata={"description": "验证码有效秒数"})
+
+
+class SmsLoginIn(Schema):
+    phone = String(required=True, validate=Length(max=20))
+    code = String(required=True, validate=Length(max=12))
+
+
+class WeChatLoginIn(Schema):
+    code = String(required=True, validate=Length(min=1, max=128), metadata={"description": "wx.login 得到的 code"})
+
+
+class PasswordLoginIn(Schema):
+    username = String(required=True, validate=Length(min=1, max=64))
+    password = String(required=True, validate=Length(min=1, max=256))
+
+
+class RefreshIn(Schema):
+    refresh_token = String(required=True, validate=Length(min=1, max=256))
+
+
+class TokenOut(Schema):
+    access_token = String()
+    refresh_token = String()
+    expires_in = Integer(metadata={"description": "访问令牌有效秒数"})
+    token_type = String(metadata={"example": "Bearer"})
+
+
+class IdentityIn(Schema):
+    name = String(required=True, validate=Length(min=1, max=40))
+    id_number = String(required=True, validate=Length(min=1, max=32),
+                       metadata={"description": "18 位居民身份证号码（GB 11643 校验）；不保存明文"})
+
+
+class IdentityOut(Schema):
+    identity_bound = Boolean()
+    bound_at = String(allow_none=True)
+
+
+class CompanyLinkOut(Schema):
+    representative_id = Integer()
+    authorised_at = String()
+
+
+class MeOut(Schema):
+    id = Integer()
+    phone = String(allow_none=True, metadata={"description": "脱敏手机号"})
+    wechat = Boolean()
+    identity_bound = Boolean()
+    bound_at = String(allow_none=True)
+    companies = List(Nested(CompanyLinkOut))
+
+
+class DeviceOut(Schema):
+    id = Integer()
+    name = String()
+    enrolled_at = String()
+    revoked_at = String(allow_none=True)
+    last_seen_at = String(allow_none=True)
+
+
+class DeviceItemOut(DeviceOut):
+    """The same fields inside a list (apispec wants one schema class per place it is used)."""
+
+
+class DeviceListOut(Schema):
+    devices = List(Nested(DeviceItemOut))
+
+
+class DeviceBriefOut(Schema):
+    id = Integer()
+    name = String()
+
+
+class EnrolIn(Schema):
+    code = String(required=True, validate=Length(min=1, max=64))
+    name = String(load_default="收银台", validate=Length(max=64))
+
+
+class EnrolOut(Schema):
+    device_token = String()
+    device = Nested(DeviceBriefOut)
+    partner = Nested(PartnerOut)
+
+
+class MerchantMeOut(Schema):
+    partner = Nested(PartnerOut)
+    device = Nested(DeviceBriefOut, allow_none=True)
+    role = String()
+
+
+class EnrolmentOut(Schema):
+    code = String(metadata={"description": "一次性绑定码（也可扫二维码）"})
+    expires_at = AwareDateTime()
+    qr_svg = String(metadata={"description": "绑定码的二维码 SVG"})
+
+
+class RepresentativeIn(Schema):
+    uscc = String(required=True, validate=Length(min=1, max=32), metadata={"description": "统一社会信用代码"})
+    id_number = String(required=True, validate=Length(min=1, max=32), metadata={"description": "被授权人身份证号"})
+
+
+class RepresentativeOut(Schema):
+    id = Integer()
+    account_id = Integer()
+    company_subject_id = Integer()
+    authorised_by = Integer(allow_none=True)
+    authorised_at = String()
+    revoked_at = String(allow_none=True)
+    active = Boolean()
+
+
+class RepresentativeItemOut(RepresentativeOut):
+    """The same fields inside a list."""
+
+
+class RepresentativeListOut(Schema):
+    representatives = List(Nested(RepresentativeItemOut))

@@ -1,0 +1,117 @@
+"""Phone sign-in: random six-digit codes, stored keyed-hashed, five minutes, five attempts, rate-limited."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from backend.auth.models import CitizenAccount, SmsCode
+from backend.extensions import db
+
+
+def test_send_then_login_creates_the_account_once(app, client, outbox, fresh_phone):
+    phone = fresh_phone()
+    sent = client.post("/api/auth/sms/send", json={"phone": phone})
+    assert sent.status_code == 202 and sent.json == {"sent": True, "expires_in": 300}
+    code = outbox.last_code(phone)
+    assert client.post("/api/auth/sms/login", json={"phone": phone, "code": code}).status_code == 200
+    client.post("/api/auth/sms/send", json={"phone": phone})
+    app.config["RATELIMIT_SMS_PER_PHONE"] = "10/minute"
+    try:
+        client.post("/api/auth/sms/send", json={"phone": phone})
+        assert client.post("/api/auth/sms/login", json={"phone": phone, "code": outbox.last_code(phone)}).status_code == 200
+    finally:
+        del app.config["RATELIMIT_SMS_PER_PHONE"]
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(CitizenAccount)
+                                 .where(CitizenAccount.phone == phone)) == 1
+
+
+def test_codes_are_random_and_stored_only_as_keyed_hashes(app, client, outbox, fresh_phone):
+    phones = [fresh_phone() for _ in range(6)]
+    for phone in phones:
+        client.post("/api/auth/sms/send", json={"phone": phone})
+    codes = {outbox.last_code(p) for p in phones}
+    assert len(codes) >= 5
+    with app.app_context():
+        stored = list(db.session.scalars(select(SmsCode.code_hash)))
+    assert all(len(h) == 64 and not any(c in h for c in codes) for h in stored)
+
+
+def test_a_code_works_once(client, outbox, fresh_phone):
+    phone = fresh_phone()
+    client.post("/api/auth/sms/send", json={"phone": phone})
+    code = outbox.last_code(phone)
+    assert client.post("/api/auth/sms/login", json={"phone": phone, "code": code}).status_code == 200
+    again = client.post("/api/auth/sms/login", json={"phone": phone, "code": code})
+    assert again.status_code == 401 and again.json["code"] == "sms_code_invalid"
+
+
+def test_five_wrong_guesses_burn_the_code(client, outbox, fresh_phone):
+    phone = fresh_phone()
+    client.post("/api/auth/sms/send", json={"phone": phone})
+    code = outbox.last_code(phone)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        response = client.post("/api/auth/sms/login", json={"phone": phone, "code": wrong})
+        assert response.status_code == 401 and response.json["code"] == "sms_code_invalid"
+    late = client.post("/api/auth/sms/login", json={"phone": phone, "code": code})
+    assert late.status_code == 401 and late.json["code"] == "sms_code_invalid"
+
+
+def test_codes_expire_after_five_minutes(app, client, outbox, fresh_phone):
+    phone = fresh_phone()
+    client.post("/api/auth/sms/send", json={"phone": phone})
+    with app.app_context():
+        db.session.execute(db.update(SmsCode).where(SmsCode.phone == phone)
+                           .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.commit()
+    response = client.post("/api/auth/sms/login", json={"phone": phone, "code": outbox.last_code(phone)})
+    assert response.status_code == 401 and response.json["code"] == "sms_code_invalid"
+
+
+def test_a_new_code_replaces_the_old_one(app, client, outbox, fresh_phone):
+    app.config["RATELIMIT_SMS_PER_PHONE"] = "10/minute"
+    try:
+        phone = fresh_phone()
+        client.post("/api/auth/sms/send", json={"phone": phone})
+        old = outbox.last_code(phone)
+        client.post("/api/auth/sms/send", json={"phone": phone})
+        new = outbox.last_code(phone)
+        if old != new:
+            assert client.post("/api/auth/sms/login", json={"phone": phone, "code": old}).status_code == 401
+        assert client.post("/api/auth/sms/login", json={"phone": phone, "code": new}).status_code == 200
+    finally:
+        del app.config["RATELIMIT_SMS_PER_PHONE"]
+
+
+def test_sending_is_rate_limited_per_phone(client, outbox, fresh_phone):
+    phone = fresh_phone()
+    assert client.post("/api/auth/sms/send", json={"phone": phone}).status_code == 202
+    refused = client.post("/api/auth/sms/send", json={"phone": phone})
+    assert refused.status_code == 429 and refused.json["code"] == "rate_limited"
+    assert refused.mimetype == "application/problem+json"
+    assert client.post("/api/auth/sms/send", json={"phone": fresh_phone()}).status_code == 202
+    assert len(outbox.messages) == 2
+
+
+def test_bad_phone_numbers_are_refused(client, outbox):
+    for phone in ("12345", "23800000001", "1380000000a", ""):
+        response = client.post("/api/auth/sms/send", json={"phone": phone})
+        assert response.status_code == 422, phone
+    assert outbox.messages == []
+
+
+def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, caplog, fresh_phone):
+    phone = fresh_phone()
+    # Alembic's fileConfig (the session's `flask db upgrade`) disables loggers that existed before it.
+    logging.getLogger("backend.auth.sms").disabled = False
+    with caplog.at_level("INFO"):
+        assert app.test_client().post("/api/auth/sms/send", json={"phone": phone}).status_code == 202
+    assert any(phone in r.getMessage() and "验证码" in r.getMessage() for r in caplog.records), \
+        [r.getMessage() for r in caplog.records]
+    production = make_app(DEMO=False, TESTING=False, SECRET_KEY="prod-secret-0123456789abcdef0123",
+                          PASS_KEY_SECRET="prod-pass-secret", IDENTITY_PEPPER="prod-pepper")
+    response = production.test_client().post("/api/auth/sms/send", json={"phone": fresh_phone()})
+    assert response.status_code == 503 and response.json["code"] == "sms_unavailable"
