@@ -39,6 +39,10 @@ OFFLINE_AFTER_SECONDS = 30  # a scan that reaches us later than this was queued 
 CONFLICT_MESSAGE = "该信用码已在其他设备核销，本次离线核销已提交信用办复核"
 
 
+class _AlreadyRecorded(Exception):
+    """This pass is already recorded at this perk: answered like the unique constraint firing."""
+
+
 @dataclass(frozen=True)
 class RedeemRequest:
     token: str
@@ -192,7 +196,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
         raise
-    except IntegrityError:
+    except (IntegrityError, _AlreadyRecorded):
         guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         return _resolve_conflict(request, pass_id=pass_id, subject_id=subject_id, offline=offline)
     except Exception:
@@ -223,6 +227,10 @@ def _build(request, perk, claims, subject_id, tier_level, day, offline, now) -> 
             Redemption.perk_id == perk.id, Redemption.subject_id == subject_id, Redemption.local_day == day,
             Redemption.status == "recorded"))
         if used >= perk.limit_per_holder_per_day:
+            # A replayed pass is named as such, not as the limit it would also exceed.
+            if db.session.scalar(select(Redemption.id).where(Redemption.pass_id == claims.pass_id,
+                                                             Redemption.perk_id == perk.id)):
+                raise _AlreadyRecorded()
             raise DomainError("limit_reached")
         # Slots of voided redemptions stay taken, so the next slot follows the highest ever used.
         slot = (db.session.scalar(select(func.max(Redemption.day_slot)).where(

@@ -1,0 +1,250 @@
+"""The office's catalogue of partners and perks: signing up partners and writing perk rules as data.
+
+Every change is validated here (so that a rule the redemption service cannot apply is never
+stored), audited in the same transaction, and visible at once in the public directory.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..credit.models import Tier
+from ..errors import DomainError
+from ..extensions import db
+from ..office import audit
+from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
+
+HOLDER_KINDS = ("person", "company")
+PERK_FIELDS = ("kind", "title", "discount_permille", "max_discount_fen", "holder_kinds", "min_tier",
+               "quota_by_tier", "quota_unit", "active_from", "active_until", "blackout_calendar",
+               "limit_per_holder_per_day", "active")
+PARTNER_FIELDS = ("name", "scenario_code", "address", "active")
+
+
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError("validation_error", message, field=field)
+
+
+def _tiers_by_code() -> dict[str, int]:
+    return {tier.code: tier.level for tier in db.session.scalars(select(Tier))}
+
+
+def _scenario(code: str) -> Scenario:
+    scenario = db.session.scalar(select(Scenario).where(Scenario.code == code))
+    if scenario is None:
+        raise _invalid("scenario_code", f"没有场景 {code}")
+    return scenario
+
+
+# -- scenarios and partners -----------------------------------------------------------------------
+
+def create_scenario(*, actor: str, code: str, name: str) -> Scenario:
+    scenario = Scenario(code=code, name=name)
+    db.session.add(scenario)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise _invalid("code", "场景代码已存在") from None
+    audit.record(actor=actor, action="scenario.create", target=f"scenario:{scenario.id}",
+                 detail={"code": code, "name": name})
+    db.session.commit()
+    return scenario
+
+
+def list_scenarios() -> list[Scenario]:
+    return list(db.session.scalars(select(Scenario).order_by(Scenario.id)))
+
+
+def get_partner(partner_id: int) -> Partner:
+    partner = db.session.get(Partner, partner_id)
+    if partner is None:
+        raise DomainError("not_found", "找不到该合作单位")
+    return partner
+
+
+def list_all_partners() -> list[Partner]:
+    """Every partner, inactive ones included (the office's view; the public sees only active ones)."""
+    return list(db.session.scalars(select(Partner).order_by(Partner.id)))
+
+
+def create_partner(*, actor: str, name: str, scenario_code: str, address: str | None = None) -> Partner:
+    """Sign up a partner (merchant or public office) in a scenario."""
+    partner = Partner(name=name.strip(), scenario=_scenario(scenario_code), address=address, active=True)
+    if not partner.name:
+        raise _invalid("name", "请填写名称")
+    db.session.add(partner)
+    db.session.flush()
+    audit.record(actor=actor, action="partner.create", target=f"partner:{partner.id}",
+                 detail={"name": partner.name, "scenario": scenario_code, "address": address})
+    db.session.commit()
+    return partner
+
+
+def update_partner(*, actor: str, partner_id: int, changes: dict) -> Partner:
+    partner = get_partner(partner_id)
+    before, after = {}, {}
+    for field in PARTNER_FIELDS:
+        if field not in changes:
+            continue
+        value = changes[field]
+        if field == "scenario_code":
+            before[field], after[field] = partner.scenario.code, value
+            partner.scenario = _scenario(value)
+            continue
+        if field == "name" and not (value or "").strip():
+            raise _invalid("name", "请填写名称")
+        before[field], after[field] = getattr(partner, field), value
+        setattr(partner, field, value)
+    audit.record(actor=actor, action="partner.update", target=f"partner:{partner.id}",
+                 detail={"before": before, "after": after})
+    db.session.commit()
+    return partner
+
+
+# -- perks ----------------------------------------------------------------------------------------
+
+def perk_rules(perk: Perk, levels_to_codes: dict[int, str]) -> dict:
+    """A perk's rules in the API's words (tier codes, not levels)."""
+    return {
+        "id": perk.id, "partner_id": perk.partner_id, "kind": perk.kind, "title": perk.title,
+        "discount_permille": perk.discount_permille, "max_discount_fen": perk.max_discount_fen,
+        "holder_kinds": perk.holder_kinds.split(","),
+        "min_tier": levels_to_codes.get(perk.min_tier_level),
+        "quota_by_tier": ({levels_to_codes.get(int(level), level): quota
+                           for level, quota in sorted(perk.quota_by_tier.items(), key=lambda kv: int(kv[0]))}
+                          if perk.quota_by_tier else None),
+        "quota_unit": perk.quota_unit,
+        "active_from": perk.active_from.isoformat() if perk.active_from else None,
+        "active_until": perk.active_until.isoformat() if perk.active_until else None,
+        "blackout_calendar": perk.blackout_calendar,
+        "limit_per_holder_per_day": perk.limit_per_holder_per_day,
+        "active": perk.active,
+    }
+
+
+def _apply_perk_fields(perk: Perk, values: dict) -> None:
+    tiers = _tiers_by_code()
+    with db.session.no_autoflush:
+        _set_perk_fields(perk, values, tiers)
+    _check_perk(perk)
+
+
+def _set_perk_fields(perk: Perk, values: dict, tiers: dict[str, int]) -> None:
+    for field, value in values.items():
+        if field == "holder_kinds":
+            kinds = list(dict.fromkeys(value or []))
+            if not kinds or any(kind not in HOLDER_KINDS for kind in kinds):
+                raise _invalid(field, "适用主体只能是 person、company")
+            perk.holder_kinds = ",".join(kinds)
+        elif field == "min_tier":
+            if value not in tiers:
+                raise _invalid(field, f"没有信用等级 {value}")
+            perk.min_tier_level = tiers[value]
+        elif field == "quota_by_tier":
+            if value is None:
+                perk.quota_by_tier = None
+                continue
+            if not value or any(code not in tiers for code in value):
+                raise _invalid(field, "额度须按已有信用等级代码填写")
+            if any(not isinstance(q, int) or isinstance(q, bool) or q < 1 for q in value.values()):
+                raise _invalid(field, "额度须为正整数")
+            perk.quota_by_tier = {str(tiers[code]): quota for code, quota in value.items()}
+        elif field == "title":
+            if not (value or "").strip():
+                raise _invalid(field, "请填写优惠名称")
+            perk.title = value.strip()
+        else:
+            setattr(perk, field, value)
+
+
+def _check_perk(perk: Perk) -> None:
+    """The rules that make a perk applicable; the database's CHECK constraints say the same."""
+    if perk.kind not in PERK_KINDS:
+        raise _invalid("kind", "优惠类型只能是 " + "、".join(PERK_KINDS))
+    if perk.kind == "discount":
+        if perk.discount_permille is None or not 0 < perk.discount_permille < 1000:
+            raise _invalid("discount_permille", "折扣以千分比表示，须在 1 到 999 之间（980 即九八折）")
+    elif perk.discount_permille is not None or perk.max_discount_fen is not None:
+        raise _invalid("discount_permille", "只有折扣类优惠可以设置折扣与优惠上限")
+    if perk.max_discount_fen is not None and perk.max_discount_fen < 1:
+        raise _invalid("max_discount_fen", "优惠上限须为正数（分）")
+    if perk.active_from and perk.active_until and perk.active_from > perk.active_until:
+        raise _invalid("active_until", "结束日期早于开始日期")
+    if perk.limit_per_holder_per_day is not None and perk.limit_per_holder_per_day < 1:
+        raise _invalid("limit_per_holder_per_day", "每日次数上限须为正整数")
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def create_perk(*, actor: str, partner_id: int, values: dict) -> Perk:
+    partner = get_partner(partner_id)
+    perk = Perk(partner_id=partner.id, kind=values.get("kind"), title=values.get("title") or "",
+                holder_kinds="person,company", min_tier_level=1, active=True)
+    try:
+        _apply_perk_fields(perk, {"holder_kinds": list(HOLDER_KINDS), **values})
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.add(perk)
+    db.session.flush()
+    audit.record(actor=actor, action="perk.create", target=f"perk:{perk.id}",
+                 detail={"partner_id": partner.id, **{k: _jsonable(v) for k, v in values.items()}})
+    db.session.commit()
+    return perk
+
+
+def update_perk(*, actor: str, perk_id: int, changes: dict) -> Perk:
+    """Change a perk's rules; the next redemption applies them (no code change, no restart)."""
+    perk = db.session.get(Perk, perk_id)
+    if perk is None:
+        raise DomainError("not_found", "找不到该优惠")
+    levels = {level: code for code, level in _tiers_by_code().items()}
+    before = perk_rules(perk, levels)
+    try:
+        _apply_perk_fields(perk, changes)
+    except DomainError:
+        db.session.rollback()
+        raise
+    after = perk_rules(perk, levels)
+    audit.record(actor=actor, action="perk.update", target=f"perk:{perk.id}",
+                 detail={"before": {k: before[k] for k in changes if k in before},
+                         "after": {k: after[k] for k in changes if k in after}})
+    db.session.commit()
+    return perk
+
+
+# -- blackout calendars ---------------------------------------------------------------------------
+
+def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
+    return list(db.session.scalars(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar)
+                                   .order_by(HolidayCalendarDay.day)))
+
+
+def add_calendar_day(*, actor: str, calendar: str, day: date, name: str) -> HolidayCalendarDay:
+    entry = HolidayCalendarDay(calendar=calendar, day=day, name=name)
+    db.session.add(entry)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise _invalid("day", "该日期已在日历中") from None
+    audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}",
+                 detail={"day": day.isoformat(), "name": name})
+    db.session.commit()
+    return entry
+
+
+def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
+    entry = db.session.scalar(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar,
+                                                               HolidayCalendarDay.day == day))
+    if entry is None:
+        raise DomainError("not_found", "日历中没有该日期")
+    db.session.delete(entry)
+    audit.record(actor=actor, action="calendar.remove_day", target=f"calendar:{calendar}",
+                 detail={"day": day.isoformat(), "name": entry.name})
+    db.session.commit()

@@ -1,0 +1,195 @@
+"""Redemption through HTTP: the contract's shapes, the merchant's view, voids, the fast path and
+Redis being down."""
+from __future__ import annotations
+
+import uuid
+
+import redis
+from sqlalchemy import func, select
+
+from backend.extensions import db
+from backend.merchants.models import FailedAttempt, Redemption
+
+from .conftest import utc
+
+CONTRACT_FIELDS = {"id", "status", "perk_id", "tier", "tier_name", "amount_fen", "payable_fen", "discount_fen",
+                   "quota", "offline", "scanned_at", "recorded_at", "client_id"}
+
+
+def body(token, perk, **fields):
+    return {"token": token, "perk_id": perk, "client_id": str(uuid.uuid4()), "scanned_at": utc().isoformat(),
+            "amount_fen": 10000, **fields}
+
+
+def redemptions() -> int:
+    return db.session.scalar(select(func.count()).select_from(Redemption))
+
+
+def test_redeem_answers_with_the_contract_and_replays_the_first_answer(shop, client):
+    perk = shop.perk()
+    sent = body(shop.pass_for(shop.holder(tier_level=3)), perk, amount_fen=3333)
+    first = client.post("/api/redemptions", headers=shop.header(), json=sent)
+    assert first.status_code == 201, first.json
+    assert CONTRACT_FIELDS <= set(first.json)
+    assert (first.json["status"], first.json["tier"], first.json["tier_name"]) == ("recorded", "excellent", "诚信优秀")
+    assert (first.json["amount_fen"], first.json["payable_fen"], first.json["discount_fen"]) == (3333, 3266, 67)
+    assert first.json["offline"] is False and first.json["client_id"] == sent["client_id"]
+    again = client.post("/api/redemptions", headers=shop.header(device=0), json=sent)
+    assert again.status_code == 200 and again.json == first.json
+    used = client.post("/api/redemptions", headers=shop.header(), json={**sent, "client_id": str(uuid.uuid4())})
+    assert used.status_code == 409 and used.json["code"] == "pass_already_used"
+    assert used.mimetype == "application/problem+json" and "conflict_id" not in used.json
+
+
+def test_green_channel_without_amount_and_device_tokens(shop, client):
+    perk = shop.perk(kind="green_channel", title="绿色通道")
+    sent = body(shop.pass_for(shop.holder()), perk)
+    del sent["amount_fen"]
+    response = client.post("/api/redemptions", headers=shop.header(device=1), json=sent)
+    assert response.status_code == 201 and response.json["amount_fen"] is None
+    assert db.session.scalar(select(Redemption.device_id)) == shop.devices[1].id
+
+
+def test_refusals_are_problem_json_with_stable_codes(shop, client):
+    perk = shop.perk()
+    holder = shop.holder()
+    cases = [
+        (body("XYM:GARBAGE", perk), 400, "pass_invalid"),
+        (body(shop.pass_for(holder), perk, amount_fen=None), 422, "amount_required"),
+        (body(shop.pass_for(holder, at=utc(hours=-30)), perk, scanned_at=utc(hours=-30).isoformat(), queued=True),
+         409, "offline_too_late"),
+        (body(shop.pass_for(holder), perk, client_id="not-a-uuid"), 422, "validation_error"),
+    ]
+    for sent, status, code in cases:
+        response = client.post("/api/redemptions", headers=shop.header(), json=sent)
+        assert (response.status_code, response.json["code"]) == (status, code), sent
+        assert response.json["message"]
+
+
+def test_the_second_device_of_an_offline_double_gets_a_conflict_id(shop, client, auth_header):
+    perk, holder = shop.perk(), shop.holder()
+    scanned = utc(minutes=-20)
+    token = shop.pass_for(holder, at=scanned)
+    one = client.post("/api/redemptions", headers=shop.header(device=0),
+                      json=body(token, perk, scanned_at=scanned.isoformat(), queued=True))
+    assert one.status_code == 201 and one.json["offline"] is True
+    sent = body(token, perk, scanned_at=scanned.isoformat(), queued=True)
+    two = client.post("/api/redemptions", headers=shop.header(device=1), json=sent)
+    assert two.status_code == 409 and two.json["code"] == "pass_already_used" and two.json["conflict_id"]
+    assert client.post("/api/redemptions", headers=shop.header(device=1), json=sent).json == two.json
+    listed = client.get("/api/office/redemption-conflicts", headers=auth_header("office-analyst")).json["conflicts"]
+    assert [(c["id"], c["redemption_id"], c["device_id"], c["first_device_id"]) for c in listed] == [
+        (two.json["conflict_id"], one.json["id"], shop.devices[1].id, shop.devices[0].id)]
+    resolved = client.post(f"/api/office/redemption-conflicts/{listed[0]['id']}/resolve",
+                           headers=auth_header("office-admin"), json={"resolution": "已联系商户，按一次计"})
+    assert resolved.status_code == 200 and resolved.json["resolved_at"]
+    assert client.get("/api/office/redemption-conflicts", headers=auth_header("office-analyst")).json["conflicts"] == []
+    assert len(client.get("/api/office/redemption-conflicts?all=true",
+                          headers=auth_header("office-analyst")).json["conflicts"]) == 1
+
+
+def test_merchant_history_shows_aliases_not_identities_and_only_its_own(shop, client, auth_header):
+    perk, green = shop.perk(), shop.perk(kind="green_channel", title="绿色通道")
+    regular, other = shop.holder(), shop.holder()
+    for holder, target, amount in ((regular, perk, 10000), (regular, perk, 2000), (other, green, None)):
+        sent = body(shop.pass_for(holder), target, amount_fen=amount)
+        assert client.post("/api/redemptions", headers=shop.header(), json=sent).status_code == 201
+    today = client.get("/api/redemptions", headers=shop.header(role="merchant_admin"))
+    assert today.status_code == 200
+    rows = today.json["redemptions"]
+    assert today.json["totals"] == {"count": 3, "amount_fen": 12000, "discount_fen": 240}
+    assert {row["holder_alias"] for row in rows[1:]} == {rows[2]["holder_alias"]}  # the regular, twice
+    assert rows[0]["holder_alias"] != rows[1]["holder_alias"] and len(rows[0]["holder_alias"]) == 6
+    for row in rows:
+        assert CONTRACT_FIELDS | {"holder_alias", "voidable_until"} <= set(row)
+        assert not {"subject_id", "pass_id", "token", "holder_id"} & set(row)
+    day = today.json["day"]
+    only_green = client.get(f"/api/redemptions?day={day}&perk_id={green}", headers=shop.header()).json
+    assert len(only_green["redemptions"]) == 1 and only_green["totals"]["amount_fen"] == 0
+    assert client.get("/api/redemptions?day=2001-01-01", headers=shop.header()).json["redemptions"] == []
+    lapenpen = client.get(f"/api/redemptions?day={day}", headers=auth_header("cashier")).json
+    assert lapenpen["redemptions"] == []  # another merchant sees none of these
+    assert client.get("/api/redemptions", headers=auth_header("office-admin")).status_code == 403
+
+
+def test_voids_through_http(shop, client, auth_header):
+    perk = shop.perk()
+    made = [client.post("/api/redemptions", headers=shop.header(), json=body(shop.pass_for(shop.holder()), perk)).json
+            for _ in range(2)]
+    voided = client.post(f"/api/redemptions/{made[0]['id']}/void", headers=shop.header(), json={"reason": "按错了"})
+    assert voided.status_code == 200 and voided.json["status"] == "voided"
+    again = client.post(f"/api/redemptions/{made[0]['id']}/void", headers=shop.header(), json={})
+    assert (again.status_code, again.json["code"]) == (409, "already_voided")
+    foreign = client.post(f"/api/redemptions/{made[1]['id']}/void", headers=auth_header("cashier"), json={})
+    assert foreign.status_code == 404
+    db.session.execute(db.text("update redemptions set recorded_at = :t where id = :id"),
+                       {"t": utc(minutes=-16).replace(tzinfo=None), "id": made[1]["id"]})
+    db.session.commit()
+    late = client.post(f"/api/redemptions/{made[1]['id']}/void", headers=shop.header(), json={})
+    assert (late.status_code, late.json["code"]) == (409, "void_window_closed")
+    no_reason = client.post(f"/api/office/redemptions/{made[1]['id']}/void", headers=auth_header("office-admin"),
+                            json={})
+    assert no_reason.status_code == 422
+    office = client.post(f"/api/office/redemptions/{made[1]['id']}/void", headers=auth_header("office-admin"),
+                         json={"reason": "商户来函申请撤销"})
+    assert office.status_code == 200 and office.json["void_reason"] == "商户来函申请撤销"
+    assert client.post(f"/api/office/redemptions/{made[1]['id']}/void", headers=auth_header("office-analyst"),
+                       json={"reason": "x"}).status_code == 403
+    rows = client.get("/api/redemptions", headers=shop.header()).json
+    assert rows["totals"]["count"] == 0 and all(r["voidable_until"] is None for r in rows["redemptions"])
+
+
+# -- the Redis fast path --------------------------------------------------------------------------
+
+def fast_key(app, perk, token) -> str:
+    import importlib
+    pass_id = importlib.import_module("backend.pass.codec").decode_unverified(token)[0].pass_id
+    return f"{app.config['REDIS_PREFIX']}redeem:{perk}:{pass_id}"
+
+
+def test_fast_path_marks_done_after_commit_and_releases_after_a_refusal(shop, client, app):
+    r = redis.Redis.from_url(app.config["REDIS_URL"], decode_responses=True)
+    perk = shop.perk()
+    token = shop.pass_for(shop.holder())
+    forgot = body(token, perk, amount_fen=None)
+    assert client.post("/api/redemptions", headers=shop.header(), json=forgot).status_code == 422
+    assert r.get(fast_key(app, perk, token)) is None  # the refused attempt blocks nobody
+    fixed = body(token, perk, amount_fen=500)
+    assert client.post("/api/redemptions", headers=shop.header(), json=fixed).status_code == 201
+    assert r.get(fast_key(app, perk, token)) == "d:" + fixed["client_id"]
+    assert 0 < r.ttl(fast_key(app, perk, token)) <= 900
+
+
+def test_a_stale_pending_mark_blocks_nobody(shop, client, app):
+    r = redis.Redis.from_url(app.config["REDIS_URL"], decode_responses=True)
+    perk = shop.perk()
+    token = shop.pass_for(shop.holder())
+    r.set(fast_key(app, perk, token), "p:" + str(uuid.uuid4()), ex=60)  # a request that crashed mid-way
+    assert client.post("/api/redemptions", headers=shop.header(), json=body(token, perk)).status_code == 201
+
+
+def test_a_done_mark_refuses_online_replays_cheaply_but_offline_scans_go_to_the_database(shop, client, app):
+    r = redis.Redis.from_url(app.config["REDIS_URL"], decode_responses=True)
+    perk = shop.perk()
+    token = shop.pass_for(shop.holder())
+    r.set(fast_key(app, perk, token), "d:" + str(uuid.uuid4()), ex=60)
+    refused = client.post("/api/redemptions", headers=shop.header(), json=body(token, perk))
+    assert refused.json["code"] == "pass_already_used" and redemptions() == 0
+    assert db.session.scalar(select(FailedAttempt.code)) == "pass_already_used"
+    queued = client.post("/api/redemptions", headers=shop.header(), json=body(token, perk, queued=True))
+    assert queued.status_code == 201  # the database, not Redis, had the last word
+
+
+def test_redemption_works_and_stays_correct_with_redis_unreachable(shop, make_app):
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    perk = shop.perk(limit_per_holder_per_day=1, kind="free_entry", title="免费入园")
+    holder = shop.holder()
+    sent = body(shop.pass_for(holder), perk)
+    first = down.post("/api/redemptions", headers=shop.header(), json=sent)
+    assert first.status_code == 201, first.json
+    assert down.post("/api/redemptions", headers=shop.header(), json=sent).json == first.json
+    replay = down.post("/api/redemptions", headers=shop.header(), json={**sent, "client_id": str(uuid.uuid4())})
+    assert replay.json["code"] == "pass_already_used"
+    limit = down.post("/api/redemptions", headers=shop.header(), json=body(shop.pass_for(holder), perk))
+    assert limit.json["code"] == "limit_reached"
+    assert redemptions() == 1

@@ -1,0 +1,117 @@
+"""Exactly once under a race: real HTTP into a threaded server, every request on its own TCP
+connection and its own database connection. PostgreSQL is where this matters (and where the tests
+run); SQLite serialises all writers anyway."""
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from backend.extensions import db
+from backend.merchants.models import Redemption
+from tests.conftest import TEST_DB
+
+from .conftest import utc
+
+pytestmark = pytest.mark.skipif(TEST_DB != "postgresql", reason="races between database connections: PostgreSQL")
+RACERS = 20
+
+
+@pytest.fixture
+def serve(make_app):
+    """serve(**config) -> base URL of a threaded werkzeug server running a fresh app on the test database."""
+    servers = []
+
+    def _serve(**overrides):
+        app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": RACERS + 5, "max_overflow": 5}, **overrides)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield _serve
+    for server, thread in servers:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+def race(url: str, headers: dict, bodies: list[dict]) -> list[requests.Response]:
+    """Send every body at the same instant, each from its own session (its own connection)."""
+    barrier = threading.Barrier(len(bodies))
+
+    def send(sent):
+        with requests.Session() as session:
+            barrier.wait()
+            return session.post(f"{url}/api/redemptions", json=sent, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(send, bodies))
+
+
+def recorded(perk: int) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(Redemption).where(Redemption.perk_id == perk))
+
+
+def body(token, perk, **fields):
+    return {"token": token, "perk_id": perk, "client_id": str(uuid.uuid4()), "scanned_at": utc().isoformat(),
+            "amount_fen": 10000, **fields}
+
+
+@pytest.mark.parametrize("redis_up", [True, False], ids=["redis", "redis-down"])
+def test_twenty_devices_racing_on_one_pass_record_one_redemption(shop, serve, redis_up):
+    url = serve() if redis_up else serve(REDIS_URL="redis://127.0.0.1:1/0")
+    perk = shop.perk()
+    token = shop.pass_for(shop.holder())
+    responses = race(url, shop.header(), [body(token, perk) for _ in range(RACERS)])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * (RACERS - 1), [r.text for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"pass_already_used"}
+    assert recorded(perk) == 1
+
+
+def test_twenty_retries_of_one_client_id_record_one_redemption_and_agree(shop, serve):
+    url = serve()
+    perk = shop.perk()
+    sent = body(shop.pass_for(shop.holder()), perk)
+    responses = race(url, shop.header(), [sent] * RACERS)
+    assert sorted(r.status_code for r in responses) == [200] * (RACERS - 1) + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert recorded(perk) == 1
+
+
+def test_a_daily_limit_holds_when_one_holder_races_with_many_passes(shop, serve):
+    url = serve()
+    perk = shop.perk(kind="free_entry", title="免费入园", limit_per_holder_per_day=2)
+    holder = shop.holder()
+    responses = race(url, shop.header(), [body(shop.pass_for(holder), perk) for _ in range(RACERS)])
+    assert sorted(r.status_code for r in responses) == [201, 201] + [409] * (RACERS - 2)
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"limit_reached"}
+    assert recorded(perk) == 2
+
+
+def test_a_retry_after_a_timeout_never_doubles(shop, serve, app):
+    url = serve()
+    perk = shop.perk()
+    holder = shop.holder()
+    sent = body(shop.pass_for(holder), perk)
+    admin_url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    # Another transaction holds the holder's row, so the first request is still waiting when the
+    # device gives up on it.
+    with psycopg.connect(admin_url) as blocker:
+        blocker.execute("select id from credit_subjects where id = %s for update", (holder,))
+        with pytest.raises(requests.Timeout):
+            requests.post(f"{url}/api/redemptions", json=sent, headers=shop.header(), timeout=0.5)
+        blocker.rollback()
+    retry = requests.post(f"{url}/api/redemptions", json=sent, headers=shop.header(), timeout=30)
+    assert retry.status_code == 200, retry.text  # the first request committed: its answer comes back
+    assert retry.json()["client_id"] == sent["client_id"]
+    assert recorded(perk) == 1

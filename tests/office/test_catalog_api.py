@@ -1,0 +1,187 @@
+"""The office signs up partners and writes perk rules as data; the directory and redemption follow
+at once, every change is audited, and only office admins may write."""
+from __future__ import annotations
+
+import importlib
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from backend.credit.models import CreditSubject
+from backend.extensions import db
+from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.office.models import AuditEntry
+from backend.timeutil import local_day
+
+pass_service = importlib.import_module("backend.pass.service")
+key_context = importlib.import_module("backend.pass.context").key_context
+
+
+@pytest.fixture
+def office(app, client, auth_header):
+    """Forget the partners, perks, scenarios and calendar days a test made through the API."""
+    with app.app_context():
+        marks = {model: db.session.scalar(select(func.max(model.id))) or 0
+                 for model in (Partner, Perk, Scenario, HolidayCalendarDay)}
+        yield {"admin": auth_header("office-admin"), "analyst": auth_header("office-analyst")}
+        db.session.rollback()
+        for table in ("redemption_conflicts", "failed_attempts", "redemptions"):
+            db.session.execute(db.text(f"delete from {table}"))
+        for model in (Perk, HolidayCalendarDay, Partner, Scenario):
+            db.session.execute(delete(model).where(model.id > marks[model]))
+        db.session.commit()
+
+
+def redeem(client, headers, perk_id, *, holder_tier=2):
+    subject = db.session.scalar(select(CreditSubject).where(CreditSubject.kind == "person",
+                                                            CreditSubject.tier_level == holder_tier,
+                                                            CreditSubject.black_listed.is_(False)))
+    token = pass_service.issue(ctx=key_context(), holder_id=subject.id, holder_kind="person",
+                               tier_level=holder_tier).token
+    return client.post("/api/redemptions", headers=headers, json={
+        "token": token, "perk_id": perk_id, "client_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 10000})
+
+
+def test_sign_up_a_partner_and_a_perk_and_see_them_in_the_public_directory(client, office):
+    scenario = client.post("/api/office/scenarios", headers=office["admin"], json={"code": "parking_t", "name": "信易+停车"})
+    assert scenario.status_code == 201
+    partner = client.post("/api/office/partners", headers=office["admin"],
+                          json={"name": "肇东市中心停车场", "scenario_code": "parking_t", "address": "肇东市正阳大街"})
+    assert partner.status_code == 201 and partner.json["active"] is True
+    pid = partner.json["id"]
+    perk = client.post(f"/api/office/partners/{pid}/perks", headers=office["admin"], json={
+        "kind": "discount", "title": "停车费八八折", "discount_permille": 880, "max_discount_fen": 1000,
+        "holder_kinds": ["person"], "min_tier": "good", "limit_per_holder_per_day": 1,
+        "active_from": "2026-01-01", "blackout_calendar": "major_holidays"})
+    assert perk.status_code == 201, perk.json
+    assert perk.json["min_tier"] == "good" and perk.json["holder_kinds"] == ["person"]
+    listed = {p["id"]: p for p in client.get("/api/partners").json["partners"]}[pid]
+    assert listed["scenario"] == "信易+停车"
+    assert listed["perks"] == [{
+        "id": perk.json["id"], "kind": "discount", "title": "停车费八八折", "discount_permille": 880,
+        "max_discount_fen": 1000, "min_tier": "good", "holder_kinds": ["person"], "quota_by_tier": None,
+        "quota_unit": None, "active_from": "2026-01-01", "active_until": None, "blackout_calendar": "major_holidays",
+        "limit_per_holder_per_day": 1}]
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["scenario.create", "partner.create", "perk.create"]
+
+
+def test_quota_perks_speak_tier_codes(client, office):
+    library = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "肇东市图书馆")
+    assert library["perks"][0]["quota_by_tier"] == {"basic": 3, "good": 4, "excellent": 5}
+    pid = client.post("/api/office/partners", headers=office["admin"],
+                      json={"name": "青州市图书馆", "scenario_code": "library"}).json["id"]
+    made = client.post(f"/api/office/partners/{pid}/perks", headers=office["admin"], json={
+        "kind": "extra_quota", "title": "借书 3/4/5 册", "quota_by_tier": {"basic": 3, "good": 4, "excellent": 5},
+        "quota_unit": "册"})
+    assert made.status_code == 201 and made.json["quota_by_tier"] == {"basic": 3, "good": 4, "excellent": 5}
+    assert "discount_permille" not in {p["id"]: p for p in client.get("/api/partners").json["partners"]}[pid]["perks"][0]
+
+
+@pytest.mark.parametrize("perk, field", [
+    ({"kind": "discount", "title": "折扣"}, "discount_permille"),
+    ({"kind": "discount", "title": "折扣", "discount_permille": 1000}, "discount_permille"),
+    ({"kind": "green_channel", "title": "绿色通道", "discount_permille": 900}, "discount_permille"),
+    ({"kind": "free_entry", "title": "入园", "min_tier": "gold"}, "min_tier"),
+    ({"kind": "extra_quota", "title": "借书", "quota_by_tier": {"gold": 3}}, "quota_by_tier"),
+    ({"kind": "free_entry", "title": "入园", "active_from": "2026-05-01", "active_until": "2026-04-01"}, "active_until"),
+    ({"kind": "free_entry", "title": "入园", "limit_per_holder_per_day": 0}, "limit_per_holder_per_day"),
+])
+def test_a_rule_the_service_cannot_apply_is_refused(client, office, perk, field):
+    pid = client.post("/api/office/partners", headers=office["admin"],
+                      json={"name": "某单位", "scenario_code": "tourism"}).json["id"]
+    response = client.post(f"/api/office/partners/{pid}/perks", headers=office["admin"], json=perk)
+    assert response.status_code == 422 and response.json["code"] == "validation_error"
+    assert response.json.get("field") == field
+    assert db.session.scalar(select(func.count()).select_from(Perk).where(Perk.partner_id == pid)) == 0
+
+
+def test_editing_a_rule_changes_the_next_redemption_without_code(client, office, auth_header):
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    perk_id = dining["perks"][0]["id"]
+    original = client.get("/api/office/partners", headers=office["analyst"]).json
+    original_rules = next(p for p in original["partners"] if p["id"] == dining["id"])["perks"][0]
+    try:
+        changed = client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"min_tier": "excellent"})
+        assert changed.status_code == 200 and changed.json["min_tier"] == "excellent"
+        refused = redeem(client, auth_header("cashier"), perk_id, holder_tier=2)
+        assert refused.json["code"] == "tier_not_eligible"
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"discount_permille": 950})
+        assert {p["id"]: p for p in client.get("/api/partners").json["partners"]}[dining["id"]]["perks"][0][
+            "discount_permille"] == 950
+        accepted = redeem(client, auth_header("cashier"), perk_id, holder_tier=3)
+        assert accepted.status_code == 201 and accepted.json["payable_fen"] == 9500
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "perk.update")).first()
+        assert entry.detail == {"before": {"min_tier": "basic"}, "after": {"min_tier": "excellent"}}
+    finally:
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={
+            "min_tier": original_rules["min_tier"], "discount_permille": original_rules["discount_permille"]})
+
+
+def test_a_partner_taken_off_leaves_the_directory_and_refuses_redemption(client, office, auth_header):
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    try:
+        off = client.patch(f"/api/office/partners/{dining['id']}", headers=office["admin"], json={"active": False})
+        assert off.status_code == 200 and off.json["active"] is False
+        assert dining["id"] not in {p["id"] for p in client.get("/api/partners").json["partners"]}
+        refused = redeem(client, auth_header("cashier"), dining["perks"][0]["id"])
+        assert refused.json["code"] == "perk_unavailable"
+    finally:
+        client.patch(f"/api/office/partners/{dining['id']}", headers=office["admin"], json={"active": True})
+
+
+def test_blackout_days_are_data_too(client, office, auth_header):
+    today = local_day(datetime.now(timezone.utc))
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    perk_id = dining["perks"][0]["id"]
+    try:
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"blackout_calendar": "test_days"})
+        added = client.post("/api/office/calendars/test_days/days", headers=office["admin"],
+                            json={"day": today.isoformat(), "name": "测试节日"})
+        assert added.status_code == 201 and added.json["days"] == [{"day": today.isoformat(), "name": "测试节日"}]
+        assert redeem(client, auth_header("cashier"), perk_id).json["code"] == "perk_unavailable"
+        removed = client.delete(f"/api/office/calendars/test_days/days/{today.isoformat()}", headers=office["admin"])
+        assert removed.status_code == 204
+        assert redeem(client, auth_header("cashier"), perk_id).status_code == 201
+        holidays = client.get("/api/office/calendars/major_holidays", headers=office["analyst"]).json["days"]
+        assert {"day": "2026-10-01", "name": "国庆节"} in holidays
+    finally:
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"blackout_calendar": None})
+
+
+def test_only_office_admins_write(client, office, auth_header):
+    writes = [("post", "/api/office/partners", {"name": "x", "scenario_code": "dining"}),
+              ("patch", "/api/office/perks/1", {"title": "x"}),
+              ("post", "/api/office/scenarios", {"code": "x", "name": "x"}),
+              ("post", "/api/office/calendars/x/days", {"day": "2026-01-01", "name": "x"})]
+    for role in ("office-analyst", "office-auditor", "cashier", "merchant-admin", "citizen"):
+        for method, path, payload in writes:
+            response = getattr(client, method)(path, headers=auth_header(role), json=payload)
+            assert response.status_code == 403, (role, path)
+    assert client.post("/api/office/partners", json={"name": "x", "scenario_code": "dining"}).status_code == 401
+
+
+def test_stats_leave_voided_redemptions_out(client, office, auth_header):
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    made = [redeem(client, auth_header("cashier"), dining["perks"][0]["id"]).json for _ in range(2)]
+    rows = client.get("/api/office/stats?group_by=partner", headers=office["analyst"]).json["rows"]
+    assert rows == [{"key": "辣盆盆小龙虾饭店", "redemptions": 2, "amount_fen": 20000, "discount_fen": 400}]
+    client.post(f"/api/office/redemptions/{made[0]['id']}/void", headers=office["admin"], json={"reason": "重复核销"})
+    for group_by in ("partner", "scenario", "tier", "day"):
+        rows = client.get(f"/api/office/stats?group_by={group_by}", headers=office["analyst"]).json["rows"]
+        assert [(r["redemptions"], r["amount_fen"]) for r in rows] == [(1, 10000)], group_by
+
+
+def test_failed_attempts_for_the_office_show_no_holder_for_unverified_passes(client, office, auth_header):
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    client.post("/api/redemptions", headers=auth_header("cashier"), json={
+        "token": "XYM:BAD", "perk_id": dining["perks"][0]["id"], "client_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 1})
+    rows = client.get("/api/office/failed-attempts", headers=office["analyst"]).json["failed_attempts"]
+    assert [(r["code"], r["verified"], r["partner_id"]) for r in rows] == [("pass_invalid", False, dining["id"])]
+    assert rows[0]["staff_id"] and rows[0]["at"] and "subject_id" not in rows[0]
+    day = (datetime.now(timezone.utc) + timedelta(days=2)).date().isoformat()
+    assert client.get(f"/api/office/failed-attempts?from={day}", headers=office["analyst"]).json["failed_attempts"] == []
