@@ -161,6 +161,12 @@ async function signInWithToken(event) {
   }
 }
 
+/** The code from a scanned or opened enrolment QR: the bare code, or a link carrying `enrol=`. */
+function enrolmentCodeFrom(text) {
+  const m = /[?#&]enrol(?:ment)?(?:_code)?=([^&#]+)/i.exec(text || '');
+  return (m ? decodeURIComponent(m[1]) : text || '').trim();
+}
+
 async function startEnrolCamera() {
   if (!CameraScanner.available()) { $('enrol-error').textContent = '此浏览器无法打开摄像头，请手动输入绑定码。'; return; }
   $('enrol-camera').hidden = false;
@@ -168,7 +174,7 @@ async function startEnrolCamera() {
     getDetector,
     onResult: (text) => {
       stopEnrolCamera();
-      $('enrol-code').value = text.trim();
+      $('enrol-code').value = enrolmentCodeFrom(text);
       $('enrol-form').requestSubmit ? $('enrol-form').requestSubmit() : $('enrol-submit').click();
     },
   });
@@ -239,7 +245,13 @@ function showPerkChoice() {
 }
 
 function goHome() {
-  if (!state.session) { show('enrol'); return; }
+  if (!state.session) {
+    // Opened from the admin's enrolment link (e.g. scanned with WeChat): the code is filled in.
+    const code = enrolmentCodeFrom(location.search + location.hash);
+    if (code && code !== location.search + location.hash) $('enrol-code').value = code;
+    show('enrol');
+    return;
+  }
   const perks = state.session.partner.perks || [];
   if (!currentPerk() && perks.length === 1) saveSession({ ...state.session, perk_id: perks[0].id });
   renderTopbar();
