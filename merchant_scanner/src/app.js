@@ -343,7 +343,10 @@ function onCameraResult(text, timing) {
 
 /** A scanned (or typed) text: verify offline, then show the verdict. */
 async function handleScan(text, timing = {}) {
-  const t = { frame_ts: timing.frameTs ?? performance.now(), detected_ts: timing.detectedTs ?? performance.now() };
+  const t = {
+    frame_ts: timing.frameTs ?? performance.now(), frame_source: timing.frameSource || 'manual',
+    detected_ts: timing.detectedTs ?? performance.now(),
+  };
   const scannedAt = new Date().toISOString();
   if (!checkKeysOrBlock()) return;
   const perk = currentPerk();

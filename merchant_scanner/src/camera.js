@@ -67,13 +67,13 @@ export class CameraScanner {
     if (!this.running) return;
     const next = () => this.loop();
     if (typeof this.video.requestVideoFrameCallback === 'function') {
-      this.video.requestVideoFrameCallback((now, meta) => { this.tick(frameTime(now, meta)); next(); });
+      this.video.requestVideoFrameCallback((now, meta) => { this.tick(...frameTime(now, meta)); next(); });
     } else {
-      setTimeout(() => { this.tick(performance.now()); next(); }, 80);
+      setTimeout(() => { this.tick(performance.now(), 'timer'); next(); }, 80);
     }
   }
 
-  async tick(frameTs) {
+  async tick(frameTs, frameSource) {
     if (this.paused || this.busy || this.video.readyState < 2) return;
     this.busy = true;
     try {
@@ -81,7 +81,7 @@ export class CameraScanner {
       const hit = codes.find((c) => c.rawValue);
       if (hit && !this.paused && this.running) {
         this.paused = true;
-        this.onResult(hit.rawValue, { frameTs, detectedTs: performance.now() });
+        this.onResult(hit.rawValue, { frameTs, frameSource, detectedTs: performance.now() });
       }
     } catch {
       // A frame the decoder could not take (size change, not ready): the next one will do.
@@ -93,7 +93,9 @@ export class CameraScanner {
 
 /** When the frame was captured, in performance.now() time, as well as the browser can tell. */
 function frameTime(now, meta) {
-  if (meta && typeof meta.captureTime === 'number' && meta.captureTime > 0) return meta.captureTime;
-  if (meta && typeof meta.presentationTime === 'number' && meta.presentationTime > 0) return meta.presentationTime;
-  return now;
+  if (meta && typeof meta.captureTime === 'number' && meta.captureTime > 0) return [meta.captureTime, 'captureTime'];
+  if (meta && typeof meta.presentationTime === 'number' && meta.presentationTime > 0) {
+    return [meta.presentationTime, 'presentationTime'];
+  }
+  return [now, 'callback'];
 }

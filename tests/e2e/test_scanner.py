@@ -134,7 +134,8 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
         "median": frame_ms[len(frame_ms) // 2], "max": frame_ms[-1],
         "detect_to_verdict_median": sorted(s["detect_to_verdict_ms"] for s in scans)[len(scans) // 2],
         "verify_ms_median": sorted(round(s["verified_ts"] - s["detected_ts"], 1) for s in scans)[len(scans) // 2],
-        "camera": detector, "decoder": "zxing-wasm", "signature": "WebCrypto",
+        "frame_time_from": scan["frame_source"], "camera": detector, "decoder": "zxing-wasm",
+        "signature": "WebCrypto",
     })
     report("confirm -> recorded redemption (ms)", {"confirm_to_recorded_ms": redeemed["confirm_to_recorded_ms"]})
 
@@ -282,3 +283,25 @@ def test_today_list_and_void_within_the_window(app, live_server, launch, issue_p
     screenshot(page, "11-today-voided")
     [row] = redemptions(app, pass_id=redemptions(app)[0].pass_id)
     assert row.status == "voided" and row.void_reason == "误扫"
+
+
+def test_enrol_by_scanning_the_admins_code(app, live_server, launch, runner):
+    """The merchant admin shows the one-time code as a QR; the new phone scans it and is enrolled."""
+    if "/api/devices/enrol" not in api_paths(live_server):
+        pytest.skip("POST /api/devices/enrol is not in the API yet")
+    result = runner.invoke(args=["demo", "enrolment-code"])
+    assert result.exit_code == 0, result.output
+    code = result.output.strip().splitlines()[-1]
+    context = launch(code)
+    page = context.new_page()
+    page.goto(f"{live_server}/scanner/")
+    page.fill("#enrol-name", "前台扫码机")
+    page.click("#enrol-scan")
+    page.wait_for_selector("#screen-scan:not([hidden])", timeout=20000)
+    assert page.inner_text("#partner-name") == DINING
+    page.click('.tabs button[data-tab="settings"]')
+    page.wait_for_selector("#facts dt")
+    assert "前台扫码机" in page.inner_text("#facts")
+    # The code was spent: a second phone cannot use it.
+    again = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "x"}, timeout=5)
+    assert again.status_code in (400, 404) and again.json()["code"] == "enrolment_code_invalid"
