@@ -172,7 +172,13 @@ def device_token(device: Device) -> str:
 # -- revocation ---------------------------------------------------------------------------------
 
 def logout(principal: Principal) -> None:
-    if principal.session_id:
+    """End this session now. A device signing out un-enrols itself: its token is all it has."""
+    if principal.kind == "device":
+        device = db.session.get(Device, principal.id)
+        if device is not None and device.revoked_at is None:
+            device.revoked_at = utcnow()
+        revoke_sessions([device_session_id(principal.id)], reason="device_logout", lifetime=device_lifetime())
+    elif principal.session_id:
         revoke_sessions([principal.session_id], reason="logout")
     db.session.commit()
 
