@@ -9,7 +9,7 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 SCANNER_DIR = Path(__file__).resolve().parents[2] / "merchant_scanner"
 # Only what the browser needs: never the tests, package files or the whole of node_modules by listing.
-SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts"}
+SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts", "README.md"}
 
 
 @bp.get("/")
