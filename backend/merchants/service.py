@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..credit.models import CreditSubject
 from ..dbtypes import utcnow
@@ -112,14 +113,19 @@ def _first_answer(request: RedeemRequest) -> Redemption | None:
     A client id names one scan: sent again with another pass, perk or merchant it is refused, so
     that nobody can read another scan's answer by guessing its id.
     """
-    existing = db.session.scalar(select(Redemption).where(Redemption.client_id == request.client_id))
-    if existing is not None:
+    # One round trip for the common case, a client id never seen before.
+    redemption_id, conflict_id = db.session.execute(select(
+        select(Redemption.id).where(Redemption.client_id == request.client_id).scalar_subquery(),
+        select(RedemptionConflict.id).where(RedemptionConflict.client_id == request.client_id).scalar_subquery(),
+    )).one()
+    if redemption_id is not None:
+        existing = db.session.get(Redemption, redemption_id)
         if (existing.partner_id != request.partner_id or existing.perk_id != request.perk_id
                 or existing.pass_id != _pass_id_of(request.token)):
             raise DomainError("client_id_reused")
         return existing
-    conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.client_id == request.client_id))
-    if conflict is not None:
+    if conflict_id is not None:
+        conflict = db.session.get(RedemptionConflict, conflict_id)
         first = db.session.get(Redemption, conflict.redemption_id)
         if (first.partner_id != request.partner_id or first.perk_id != request.perk_id
                 or first.pass_id != _pass_id_of(request.token)):
@@ -171,7 +177,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         # An offline scan of a used pass goes on to the database, which records the conflict.
         if recorded_by is not None and not offline:
             raise DomainError("pass_already_used")
-        perk = db.session.get(Perk, request.perk_id)
+        perk = db.session.scalar(select(Perk).options(joinedload(Perk.partner)).where(Perk.id == request.perk_id))
         if perk is None or perk.partner_id != request.partner_id:
             raise DomainError("perk_unavailable", "本商户没有该优惠")
         subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
@@ -191,6 +197,8 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now)
         db.session.add(redemption)
         db.session.flush()
+        # Detached before the commit, so that answering needs no reload of what we just wrote.
+        db.session.expunge(redemption)
         db.session.commit()
     except DomainError as error:
         guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import time
+from dataclasses import dataclass
 
 from apiflask import APIBlueprint
 from flask import current_app
@@ -30,6 +32,25 @@ def replay_guard() -> ReplayGuard:
         guard = current_app.extensions["replay_guard"] = ReplayGuard(redis_store.client,
                                                                      current_app.config["REDIS_PREFIX"])
     return guard
+
+
+TIER_CACHE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class TierName:
+    code: str
+    name: str
+
+
+def tier_table() -> dict[int, TierName]:
+    """Tier level -> code and name, cached per app for a few seconds (redemption reads it every time,
+    the office changes it almost never); plain values, so nothing reloads after a commit."""
+    cached = current_app.extensions.get("tier_table")
+    if cached is None or time.monotonic() - cached[0] > TIER_CACHE_SECONDS:
+        table = {level: TierName(tier.code, tier.name) for level, tier in tier_levels().items()}
+        cached = current_app.extensions["tier_table"] = (time.monotonic(), table)
+    return cached[1]
 
 
 def merchant_partner_id() -> int:
@@ -96,7 +117,7 @@ def redeem(body):
         device_id=principal.id if principal.kind == "device" else None,
         staff_id=principal.id if principal.kind == "staff" else None, queued=body["queued"],
     )
-    levels = tier_levels()
+    levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, guard=replay_guard(), tier_levels=levels,
                              offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
     return redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201
