@@ -58,7 +58,13 @@ def from_env() -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID"),
         "WECHAT_SECRET": _env("WECHAT_SECRET"),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
+        "SESSION_WARM_SECONDS": int(_env("SESSION_WARM_SECONDS", "120")),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
+        # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of the limits named in
+        # backend/auth/limits.py such as RATELIMIT_SMS_PER_PHONE) passes through unchanged.
+        **{name: value for name, value in os.environ.items()
+           if name.startswith("RATELIMIT_") and name != "RATELIMIT_DISABLED" and value},
         "JSON_AS_ASCII": False,
     }
 
