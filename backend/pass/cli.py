@@ -1,15 +1,25 @@
-"""`flask pass-keys ...`: create, rotate, revoke and list signing keys; trust partner cities' issuers."""
+"""`flask pass-keys ...`: create, rotate, revoke and list signing keys; trust partner cities' issuers.
+
+Every command that changes the ring commits first and then announces the change through Redis,
+so that every gunicorn worker reloads the ring on its next request (see keyring.py). If Redis is
+unreachable the command says so: workers then notice within the keyring's short cache time.
+"""
 from __future__ import annotations
 
 import base64
+import binascii
+from datetime import datetime, timezone
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..dbtypes import utcnow
+from ..errors import DomainError
 from ..extensions import db
 from . import keyring
+from .context import key_ring_changed
 from .models import Issuer, PassKey
 
 keys_cli = AppGroup("pass-keys", help="信用码签名密钥管理")
@@ -20,6 +30,16 @@ def _local(**kwargs):
     return {"issuer_code": config["ISSUER_CODE"], **kwargs}
 
 
+def _announce() -> None:
+    if not key_ring_changed():
+        click.echo(f"警告：Redis 不可用，各进程将在 {keyring.KEYRING_CACHE_SECONDS:g} 秒内生效。", err=True)
+
+
+def _active_local_key() -> PassKey | None:
+    return db.session.scalar(select(PassKey).where(PassKey.issuer_code == current_app.config["ISSUER_CODE"],
+                                                   PassKey.status == "active"))
+
+
 @keys_cli.command("create")
 def create():
     """Create the local issuer, the seal key and a first active signing key (if none is active)."""
@@ -27,10 +47,9 @@ def create():
     keyring.ensure_local_issuer(code=config["ISSUER_CODE"], name=config["ISSUER_NAME"])
     keyring.ensure_seal_key(secret=config["PASS_KEY_SECRET"])
     db.session.flush()
-    active = db.session.scalar(select(PassKey).where(PassKey.issuer_code == config["ISSUER_CODE"],
-                                                     PassKey.status == "active"))
-    key = active or keyring.create_key(secret=config["PASS_KEY_SECRET"], **_local())
+    key = _active_local_key() or keyring.create_key(secret=config["PASS_KEY_SECRET"], **_local())
     db.session.commit()
+    _announce()
     click.echo(f"active key: issuer {key.issuer_code} kid {key.kid}")
 
 
@@ -39,6 +58,7 @@ def rotate():
     """Activate a new key; the old one is retired and verifies its passes until they expire."""
     key = keyring.rotate(secret=current_app.config["PASS_KEY_SECRET"], **_local())
     db.session.commit()
+    _announce()
     click.echo(f"rotated: new active kid {key.kid}")
 
 
@@ -47,32 +67,60 @@ def rotate():
 @click.option("--issuer", type=int, default=None, help="行政区划代码；缺省为本地签发机构")
 def revoke(kid: int, issuer: int | None):
     """Revoke a key at once: every pass signed with it fails verification."""
-    key = keyring.revoke(issuer_code=issuer or current_app.config["ISSUER_CODE"], kid=kid)
+    try:
+        key = keyring.revoke(issuer_code=issuer or current_app.config["ISSUER_CODE"], kid=kid)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
     db.session.commit()
+    _announce()
     click.echo(f"revoked: issuer {key.issuer_code} kid {key.kid}")
+    if key.issuer_code == current_app.config["ISSUER_CODE"] and _active_local_key() is None:
+        click.echo("警告：本地已无有效签名密钥，签发已停止；请运行 flask pass-keys create。", err=True)
+
+
+def _parse_public_key(text: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise click.BadParameter("not base64url", param_hint="PUBLIC_KEY") from None
+    if len(raw) != 32:
+        raise click.BadParameter("an Ed25519 public key is 32 bytes", param_hint="PUBLIC_KEY")
+    return raw
 
 
 @keys_cli.command("trust")
-@click.argument("issuer_code", type=int)
+@click.argument("issuer_code", type=click.IntRange(1, 2**24 - 1))
 @click.argument("name")
-@click.argument("kid", type=int)
+@click.argument("kid", type=click.IntRange(0, 2**16 - 1))
 @click.argument("public_key")
-def trust(issuer_code: int, name: str, kid: int, public_key: str):
+@click.option("--not-before", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="该密钥启用时间 (UTC)；缺省为现在")
+def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: datetime | None):
     """Trust a partner city's issuer key (public key only, base64url of 32 raw bytes)."""
-    raw = base64.urlsafe_b64decode(public_key + "=" * (-len(public_key) % 4))
-    if len(raw) != 32:
-        raise click.BadParameter("Ed25519 public key must be 32 bytes")
-    issuer = db.session.get(Issuer, issuer_code) or Issuer(code=issuer_code, name=name, local=False, trusted=True)
-    db.session.add(issuer)
-    db.session.add(PassKey(issuer_code=issuer_code, kid=kid, public_key=raw, private_key_encrypted=None))
+    raw = _parse_public_key(public_key)
+    if issuer_code == current_app.config["ISSUER_CODE"]:
+        raise click.ClickException("本地签发机构的密钥用 create / rotate 生成，不能导入。")
+    if db.session.scalar(select(PassKey.id).where(PassKey.issuer_code == issuer_code, PassKey.kid == kid)):
+        raise click.ClickException(f"签发机构 {issuer_code} 已有密钥 {kid}。")
+    issuer = db.session.get(Issuer, issuer_code)
+    if issuer is None:
+        issuer = Issuer(code=issuer_code, name=name, local=False, trusted=True)
+        db.session.add(issuer)
+    issuer.trusted = True
+    db.session.add(PassKey(issuer_code=issuer_code, kid=kid, public_key=raw, private_key_encrypted=None,
+                           status="active",
+                           not_before=not_before.replace(tzinfo=timezone.utc) if not_before else utcnow()))
     db.session.commit()
-    click.echo(f"trusted: issuer {issuer_code} ({name}) kid {kid}")
+    _announce()
+    click.echo(f"trusted: issuer {issuer_code} ({issuer.name}) kid {kid}")
 
 
 @keys_cli.command("list")
 def list_keys():
+    """Every key: issuer, kid, status, validity and whether this server holds its private part."""
     for key in db.session.scalars(select(PassKey).order_by(PassKey.issuer_code, PassKey.kid)):
-        click.echo(f"{key.issuer_code}\t{key.kid}\t{key.status}\t{key.not_before:%Y-%m-%d %H:%M}\t"
+        not_after = f"{key.not_after:%Y-%m-%d %H:%M}" if key.not_after else "-"
+        click.echo(f"{key.issuer_code}\t{key.kid}\t{key.status}\t{key.not_before:%Y-%m-%d %H:%M}\t{not_after}\t"
                    f"{'private' if key.private_key_encrypted else 'public only'}")
 
 

@@ -1,19 +1,25 @@
 """The key ring: create, rotate, revoke, and load keys for signing and verifying.
 
 Private keys are stored as Fernet tokens under a key derived from PASS_KEY_SECRET (HKDF-SHA256),
-so a copy of the database alone signs nothing. Loaded keys are cached per process for a couple of
-seconds; `KEYRING_CACHE_SECONDS` bounds how long a revocation takes to reach every worker.
+so a copy of the database alone signs nothing. Each app caches the loaded ring; every change
+(create, rotate, revoke, trust) is announced by writing a new random "generation" to Redis, and
+every use compares that one value, so a revocation reaches every gunicorn worker on its next
+request. When Redis is unreachable the cache lives `KEYRING_CACHE_SECONDS` (2 s) instead.
 """
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 import time
+import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.fernet import Fernet
+import redis
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -25,7 +31,16 @@ from ..extensions import db
 from .codec import VerifierKey
 from .models import Issuer, PassKey, SealKey
 
+log = logging.getLogger(__name__)
+
+# Without Redis, how long a worker trusts the key ring it loaded: bounds how late a revocation bites.
 KEYRING_CACHE_SECONDS = 2.0
+# With Redis confirming the generation, reload anyway this often (covers an announcement lost in transit).
+KEYRING_CONFIRMED_SECONDS = 60.0
+# After Redis fails, ask it again only after this long, so requests do not each wait for its timeout.
+REDIS_RETRY_SECONDS = 1.0
+GENERATION_KEY = "pass:keyring-generation"
+_clock = time.monotonic  # the cache's clock (tests move it)
 
 
 def _fernet(secret: str) -> Fernet:
@@ -102,25 +117,68 @@ class VerifyingMaterial:
 
 
 class _Cache:
+    """One app's loaded key ring, and what it knows of the ring's generation in Redis."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.loaded_at = 0.0
-        self.owner = None
+        self.generation: str | None = None
+        self.redis_failed_at = -REDIS_RETRY_SECONDS
         self.signing: SigningMaterial | None = None
         self.verifying: VerifyingMaterial | None = None
 
 
-_cache = _Cache()
+# One cache per app instance (a test may build several apps in one process, like several workers).
+_caches: "weakref.WeakKeyDictionary[object, _Cache]" = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_of(owner: object) -> _Cache:
+    with _caches_lock:
+        cache = _caches.get(owner)
+        if cache is None:
+            cache = _caches[owner] = _Cache()
+        return cache
 
 
 def invalidate_cache() -> None:
-    _cache.loaded_at = 0.0
+    """Make every app in this process reload its key ring on its next use."""
+    with _caches_lock:
+        for cache in _caches.values():
+            cache.loaded_at = 0.0
 
 
-def _load(*, issuer_code: int, secret: str) -> None:
+def announce_change(redis_client, generation_key: str) -> bool:
+    """Tell every worker the key ring changed (call after the change is committed); False if Redis failed.
+
+    A fresh random value rather than a counter: after a Redis restart or flush a counter could
+    come back to a value a worker already holds, a random value cannot.
+    """
+    try:
+        redis_client.set(generation_key, uuid.uuid4().hex)
+    except redis.RedisError:
+        log.warning("key ring changed but Redis is unreachable: workers notice within %s s", KEYRING_CACHE_SECONDS)
+        return False
+    return True
+
+
+def _generation(cache: _Cache, redis_client, generation_key: str | None) -> str | None:
+    """The ring's generation in Redis ("" if never announced), or None when Redis cannot be asked."""
+    if redis_client is None or generation_key is None:
+        return None
+    if _clock() - cache.redis_failed_at < REDIS_RETRY_SECONDS:
+        return None  # Redis just failed: do not make every request wait for its timeout
+    try:
+        return redis_client.get(generation_key) or ""
+    except redis.RedisError:
+        cache.redis_failed_at = _clock()
+        return None
+
+
+def _load(cache: _Cache, *, issuer_code: int, secret: str) -> None:
     fernet = _fernet(secret)
     seal_row = db.session.scalar(select(SealKey).order_by(SealKey.id.desc()))
-    seal_key = fernet.decrypt(seal_row.key_encrypted) if seal_row else None
+    seal_key = _decrypt(fernet, seal_row.key_encrypted, "seal key") if seal_row else None
     keys: dict[tuple[int, int], VerifierKey] = {}
     signing = None
     trusted = frozenset(db.session.scalars(select(Issuer.code).where(Issuer.trusted.is_(True))))
@@ -130,17 +188,39 @@ def _load(*, issuer_code: int, secret: str) -> None:
             not_after=int(key.not_after.timestamp()) if key.not_after else None,
         )
         if key.issuer_code == issuer_code and key.status == "active" and key.private_key_encrypted and seal_key:
-            signing = SigningMaterial(issuer_code, key.kid,
-                                      Ed25519PrivateKey.from_private_bytes(fernet.decrypt(key.private_key_encrypted)),
-                                      seal_key)
-    _cache.signing = signing
-    _cache.verifying = VerifyingMaterial(trusted, keys, seal_key)
+            raw = _decrypt(fernet, key.private_key_encrypted, f"signing key {key.kid}")
+            if raw is not None:
+                signing = SigningMaterial(issuer_code, key.kid, Ed25519PrivateKey.from_private_bytes(raw), seal_key)
+    cache.signing = signing
+    cache.verifying = VerifyingMaterial(trusted, keys, seal_key)
 
 
-def material(*, issuer_code: int, secret: str, owner: object) -> tuple[SigningMaterial | None, VerifyingMaterial]:
-    """The current signing and verifying keys, from a short per-process cache (per app instance)."""
-    with _cache.lock:
-        if _cache.owner is not owner or time.monotonic() - _cache.loaded_at > KEYRING_CACHE_SECONDS:
-            _load(issuer_code=issuer_code, secret=secret)
-            _cache.owner, _cache.loaded_at = owner, time.monotonic()
-        return _cache.signing, _cache.verifying
+def _decrypt(fernet: Fernet, token: bytes, what: str) -> bytes | None:
+    try:
+        return fernet.decrypt(token)
+    except InvalidToken:
+        # A wrong PASS_KEY_SECRET: issue nothing (503) rather than crash; verifying needs only public keys.
+        log.error("cannot decrypt the %s: PASS_KEY_SECRET is not the one it was stored under", what)
+        return None
+
+
+def material(*, issuer_code: int, secret: str, owner: object, redis_client=None,
+             generation_key: str | None = None) -> tuple[SigningMaterial | None, VerifyingMaterial]:
+    """The current signing and verifying keys, cached per app and checked against Redis per call.
+
+    With Redis the cache is used only while the ring's generation in Redis is the one it was
+    loaded under, so a revocation reaches every worker on its next request; without Redis (or
+    without a context naming it) the cache lives KEYRING_CACHE_SECONDS.
+    """
+    cache = _cache_of(owner)
+    generation = _generation(cache, redis_client, generation_key)  # read before loading, never after
+    with cache.lock:
+        age = _clock() - cache.loaded_at
+        if generation is not None:
+            fresh = generation == cache.generation and age < KEYRING_CONFIRMED_SECONDS
+        else:
+            fresh = age < KEYRING_CACHE_SECONDS
+        if not fresh:
+            _load(cache, issuer_code=issuer_code, secret=secret)
+            cache.loaded_at, cache.generation = _clock(), generation
+        return cache.signing, cache.verifying

@@ -27,11 +27,18 @@ class KeyContext:
     owner: object  # the app: one key cache per app instance
     skew: int
     ttl: int
+    redis_client: object = None  # where the key ring's generation is announced (None: cache by time only)
+    generation_key: str | None = None
+
+
+def _material(ctx: KeyContext):
+    return keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret, owner=ctx.owner,
+                            redis_client=ctx.redis_client, generation_key=ctx.generation_key)
 
 
 def issue(*, ctx: KeyContext, holder_id: int, holder_kind: str, tier_level: int, now: int | None = None) -> IssuedPass:
     """Sign a fresh pass for a holder already checked as eligible. Writes nothing anywhere."""
-    signing, _ = keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret, owner=ctx.owner)
+    signing, _ = _material(ctx)
     if signing is None:
         raise DomainError("service_unavailable", "签发密钥未配置")
     issued_at = int(time.time()) if now is None else now
@@ -46,7 +53,7 @@ def issue(*, ctx: KeyContext, holder_id: int, holder_kind: str, tier_level: int,
 
 def verify(*, ctx: KeyContext, text: str, tier_levels, now: int | None = None) -> PassClaims:
     """Apply every rule of docs/pass-format.md; raise DomainError with the rule's code on failure."""
-    _, verifying = keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret, owner=ctx.owner)
+    _, verifying = _material(ctx)
     try:
         return verify_pass(
             text, find_key=lambda issuer, kid: verifying.keys.get((issuer, kid)),
@@ -59,7 +66,7 @@ def verify(*, ctx: KeyContext, text: str, tier_levels, now: int | None = None) -
 
 def open_reference(*, ctx: KeyContext, claims: PassClaims) -> int | None:
     """The holder id sealed in a pass of our own issuer; None for a partner city's pass."""
-    _, verifying = keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret, owner=ctx.owner)
+    _, verifying = _material(ctx)
     if claims.issuer != ctx.issuer_code or verifying.seal_key is None:
         return None
     return open_holder(verifying.seal_key, claims.sealed_ref)

@@ -1,0 +1,112 @@
+"""Fixtures for the pass: a private, demo-seeded database for tests that rotate and revoke keys.
+
+Key ring tests revoke active keys; doing that on the session's shared database would stop every
+other domain's tests from issuing passes, so they get a database (and a Redis prefix) of their own,
+on the same server kind as the rest of the run (TEST_DB).
+"""
+from __future__ import annotations
+
+import importlib
+import secrets
+import uuid
+
+import psycopg
+import pytest
+import redis
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from backend import create_app
+from backend.extensions import db
+from tests.conftest import PG_ADMIN_URL, TEST_DB, dispose, server_missing, test_config
+
+codec = importlib.import_module("backend.pass.codec")
+PassKey = importlib.import_module("backend.pass.models").PassKey
+key_ring_changed = importlib.import_module("backend.pass.context").key_ring_changed
+
+
+@pytest.fixture(scope="module")
+def ring_database(tmp_path_factory, redis_url):
+    if TEST_DB == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('ring') / 'ring.sqlite3'}"
+    else:
+        name = f"xym_ring_{secrets.token_hex(4)}"
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
+                admin.execute(f'create database "{name}"')
+        except psycopg.OperationalError as error:
+            server_missing("PostgreSQL", error)
+        url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    prefix = f"xymtest:ring:{uuid.uuid4().hex[:8]}:"
+    first = create_app(test_config(url, redis_url, prefix))
+    with first.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        result = first.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+    dispose(first)
+    yield url, prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+    if TEST_DB != "sqlite":
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def ring_app(ring_database, redis_url):
+    """ring_app(**overrides) -> an app on the private database; each call is like one more gunicorn worker."""
+    url, prefix = ring_database
+    made = []
+
+    def _make(**overrides):
+        application = create_app({**test_config(url, redis_url, prefix), **overrides})
+        made.append(application)
+        return application
+
+    yield _make
+    for application in made:
+        dispose(application)
+
+
+class Phone:
+    """A signed-in demo user's calls against one app (one worker)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self._tokens: dict[str, str] = {}
+
+    def header(self, role: str) -> dict:
+        if role not in self._tokens:
+            result = self.app.test_cli_runner().invoke(args=["demo", "token", role])
+            assert result.exit_code == 0, result.output
+            self._tokens[role] = result.output.strip()
+        return {"Authorization": f"Bearer {self._tokens[role]}"}
+
+    def issue(self, role: str = "citizen", **body):
+        return self.client.post("/api/pass", headers=self.header(role), json=body)
+
+    def verify(self, token: str, role: str = "cashier"):
+        return self.client.post("/api/pass/verify", headers=self.header(role), json={"token": token})
+
+    def cli(self, *args: str):
+        return self.app.test_cli_runner().invoke(args=list(args))
+
+
+def age_keys(app, *, hours: int = 1) -> None:
+    """Date every key from `hours` ago, as a key in service for a while is (a pass can only predate
+    its key by the skew, so an expired pass needs a key older than its lifetime)."""
+    with app.app_context():
+        for key in db.session.scalars(select(PassKey)):
+            key.not_before = key.not_before - timedelta(hours=hours)
+        db.session.commit()
+        key_ring_changed()
+
+
+def kid_of(token: str) -> int:
+    return codec.decode_unverified(token)[0].kid
