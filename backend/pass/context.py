@@ -1,8 +1,11 @@
 """Builds the pass service's KeyContext from the running app's configuration."""
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 
+from ..credit.service import tiers
 from ..extensions import redis_store
 from .keyring import GENERATION_KEY, announce_change
 from .service import KeyContext
@@ -20,3 +23,16 @@ def key_context() -> KeyContext:
 def key_ring_changed() -> bool:
     """After a committed key ring change: make every worker reload it now. False if Redis is down."""
     return announce_change(redis_store.client, redis_store.key(GENERATION_KEY))
+
+
+TIER_CACHE_SECONDS = 30
+
+
+def tier_table() -> dict[int, tuple[str, str]]:
+    """Tier level -> (code, name), cached per app for a few seconds: every issue and verify reads it,
+    the office changes it almost never, and a pass carries only the level, never the name."""
+    cached = current_app.extensions.get("pass_tier_table")
+    if cached is None or time.monotonic() - cached[0] > TIER_CACHE_SECONDS:
+        cached = (time.monotonic(), {tier.level: (tier.code, tier.name) for tier in tiers()})
+        current_app.extensions["pass_tier_table"] = cached
+    return cached[1]

@@ -5,9 +5,9 @@ from apiflask import APIBlueprint
 from flask import current_app, jsonify, request
 
 from ..auth.guard import auth, current_principal
-from ..credit.service import tier_levels
+from ..errors import DomainError
 from . import flows, qr, service
-from .context import key_context
+from .context import key_context, tier_table
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
 
 bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
@@ -19,7 +19,8 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 @bp.output(IssueOut, status_code=201)
 @bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
 def issue_pass(body):
-    return flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=body.get("holder"))
+    return flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=body.get("holder"),
+                                   tier_names=tier_table())
 
 
 @bp.get("/keys")
@@ -40,18 +41,22 @@ def public_keys():
 @bp.output(VerifyOut)
 @bp.doc(summary="在线验证信用码", description="只返回主体类型、信用等级与有效期，从不返回持有人身份。")
 def verify_pass(body):
-    levels = tier_levels()
+    levels = tier_table()
     claims = service.verify(ctx=key_context(), text=body["token"], tier_levels=levels)
+    code, name = levels[claims.tier]
     return {
         "valid": True, "issuer": claims.issuer, "kid": claims.kid, "holder_kind": claims.kind,
-        "tier": levels[claims.tier].code, "tier_name": levels[claims.tier].name,
+        "tier": code, "tier_name": name,
         "expires_at": flows.iso_from_unix(claims.expires_at),
     }
 
 
 def _qr_response(render, mimetype: str):
-    issued = flows.issue_for_account(ctx=key_context(), account_id=current_principal().id,
-                                     holder=request.args.get("holder"))
+    holder = request.args.get("holder")
+    if holder not in (None, "person", "company"):
+        raise DomainError("validation_error", field="holder")
+    issued = flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=holder,
+                                     tier_names=tier_table())
     response = current_app.response_class(render(issued["token"]), mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"  # every image is a new pass
     response.headers["X-Pass-Expires-At"] = issued["expires_at"]
