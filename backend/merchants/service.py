@@ -20,7 +20,7 @@ import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -150,16 +150,11 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
     """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
 
     Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
+    The happy path costs three database round trips (perk and holder in one locking read, the
+    insert, the commit); a client id seen before is found on the way out, when the insert's unique
+    constraint fires or a check refuses, and then the first answer is returned instead.
     """
     now = now or utcnow()
-    try:
-        existing = _first_answer(request)
-    except DomainError as error:
-        if error.code == "client_id_reused":
-            _record_failure(request, error)
-        raise
-    if existing is not None:
-        return RedeemOutcome(existing, replayed=True)
     delay = (now - request.scanned_at).total_seconds()
     offline = request.queued or delay > OFFLINE_AFTER_SECONDS
     pass_id = subject_id = None
@@ -177,13 +172,12 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         # An offline scan of a used pass goes on to the database, which records the conflict.
         if recorded_by is not None and not offline:
             raise DomainError("pass_already_used")
-        perk = db.session.scalar(select(Perk).options(joinedload(Perk.partner)).where(Perk.id == request.perk_id))
+        subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
+        perk, subject = _perk_and_locked_subject(request.perk_id, subject_id)
         if perk is None or perk.partner_id != request.partner_id:
             raise DomainError("perk_unavailable", "本商户没有该优惠")
-        subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
         tier_level = claims.tier
         if subject_id is not None:
-            subject = _lock_subject(subject_id)
             if subject is None:
                 raise DomainError("pass_invalid", reason="holder")
             if subject.black_listed:
@@ -195,13 +189,15 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         day = local_day(request.scanned_at)
         check_perk_rules(perk=perk, holder_kind=claims.kind, tier_level=tier_level, day=day)
         redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now)
-        db.session.add(redemption)
-        db.session.flush()
-        # Detached before the commit, so that answering needs no reload of what we just wrote.
-        db.session.expunge(redemption)
+        redemption.id = _insert(redemption)
         db.session.commit()
     except DomainError as error:
         guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
+        db.session.rollback()
+        # A retry of a scan already answered gets that answer, whatever would be refused now.
+        existing = _first_answer_or_record(request, pass_id=pass_id, offline=offline)
+        if existing is not None:
+            return RedeemOutcome(existing, replayed=True)
         _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
         raise
     except (IntegrityError, _AlreadyRecorded):
@@ -212,6 +208,41 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         raise
     guard.done(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
     return RedeemOutcome(redemption, replayed=False)
+
+
+def _perk_and_locked_subject(perk_id: int, subject_id: int | None) -> tuple[Perk | None, CreditSubject | None]:
+    """The perk (with its partner) and the holder's row locked, in one round trip when both exist."""
+    perk_query = select(Perk).options(joinedload(Perk.partner)).where(Perk.id == perk_id)
+    if subject_id is None:
+        return db.session.scalar(perk_query), None
+    row = db.session.execute(
+        # Two independent rows fetched together: an explicit "join on true" says the product is meant.
+        select(Perk, CreditSubject).join(CreditSubject, true()).options(joinedload(Perk.partner))
+        .where(Perk.id == perk_id, CreditSubject.id == subject_id)
+        .with_for_update(of=CreditSubject)
+    ).first()
+    if row is not None:
+        return row[0], row[1]
+    return db.session.scalar(perk_query), _lock_subject(subject_id)
+
+
+def _insert(redemption: Redemption) -> int:
+    """Insert through Core (the ORM unit of work cost more than the rest of the request) and return the id.
+
+    The object stays transient: it is only what the view serialises, already complete.
+    """
+    table = Redemption.__table__
+    values = {column.key: getattr(redemption, column.key) for column in table.columns if column.key != "id"}
+    return db.session.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
+
+
+def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Redemption | None:
+    try:
+        return _first_answer(request)
+    except DomainError as error:
+        if error.code == "client_id_reused":
+            _record_failure(request, error, pass_id=pass_id, offline=offline)
+        raise
 
 
 def _tier_levels():
@@ -260,12 +291,7 @@ def _quota_for(quota_by_tier: dict, tier_level: int) -> int | None:
 def _resolve_conflict(request: RedeemRequest, *, pass_id, subject_id, offline) -> RedeemOutcome:
     """A unique constraint fired: tell a retry, a replayed pass and a lost daily-limit race apart."""
     db.session.rollback()
-    try:
-        existing = _first_answer(request)
-    except DomainError as error:
-        if error.code == "client_id_reused":
-            _record_failure(request, error, pass_id=pass_id, offline=offline)
-        raise
+    existing = _first_answer_or_record(request, pass_id=pass_id, offline=offline)
     if existing is not None:
         return RedeemOutcome(existing, replayed=True)
     used = db.session.scalar(select(Redemption).where(Redemption.pass_id == pass_id,
