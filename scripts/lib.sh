@@ -29,11 +29,12 @@ setup_python() {  # $1: requirements file
 }
 
 setup_node() {
-  if [ -f merchant_scanner/package-lock.json ]; then
-    command -v npm >/dev/null 2>&1 || { say "installing Node.js and npm"; as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm; }
-    say "installing the scanner's npm packages"
-    npm ci --prefix merchant_scanner --no-audit --no-fund --loglevel=error
-  fi
+  command -v npm >/dev/null 2>&1 || { say "installing Node.js and npm"; as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm; }
+  # The scanner's packages, and the office dashboard's (ECharts) in backend/web.
+  for dir in merchant_scanner backend/web; do
+    say "installing the npm packages of $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  done
 }
 
 start_postgres() {

@@ -1,36 +1,34 @@
-"""The credit office's reviews: redemption statistics by scenario, partner, tier and day."""
+"""The credit office's reviews: redemption statistics by scenario, partner, tier and day, and their export."""
 from __future__ import annotations
+
+import csv
+import io
 
 from sqlalchemy import func, select
 
 from ..credit.models import Tier
 from ..errors import DomainError
 from ..extensions import db
-from ..merchants.models import Partner, Perk, Redemption, Scenario
+from ..merchants.models import Partner, Redemption, Scenario
+
+# group_by → (the key column, the joins that reach it from redemptions)
+GROUPINGS = {
+    "scenario": (Scenario.name, lambda query: query.join(Partner, Partner.id == Redemption.partner_id)
+                 .join(Scenario, Scenario.id == Partner.scenario_id)),
+    "partner": (Partner.name, lambda query: query.join(Partner, Partner.id == Redemption.partner_id)),
+    "tier": (Tier.code, lambda query: query.join(Tier, Tier.level == Redemption.tier_level)),
+    "day": (Redemption.local_day, lambda query: query),
+}
+CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期"}
 
 
 def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
     """Counts and sums of recorded (not voided) redemptions, grouped for the office's review."""
-    columns = {
-        "scenario": (Scenario.name, [Perk, Partner, Scenario]),
-        "partner": (Partner.name, [Perk, Partner]),
-        "tier": (Tier.code, [Tier]),
-        "day": (Redemption.local_day, []),
-    }
-    if group_by not in columns:
+    if group_by not in GROUPINGS:
         raise DomainError("validation_error", "group_by 只能是 scenario、partner、tier 或 day")
-    key, joins = columns[group_by]
-    query = select(key.label("key"), func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
-                   func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption)
-    for model in joins:
-        if model is Perk:
-            query = query.join(Perk, Perk.id == Redemption.perk_id)
-        elif model is Partner:
-            query = query.join(Partner, Partner.id == Redemption.partner_id)
-        elif model is Scenario:
-            query = query.join(Scenario, Scenario.id == Partner.scenario_id)
-        elif model is Tier:
-            query = query.join(Tier, Tier.level == Redemption.tier_level)
+    key, join = GROUPINGS[group_by]
+    query = join(select(key.label("key"), func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
+                        func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption))
     query = query.where(Redemption.status == "recorded")
     if day_from:
         query = query.where(Redemption.local_day >= day_from)
@@ -42,3 +40,22 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
          "amount_fen": int(row[2]), "discount_fen": int(row[3])}
         for row in db.session.execute(query)
     ]
+
+
+def stats_csv(*, rows: list[dict], group_by: str) -> str:
+    """The statistics as CSV for spreadsheets: amounts in yuan with two decimals, a total row at the end.
+
+    Starts with a byte-order mark so that Excel on Chinese Windows reads the UTF-8 text correctly.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）"])
+    for row in rows:
+        writer.writerow([row["key"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"])])
+    writer.writerow(["合计", sum(r["redemptions"] for r in rows), _yuan(sum(r["amount_fen"] for r in rows)),
+                     _yuan(sum(r["discount_fen"] for r in rows))])
+    return "\ufeff" + out.getvalue()
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from apiflask import APIBlueprint
+from flask import current_app
 
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
@@ -32,6 +33,19 @@ OFFICE_WRITERS = ["office_admin"]
 @bp.doc(summary="核销统计", description="按场景、商户、信用等级或日期汇总核销次数、金额与优惠金额（不含已撤销）。")
 def stats(query):
     return {"rows": service.stats(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"])}
+
+
+@bp.get("/stats.csv")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.input(StatsQuery, location="query", arg_name="query")
+@bp.doc(summary="导出核销统计 (CSV)", description="与 /api/office/stats 相同的筛选；金额以元计，末行为合计。",
+        responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
+def stats_csv(query):
+    rows = service.stats(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"])
+    response = current_app.response_class(service.stats_csv(rows=rows, group_by=query["group_by"]),
+                                          mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="stats-{query["group_by"]}.csv"'
+    return response
 
 
 # -- partner sign-up and perk rules (data, not code) ----------------------------------------------

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, send_from_directo
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
 
 SCANNER_DIR = Path(__file__).resolve().parents[2] / "merchant_scanner"
+WEB_NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 # Only what the browser needs: never the tests, package files or the whole of node_modules by listing.
 SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts", "README.md"}
 
@@ -20,6 +21,19 @@ def home():
 @bp.get("/m/")
 def citizen_page():
     return render_template("citizen.html")
+
+
+@bp.get("/office/")
+def office_dashboard():
+    return render_template("office.html")
+
+
+@bp.get("/office/vendor/<path:path>")
+def office_vendor(path: str):
+    # Only the browser builds of the packages in backend/web/package.json.
+    if "/dist/" not in path:
+        abort(404)
+    return send_from_directory(WEB_NODE_MODULES, path, max_age=3600)
 
 
 @bp.get("/scanner")

@@ -50,6 +50,8 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/static/web/<path:filename>"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/m/"): PUBLIC,
+    ("GET", "/office/"): PUBLIC,  # the page itself; every call it makes is guarded below
+    ("GET", "/office/vendor/<path:path>"): PUBLIC,
     ("GET", "/scanner"): PUBLIC,
     ("GET", "/scanner/"): PUBLIC,
     ("GET", "/scanner/vendor/<path:path>"): PUBLIC,
@@ -86,6 +88,7 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/api/credit/imports/<int:job_id>"): allow(*OFFICE),
     # the credit office
     ("GET", "/api/office/stats"): allow(*OFFICE),
+    ("GET", "/api/office/stats.csv"): allow(*OFFICE),
     ("GET", "/api/office/scenarios"): allow(*OFFICE),
     ("POST", "/api/office/scenarios"): allow("office_admin"),
     ("GET", "/api/office/partners"): allow(*OFFICE),

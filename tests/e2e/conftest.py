@@ -28,6 +28,13 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 codec = importlib.import_module("backend.pass.codec")
 
 
+def missing(message: str):
+    """A browser-test prerequisite is absent: skip on a developer's machine, fail under CI=true."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -38,7 +45,7 @@ def free_port() -> int:
 def live_server(app, tmp_path_factory):
     """Base URL of gunicorn serving wsgi:app on the session's database and Redis prefix."""
     if not (ROOT / "merchant_scanner" / "node_modules").is_dir():
-        pytest.skip("merchant_scanner/node_modules is missing: run `npm ci --prefix merchant_scanner`")
+        missing("merchant_scanner/node_modules is missing: run `npm ci --prefix merchant_scanner`")
     port = free_port()
     env = {
         **os.environ,
@@ -131,7 +138,7 @@ def write_y4m(path: Path, text: str, *, size: int = 320, black_frames: int = 5, 
 def playwright_instance():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        missing(f"{CHROMIUM} is missing: apt-get install -y chromium")
     with sync_api.sync_playwright() as p:
         yield p
 

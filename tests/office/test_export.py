@@ -1,0 +1,39 @@
+"""The office's CSV export: same figures as the JSON statistics, yuan with two decimals, a total row."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime, timezone
+
+
+def redeem(client, auth_header, amount_fen: int) -> None:
+    issued = client.post("/api/pass", headers=auth_header("citizen"), json={}).json
+    perk = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")["perks"][0]
+    response = client.post("/api/redemptions", headers=auth_header("cashier"), json={
+        "token": issued["token"], "perk_id": perk["id"], "client_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": amount_fen})
+    assert response.status_code == 201
+
+
+def test_csv_matches_the_json_statistics(client, auth_header):
+    redeem(client, auth_header, 12345)
+    redeem(client, auth_header, 5)
+    stats = client.get("/api/office/stats?group_by=partner", headers=auth_header("office-auditor")).json["rows"]
+    response = client.get("/api/office/stats.csv?group_by=partner", headers=auth_header("office-auditor"))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["合作单位", "核销次数", "消费金额（元）", "优惠金额（元）"]
+    assert rows[1] == ["辣盆盆小龙虾饭店", "2", "123.50", "2.47"]  # 12345 → 246.9 ≈ 247 fen off; 5 fen → 0
+    assert stats == [{"key": "辣盆盆小龙虾饭店", "redemptions": 2, "amount_fen": 12350, "discount_fen": 247}]
+    assert rows[-1] == ["合计", "2", "123.50", "2.47"]
+
+
+def test_csv_export_is_for_the_office_only(client, auth_header):
+    assert client.get("/api/office/stats.csv", headers=auth_header("cashier")).status_code == 403
+    assert client.get("/api/office/stats.csv").status_code == 401
+    bad = client.get("/api/office/stats.csv?group_by=holder", headers=auth_header("office-analyst"))
+    assert bad.status_code == 422 and bad.json["code"] == "validation_error"
