@@ -38,7 +38,10 @@ def from_env() -> dict:
         "DEMO": demo,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url_from_env(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Off by default: a ping before every checkout is a round trip on every request. After a
+        # database restart each stale pooled connection fails one request, and SQLAlchemy then
+        # discards the whole pool; turn it on where a proxy silently drops idle connections.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _flag("DATABASE_POOL_PRE_PING")},
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Key prefix for everything this app keeps in Redis: lets several apps (or test runs) share one server.
         "REDIS_PREFIX": _env("REDIS_PREFIX", "xym:"),

@@ -23,6 +23,16 @@ migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
+def read_outside_transaction(statement, params=None):
+    """Run one read on its own autocommit connection and return all its rows.
+
+    A read in the request's session costs PostgreSQL three round trips (BEGIN, the query, the
+    ROLLBACK at teardown); hot read-only paths such as issuing a pass use this and pay one.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, params or {}).all()
+
+
 class RedisStore:
     """The app's Redis client; every caller must survive `redis.RedisError` (Redis is a fast path only)."""
 

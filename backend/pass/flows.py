@@ -12,7 +12,7 @@ from ..auth.models import CitizenAccount, CompanyRepresentative
 from ..credit.models import CreditSubject
 from ..credit.service import standing_or_raise, tiers
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, read_outside_transaction
 from ..timeutil import from_unix, iso
 from . import service
 from .models import Issuer
@@ -49,7 +49,8 @@ _HOLDERS = (
 
 def holder_subject(*, account_id: int, holder: str | None) -> Holder:
     """The credit subject a citizen shows a pass for: their own, or a company they represent."""
-    row = db.session.execute(_HOLDERS, {"account_id": account_id}).first()
+    rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
+    row = rows[0] if rows else None
     if row is None or row[0]:
         raise DomainError("unauthorized")
     person = Holder(*row[1:5]) if row[1] is not None else None
