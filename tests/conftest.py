@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -103,19 +104,28 @@ def app(database_url, redis_url, redis_prefix):
     dispose(application)
 
 
-@pytest.fixture
-def make_app(database_url, redis_url, redis_prefix):
-    """make_app(**overrides): another app on the same database (e.g. with Redis unreachable)."""
+@contextmanager
+def app_maker(database_url: str, redis_url: str, prefix: str):
+    """Yields make(**overrides) -> a new app on that database; every app made is disposed at the end."""
     made = []
 
     def _make(**overrides):
-        application = create_app({**test_config(database_url, redis_url, redis_prefix), **overrides})
+        application = create_app({**test_config(database_url, redis_url, prefix), **overrides})
         made.append(application)
         return application
 
-    yield _make
-    for application in made:
-        dispose(application)
+    try:
+        yield _make
+    finally:
+        for application in made:
+            dispose(application)
+
+
+@pytest.fixture
+def make_app(database_url, redis_url, redis_prefix):
+    """make_app(**overrides): another app on the same database (e.g. with Redis unreachable)."""
+    with app_maker(database_url, redis_url, redis_prefix) as make:
+        yield make
 
 
 @pytest.fixture(autouse=True)

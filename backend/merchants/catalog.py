@@ -38,16 +38,21 @@ def _scenario(code: str) -> Scenario:
     return scenario
 
 
-# -- scenarios and partners -----------------------------------------------------------------------
-
-def create_scenario(*, actor: str, code: str, name: str) -> Scenario:
-    scenario = Scenario(code=code, name=name)
-    db.session.add(scenario)
+def _add_unique(entity, *, field: str, message: str):
+    """Add a row whose unique constraint the database checks; a duplicate is the caller's field error."""
+    db.session.add(entity)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise _invalid("code", "场景代码已存在") from None
+        raise _invalid(field, message) from None
+    return entity
+
+
+# -- scenarios and partners -----------------------------------------------------------------------
+
+def create_scenario(*, actor: str, code: str, name: str) -> Scenario:
+    scenario = _add_unique(Scenario(code=code, name=name), field="code", message="场景代码已存在")
     audit.record(actor=actor, action="scenario.create", target=f"scenario:{scenario.id}",
                  detail={"code": code, "name": name})
     db.session.commit()
@@ -226,13 +231,8 @@ def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
 
 
 def add_calendar_day(*, actor: str, calendar: str, day: date, name: str) -> HolidayCalendarDay:
-    entry = HolidayCalendarDay(calendar=calendar, day=day, name=name)
-    db.session.add(entry)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise _invalid("day", "该日期已在日历中") from None
+    entry = _add_unique(HolidayCalendarDay(calendar=calendar, day=day, name=name), field="day",
+                        message="该日期已在日历中")
     audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}",
                  detail={"day": day.isoformat(), "name": name})
     db.session.commit()

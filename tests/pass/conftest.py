@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from backend import create_app
 from backend.extensions import db
-from tests.conftest import PG_ADMIN_URL, TEST_DB, dispose, server_missing, test_config
+from tests.conftest import PG_ADMIN_URL, TEST_DB, app_maker, dispose, server_missing, test_config
 
 codec = importlib.import_module("backend.pass.codec")
 PassKey = importlib.import_module("backend.pass.models").PassKey
@@ -61,16 +61,8 @@ def ring_database(tmp_path_factory, redis_url):
 def ring_app(ring_database, redis_url):
     """ring_app(**overrides) -> an app on the private database; each call is like one more gunicorn worker."""
     url, prefix = ring_database
-    made = []
-
-    def _make(**overrides):
-        application = create_app({**test_config(url, redis_url, prefix), **overrides})
-        made.append(application)
-        return application
-
-    yield _make
-    for application in made:
-        dispose(application)
+    with app_maker(url, redis_url, prefix) as make:
+        yield make
 
 
 class Phone:
