@@ -1,9 +1,15 @@
 """Phone sign-in: random six-digit codes, stored keyed-hashed, five minutes, five attempts, rate-limited."""
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, SmsCode
@@ -115,3 +121,32 @@ def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, cap
                           PASS_KEY_SECRET="prod-pass-secret", IDENTITY_PEPPER="prod-pepper")
     response = production.test_client().post("/api/auth/sms/send", json={"phone": fresh_phone()})
     assert response.status_code == 503 and response.json["code"] == "sms_unavailable"
+
+
+
+# Run in a child process: Flask-Limiter's extension object is one per process and keeps the first
+# app's fallback state, so only a fresh process shows what a gunicorn worker does with Redis down.
+_SEND_TWICE = """
+import json, sys
+from backend import create_app
+from tests.conftest import test_config
+url, prefix, phone, fallback = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+app = create_app({**test_config(url, "redis://127.0.0.1:1/0", prefix),
+                  "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0", "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": fallback})
+client = app.test_client()
+print(json.dumps([client.post("/api/auth/sms/send", json={"phone": phone}).status_code for _ in range(2)]))
+"""
+
+
+@pytest.mark.parametrize("fallback, expected", [(True, [202, 429]), (False, [202, 202])])
+def test_rate_limits_still_hold_in_memory_while_redis_is_down(app, database_url, redis_prefix, fresh_phone,
+                                                              fallback, expected):
+    """With Redis unreachable the routes' own limits apply per process (the factory's setting);
+    without that setting they would silently lapse, which the second case shows."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SEND_TWICE, database_url, redis_prefix, fresh_phone(), "1" if fallback else "0"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
