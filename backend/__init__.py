@@ -30,7 +30,7 @@ MODEL_MODULES = (
     "backend.office.models",
 )
 
-CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli")
+CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli")
 
 
 def create_app(config: dict | None = None) -> APIFlask:

@@ -63,6 +63,8 @@ CODES: dict[str, tuple[int, str]] = {
     "identity_already_bound": (409, "本账号已绑定其他身份，如需更换请联系信用办"),
     "company_not_found": (404, "信用平台中没有该统一社会信用代码对应的企业"),
     "representative_not_bound": (409, "被授权人尚未在信用码完成实名认证"),
+    "username_taken": (409, "该用户名已被使用"),
+    "password_too_weak": (422, "密码至少 10 位"),
     "enrolment_code_invalid": (400, "绑定码无效或已使用"),
     "enrolment_code_expired": (410, "绑定码已过期，请重新生成"),
 }

@@ -1,7 +1,7 @@
 """Request and response shapes of sign-in, identity binding, devices and office authorisations."""
 from apiflask import Schema
 from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, String
-from apiflask.validators import Length
+from apiflask.validators import Length, OneOf
 
 from ..merchants.schemas import PartnerOut
 
@@ -130,3 +130,26 @@ class RepresentativeItemOut(RepresentativeOut):
 
 class RepresentativeListOut(Schema):
     representatives = List(Nested(RepresentativeItemOut))
+
+
+class StaffIn(Schema):
+    username = String(required=True, validate=Length(min=3, max=64))
+    password = String(required=True, validate=Length(min=1, max=256), load_only=True,
+                      metadata={"description": "初始密码，至少 10 位；以 argon2id 保存"})
+    role = String(load_default="cashier", validate=OneOf(["merchant_admin", "cashier"]))
+
+
+class StaffOut(Schema):
+    id = Integer()
+    partner_id = Integer()
+    username = String()
+    role = String()
+    active = Boolean()
+
+
+class StaffItemOut(StaffOut):
+    """The list's item under its own name: apispec registers a schema used both alone and nested twice."""
+
+
+class StaffListOut(Schema):
+    staff = List(Nested(StaffItemOut))

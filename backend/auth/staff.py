@@ -75,6 +75,57 @@ def office_login(*, username: str, password: str) -> sessions.TokenPair:
     return pair
 
 
+# -- accounts -----------------------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def _new_password_hash(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise DomainError("password_too_weak")
+    return hasher.hash(password)
+
+
+def _username_free(username: str) -> str:
+    """Usernames are unique across merchant staff and office users, so a sign-in never means two people."""
+    username = (username or "").strip()
+    taken = db.session.scalar(select(MerchantStaff.id).where(MerchantStaff.username == username)) or \
+        db.session.scalar(select(OfficeUser.id).where(OfficeUser.username == username))
+    if taken:
+        raise DomainError("username_taken")
+    return username
+
+
+def create_staff(*, actor: str, partner_id: int, username: str, role: str, password: str) -> MerchantStaff:
+    """A merchant admin (made by the office) or cashier (by the office or the merchant's admin); audited."""
+    from ..merchants.models import Partner
+    if db.session.get(Partner, partner_id) is None:
+        raise NotFound()
+    staff = MerchantStaff(partner_id=partner_id, username=_username_free(username), role=role,
+                          password_hash=_new_password_hash(password))
+    db.session.add(staff)
+    db.session.flush()
+    record(actor=actor, action="staff.created", target=f"staff:{staff.id}",
+           detail={"partner_id": partner_id, "role": role, "username": staff.username})
+    db.session.commit()
+    return staff
+
+
+def list_staff(*, partner_id: int) -> list[MerchantStaff]:
+    return list(db.session.scalars(select(MerchantStaff).where(MerchantStaff.partner_id == partner_id)
+                                   .order_by(MerchantStaff.id)))
+
+
+def create_office_user(*, actor: str, username: str, role: str, password: str) -> OfficeUser:
+    user = OfficeUser(username=_username_free(username), role=role, password_hash=_new_password_hash(password))
+    db.session.add(user)
+    db.session.flush()
+    record(actor=actor, action="office_user.created", target=f"office_user:{user.id}",
+           detail={"role": role, "username": user.username})
+    db.session.commit()
+    return user
+
+
 # -- devices ------------------------------------------------------------------------------------
 
 def _enrolment_digest(code: str) -> str:

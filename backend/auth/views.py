@@ -9,7 +9,7 @@ from ..timeutil import iso
 from . import citizens, limits, office, sessions, staff
 from .guard import auth, current_principal
 from .models import Device
-from .schemas import (DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
+from .schemas import (StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
                       PasswordLoginIn, RefreshIn, RepresentativeIn, RepresentativeListOut, RepresentativeOut,
                       SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn)
 
@@ -189,6 +189,44 @@ def revoke_device(device_id: int):
     principal = current_principal()
     device = staff.revoke_device(partner_id=principal.partner_id, device_id=device_id, actor=principal.actor)
     return device_json(device)
+
+
+# -- staff accounts -------------------------------------------------------------------------------
+
+def staff_json(member) -> dict:
+    return {"id": member.id, "partner_id": member.partner_id, "username": member.username, "role": member.role,
+            "active": member.active}
+
+
+@bp.get("/merchant/staff")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.output(StaffListOut)
+@bp.doc(summary="本商户员工")
+def list_staff():
+    return {"staff": [staff_json(m) for m in staff.list_staff(partner_id=current_principal().partner_id)]}
+
+
+@bp.post("/merchant/staff")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.input(StaffIn, arg_name="body")
+@bp.output(StaffOut, status_code=201)
+@bp.doc(summary="新增收银员", description="商户管理员只能为本商户新增收银员；留痕审计。")
+def create_cashier(body):
+    principal = current_principal()
+    member = staff.create_staff(actor=principal.actor, partner_id=principal.partner_id, username=body["username"],
+                                role="cashier", password=body["password"])
+    return staff_json(member)
+
+
+@bp.post("/office/partners/<int:partner_id>/staff")
+@bp.auth_required(auth, roles=["office_admin"])
+@bp.input(StaffIn, arg_name="body")
+@bp.output(StaffOut, status_code=201)
+@bp.doc(summary="为合作单位开设员工账号", description="签约时由信用办开设商户管理员（或收银员）账号；留痕审计。")
+def create_partner_staff(partner_id: int, body):
+    member = staff.create_staff(actor=current_principal().actor, partner_id=partner_id, username=body["username"],
+                                role=body["role"], password=body["password"])
+    return staff_json(member)
 
 
 # -- the credit office: company representatives --------------------------------------------------

@@ -104,6 +104,9 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/office/redemption-conflicts/<int:conflict_id>/resolve"): allow("office_admin"),
     ("GET", "/api/office/failed-attempts"): allow(*OFFICE),
     ("GET", "/api/office/representatives"): allow(*OFFICE),
+    ("POST", "/api/office/partners/<int:partner_id>/staff"): allow("office_admin"),
+    ("GET", "/api/merchant/staff"): allow("merchant_admin"),
+    ("POST", "/api/merchant/staff"): allow("merchant_admin"),
     ("POST", "/api/office/representatives"): allow("office_admin"),
     ("POST", "/api/office/representatives/<int:representative_id>/revoke"): allow("office_admin"),
 }
