@@ -55,12 +55,8 @@ class TokenPair:
         return body
 
 
-# Settings this module adds to backend/config.py's; an app config entry of the same name overrides them.
-DEFAULTS = {"DEVICE_TOKEN_DAYS": 365, "SESSION_WARM_SECONDS": 120}
-
-
 def _config(name: str):
-    return current_app.config.get(name, DEFAULTS.get(name))
+    return current_app.config[name]  # every setting has its default in backend/config.py
 
 
 def _refresh_digest(token: str) -> str:
