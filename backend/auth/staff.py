@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from ..dbtypes import utcnow
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..merchants.models import Partner
 from ..office.audit import record
 from . import sessions
 from .models import Device, DeviceEnrolment, MerchantStaff, OfficeUser
@@ -98,7 +99,6 @@ def _username_free(username: str) -> str:
 
 def create_staff(*, actor: str, partner_id: int, username: str, role: str, password: str) -> MerchantStaff:
     """A merchant admin (made by the office) or cashier (by the office or the merchant's admin); audited."""
-    from ..merchants.models import Partner
     if db.session.get(Partner, partner_id) is None:
         raise NotFound()
     staff = MerchantStaff(partner_id=partner_id, username=_username_free(username), role=role,

@@ -10,6 +10,7 @@ from flask import Flask
 from ..extensions import db
 from ..office.audit import record
 from ..office.models import ImportJob
+from ..timeutil import iso
 from . import importer
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ def _run(app: Flask, job_id: int, path: Path) -> None:
 
 
 def job_json(job: ImportJob) -> dict:
-    from ..timeutil import iso
     return {
         "id": job.id, "status": job.status, "total_rows": job.total_rows, "processed_rows": job.processed_rows,
         "rejected_rows": job.rejected_rows,

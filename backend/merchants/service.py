@@ -25,11 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..credit.models import CreditSubject
+from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..office import audit
-from ..timeutil import local_day
+from ..timeutil import SHANGHAI, local_day
 from .fastpath import NO_GUARD, ReplayGuard
 from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
 
@@ -165,7 +166,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
             raise DomainError("offline_too_late")
         # A queued scan is judged at the moment it was scanned; the window above bounds how late.
         verify_at = min(now, request.scanned_at)
-        claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or _tier_levels(),
+        claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(verify_at.timestamp()))
         pass_id = claims.pass_id
         recorded_by = guard.claim(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
@@ -243,11 +244,6 @@ def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Rede
         if error.code == "client_id_reused":
             _record_failure(request, error, pass_id=pass_id, offline=offline)
         raise
-
-
-def _tier_levels():
-    from ..credit.service import tier_levels
-    return tier_levels()
 
 
 def _build(request, perk, claims, subject_id, tier_level, day, offline, now) -> Redemption:
@@ -424,5 +420,4 @@ def list_failed_attempts(*, day_from: date | None = None, day_to: date | None = 
 
 
 def _day_start(day: date) -> datetime:
-    from ..timeutil import SHANGHAI
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
