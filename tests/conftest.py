@@ -7,9 +7,15 @@ fails the run; elsewhere the tests that need it are skipped with the reason.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+import requests
 
 from backend import create_app
 from backend.extensions import db
@@ -126,6 +133,62 @@ def make_app(database_url, redis_url, redis_prefix):
     """make_app(**overrides): another app on the same database (e.g. with Redis unreachable)."""
     with app_maker(database_url, redis_url, redis_prefix) as make:
         yield make
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn serving wsgi:app on a test app's database, Redis prefix and secrets, as in production."""
+
+    def __init__(self, app, log_path: Path, workers: int = 2):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = app.config
+        env = {**os.environ, "DEMO": "1", "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+               "REDIS_URL": config["REDIS_URL"], "REDIS_PREFIX": config["REDIS_PREFIX"],
+               "SECRET_KEY": config["SECRET_KEY"], "PASS_KEY_SECRET": config["PASS_KEY_SECRET"],
+               "IDENTITY_PEPPER": config["IDENTITY_PEPPER"], "HOST": "127.0.0.1", "PORT": str(self.port),
+               "WEB_CONCURRENCY": str(workers), "PYTHONPATH": str(ROOT)}
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        # Its own process group, so that kill() takes the workers down with the master, like a crash.
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                                     cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{self.base}/api/health", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass  # not listening yet, or still booting its workers
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"gunicorn did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: no graceful shutdown, nothing flushed, as when a machine dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=15)
+        self.log.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return
+        self.log.close()
 
 
 @pytest.fixture(autouse=True)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import qrcode
 import requests
 from qrcode.constants import ERROR_CORRECT_M
+
+from tests.conftest import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -35,56 +33,14 @@ def missing(message: str):
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(app, tmp_path_factory):
     """Base URL of gunicorn serving wsgi:app on the session's database and Redis prefix."""
     if not (ROOT / "merchant_scanner" / "node_modules").is_dir():
         missing("merchant_scanner/node_modules is missing: run `npm ci --prefix merchant_scanner`")
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEMO": "1",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "PASS_KEY_SECRET": app.config["PASS_KEY_SECRET"],
-        "IDENTITY_PEPPER": app.config["IDENTITY_PEPPER"],
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "PYTHONPATH": str(ROOT),
-    }
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{base}/api/health", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            pass  # not listening yet, or still booting its workers
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(f"gunicorn did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    server = Gunicorn(app, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
+    yield server.base
+    server.stop()
 
 
 @pytest.fixture
