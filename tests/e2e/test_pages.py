@@ -85,6 +85,26 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
     assert "第 302 行" in page.locator("#import-errors").inner_text()
 
 
+def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_server, launch):
+    name = f"肇东市测试眼镜店{uuid.uuid4().hex[:4]}"
+    page = desktop(launch).new_page()
+    page.goto(f"{live_server}/office/")
+    page.fill("#username", "office-admin")
+    page.fill("#password", "demo-password")
+    page.click("#login")
+    page.wait_for_selector("#partner-scenario option", state="attached", timeout=10000)
+    page.fill("#partner-name", name)
+    page.select_option("#partner-scenario", "dining")
+    page.fill("#partner-address", "肇东市测试路 8 号")
+    page.click("#partner-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#partner-status').textContent.startsWith('已签约')",
+                           timeout=10000)
+    listed = next(p for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]
+                  if p["name"] == name)
+    assert listed["scenario"] == "信易+餐饮"
+    assert [(perk["kind"], perk["discount_permille"]) for perk in listed["perks"]] == [("discount", 980)]
+
+
 def test_office_analyst_has_no_import_and_a_wrong_password_is_refused(live_server, launch):
     page = desktop(launch).new_page()
     page.goto(f"{live_server}/office/")
@@ -95,4 +115,4 @@ def test_office_analyst_has_no_import_and_a_wrong_password_is_refused(live_serve
     page.fill("#password", "demo-password")
     page.click("#login")
     page.wait_for_selector("#workspace:not([hidden])", timeout=10000)
-    assert page.locator("#import-card").is_hidden()
+    assert page.locator("#import-card").is_hidden() and page.locator("#partner-card").is_hidden()

@@ -133,6 +133,33 @@ async function loadConflicts() {
   } catch (error) { $("conflicts").textContent = error.message; }
 }
 
+async function loadScenarios() {
+  const { scenarios } = await (await api("/api/office/scenarios")).json();
+  $("partner-scenario").innerHTML = "";
+  for (const scenario of scenarios) {
+    const option = document.createElement("option");
+    option.value = scenario.code;
+    option.textContent = scenario.name;
+    $("partner-scenario").appendChild(option);
+  }
+}
+
+async function signUpPartner(event) {
+  event.preventDefault();
+  try {
+    const partner = await (await api("/api/office/partners", { method: "POST", json: {
+      name: $("partner-name").value, scenario_code: $("partner-scenario").value,
+      address: $("partner-address").value || null,
+    } })).json();
+    const kind = $("perk-kind").value;
+    const perk = { kind, title: $("perk-title").value };
+    if (kind === "discount") perk.discount_permille = Number($("perk-permille").value);
+    await api(`/api/office/partners/${partner.id}/perks`, { method: "POST", json: perk });
+    $("partner-status").textContent = `已签约：${partner.name}（编号 ${partner.id}）`;
+    $("partner-form").reset();
+  } catch (error) { $("partner-status").textContent = error.message; }
+}
+
 async function login() {
   try {
     const session = await (await api("/api/auth/office/login", {
@@ -158,6 +185,8 @@ function show() {
   $("who").textContent = current ? ROLE_NAMES[current] || current : "";
   if (!current) return;
   $("import-card").hidden = current !== "office_admin";
+  $("partner-card").hidden = current !== "office_admin";
+  if (current === "office_admin") loadScenarios().catch((error) => { $("partner-status").textContent = error.message; });
   loadStats();
   loadConflicts();
 }
@@ -167,5 +196,6 @@ $("logout").addEventListener("click", logout);
 $("filters").addEventListener("submit", loadStats);
 $("export").addEventListener("click", exportCsv);
 $("import-start").addEventListener("click", startImport);
+$("partner-form").addEventListener("submit", signUpPartner);
 window.addEventListener("resize", () => chart && chart.resize());
 show();
