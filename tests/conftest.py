@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -52,21 +51,30 @@ def redis_url():
     return REDIS_URL
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextmanager
+def fresh_database(tmp_path_factory, label: str):
+    """Yields the URL of an empty database of TEST_DB's kind, private to this run; dropped afterwards."""
     if TEST_DB == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp(label) / f'{label}.sqlite3'}"
         return
-    name = f"xym_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"xym_{label}_{os.getpid()}_{secrets.token_hex(4)}"
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
             admin.execute(f'create database "{name}"')
     except psycopg.OperationalError as error:
         server_missing("PostgreSQL", error)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory, "test") as url:
+        yield url
 
 
 def test_config(database_url: str, redis_url: str, prefix: str) -> dict:

@@ -26,7 +26,6 @@ from datetime import date, datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..auth.service import identity_hash

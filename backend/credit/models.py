@@ -1,7 +1,7 @@
 """Credit subjects (people and companies) as the public credit platform reports them, and the tiers."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow

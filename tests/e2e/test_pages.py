@@ -21,6 +21,16 @@ def desktop(launch):
                                        timezone_id="Asia/Shanghai", accept_downloads=True)
 
 
+def office_page(launch, live_server, username: str, password: str = "demo-password"):
+    """The office dashboard in a desktop browser, with the sign-in form submitted."""
+    page = desktop(launch).new_page()
+    page.goto(f"{live_server}/office/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login")
+    return page
+
+
 def test_citizen_page_shows_a_qr_that_a_real_decoder_reads_as_a_valid_pass(live_server, launch, token, tmp_path):
     page = launch().new_page()
     page.goto(f"{live_server}/m/#token={token('citizen')}")
@@ -57,11 +67,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
         "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 8800})
     assert redeemed.status_code == 201
 
-    page = desktop(launch).new_page()
-    page.goto(f"{live_server}/office/")
-    page.fill("#username", "office-admin")
-    page.fill("#password", "demo-password")
-    page.click("#login")
+    page = office_page(launch, live_server, "office-admin")
     page.wait_for_function("window.__officeChartRendered > 0", timeout=15000)
     assert page.locator("#chart canvas").count() == 1
     assert "信易+餐饮" in page.locator("#stats-table").inner_text()
@@ -87,11 +93,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
 
 def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_server, launch):
     name = f"肇东市测试眼镜店{uuid.uuid4().hex[:4]}"
-    page = desktop(launch).new_page()
-    page.goto(f"{live_server}/office/")
-    page.fill("#username", "office-admin")
-    page.fill("#password", "demo-password")
-    page.click("#login")
+    page = office_page(launch, live_server, "office-admin")
     page.wait_for_selector("#partner-scenario option", state="attached", timeout=10000)
     page.fill("#partner-name", name)
     page.select_option("#partner-scenario", "dining")
@@ -106,11 +108,7 @@ def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_ser
 
 
 def test_office_analyst_has_no_import_and_a_wrong_password_is_refused(live_server, launch):
-    page = desktop(launch).new_page()
-    page.goto(f"{live_server}/office/")
-    page.fill("#username", "office-analyst")
-    page.fill("#password", "wrong-password")
-    page.click("#login")
+    page = office_page(launch, live_server, "office-analyst", "wrong-password")
     page.wait_for_function("document.querySelector('#signin-error').textContent.length > 0", timeout=10000)
     page.fill("#password", "demo-password")
     page.click("#login")

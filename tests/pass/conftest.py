@@ -7,20 +7,16 @@ on the same server kind as the rest of the run (TEST_DB).
 from __future__ import annotations
 
 import importlib
-import secrets
 import uuid
-
-import psycopg
-import pytest
-import redis
-
 from datetime import timedelta
 
+import pytest
+import redis
 from sqlalchemy import select
 
 from backend import create_app
 from backend.extensions import db
-from tests.conftest import PG_ADMIN_URL, TEST_DB, app_maker, dispose, server_missing, test_config
+from tests.conftest import app_maker, dispose, fresh_database, test_config
 
 codec = importlib.import_module("backend.pass.codec")
 PassKey = importlib.import_module("backend.pass.models").PassKey
@@ -29,32 +25,20 @@ key_ring_changed = importlib.import_module("backend.pass.context").key_ring_chan
 
 @pytest.fixture(scope="module")
 def ring_database(tmp_path_factory, redis_url):
-    if TEST_DB == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ring') / 'ring.sqlite3'}"
-    else:
-        name = f"xym_ring_{secrets.token_hex(4)}"
-        try:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-                admin.execute(f'create database "{name}"')
-        except psycopg.OperationalError as error:
-            server_missing("PostgreSQL", error)
-        url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    prefix = f"xymtest:ring:{uuid.uuid4().hex[:8]}:"
-    first = create_app(test_config(url, redis_url, prefix))
-    with first.app_context():
-        from flask_migrate import upgrade
+    with fresh_database(tmp_path_factory, "ring") as url:
+        prefix = f"xymtest:ring:{uuid.uuid4().hex[:8]}:"
+        first = create_app(test_config(url, redis_url, prefix))
+        with first.app_context():
+            from flask_migrate import upgrade
 
-        upgrade()
-        result = first.test_cli_runner().invoke(args=["demo", "seed"])
-        assert result.exit_code == 0, result.output
-    dispose(first)
-    yield url, prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(match=prefix + "*"):
-        client.delete(key)
-    if TEST_DB != "sqlite":
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+            upgrade()
+            result = first.test_cli_runner().invoke(args=["demo", "seed"])
+            assert result.exit_code == 0, result.output
+        dispose(first)
+        yield url, prefix
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
 
 
 @pytest.fixture
