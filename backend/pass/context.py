@@ -6,17 +6,23 @@ import time
 from flask import current_app
 
 from ..credit.service import tiers
-from ..extensions import redis_store
+from ..extensions import NOT_READ, redis_store
 from .keyring import GENERATION_KEY, announce_change
 from .service import KeyContext
 
 
+# Issuing and verifying run after a session check: the ring's generation rides in its round trip.
+redis_store.read_along(lambda principal: GENERATION_KEY)
+
+
 def key_context() -> KeyContext:
     config = current_app.config
+    generation = redis_store.read_this_request(GENERATION_KEY)
     return KeyContext(
         issuer_code=config["ISSUER_CODE"], secret=config["PASS_KEY_SECRET"], owner=current_app._get_current_object(),
         skew=config["PASS_CLOCK_SKEW_SECONDS"], ttl=config["PASS_TTL_SECONDS"],
         redis_client=redis_store.client, generation_key=redis_store.key(GENERATION_KEY),
+        generation=None if generation is NOT_READ else generation or "",
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from ..auth.models import CitizenAccount, CompanyRepresentative
+from ..credit import standing_cache
 from ..credit.models import CreditSubject
 from ..credit.service import standing_or_raise, tiers
 from ..errors import DomainError
@@ -49,8 +50,12 @@ _HOLDERS = (
 
 def holder_subject(*, account_id: int, holder: str | None) -> Holder:
     """The credit subject a citizen shows a pass for: their own, or a company they represent."""
-    rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
-    row = rows[0] if rows else None
+    row = standing_cache.cached(account_id)
+    if row is None:
+        rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
+        row = list(rows[0]) if rows else None
+        if row is not None:
+            standing_cache.remember(account_id, row)
     if row is None or row[0]:
         raise DomainError("unauthorized")
     person = Holder(*row[1:5]) if row[1] is not None else None

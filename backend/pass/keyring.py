@@ -204,16 +204,18 @@ def _decrypt(fernet: Fernet, token: bytes, what: str) -> bytes | None:
         return None
 
 
-def material(*, issuer_code: int, secret: str, owner: object, redis_client=None,
-             generation_key: str | None = None) -> tuple[SigningMaterial | None, VerifyingMaterial]:
+def material(*, issuer_code: int, secret: str, owner: object, redis_client=None, generation_key: str | None = None,
+             generation: str | None = None) -> tuple[SigningMaterial | None, VerifyingMaterial]:
     """The current signing and verifying keys, cached per app and checked against Redis per call.
 
     With Redis the cache is used only while the ring's generation in Redis is the one it was
     loaded under, so a revocation reaches every worker on its next request; without Redis (or
-    without a context naming it) the cache lives KEYRING_CACHE_SECONDS.
+    without a context naming it) the cache lives KEYRING_CACHE_SECONDS. `generation`: the value
+    already read from Redis during this request ("" if never announced), saving a round trip.
     """
     cache = _cache_of(owner)
-    generation = _generation(cache, redis_client, generation_key)  # read before loading, never after
+    if generation is None:
+        generation = _generation(cache, redis_client, generation_key)  # read before loading, never after
     with cache.lock:
         age = _clock() - cache.loaded_at
         if generation is not None:

@@ -7,14 +7,18 @@ on the same server kind as the rest of the run (TEST_DB).
 from __future__ import annotations
 
 import importlib
+import secrets
 import uuid
 from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend import create_app
+from backend.auth.models import CitizenAccount, CompanyRepresentative
+from backend.auth.service import Principal, issue_access_token
+from backend.credit.models import CreditSubject
 from backend.extensions import db
 from tests.conftest import app_maker, dispose, fresh_database, test_config
 
@@ -86,3 +90,48 @@ def age_keys(app, *, hours: int = 1) -> None:
 
 def kid_of(token: str) -> int:
     return codec.decode_unverified(token)[0].kid
+
+
+class Header(dict):
+    """Request headers that also remember whose they are."""
+
+    def __init__(self, headers: dict, *, account_id: int):
+        super().__init__(headers)
+        self.account_id = account_id
+
+
+@pytest.fixture
+def citizen(app):
+    """citizen(subject=..., company=...) -> bearer header of a fresh account; everything made is removed."""
+    made_accounts, made_subjects = [], []
+
+    def _citizen(*, subject: dict | None = None, company: dict | None = None) -> Header:
+        with app.app_context():
+            person = None
+            if subject is not None:
+                person = CreditSubject(**{"kind": "person", "identity_hash": secrets.token_hex(32), **subject})
+                db.session.add(person)
+                db.session.flush()
+                made_subjects.append(person.id)
+            account = CitizenAccount(phone=f"199{secrets.randbelow(10**8):08d}",
+                                     subject_id=person.id if person else None)
+            db.session.add(account)
+            db.session.flush()
+            made_accounts.append(account.id)
+            if company is not None:
+                firm = CreditSubject(kind="company", identity_hash=secrets.token_hex(32), **company)
+                db.session.add(firm)
+                db.session.flush()
+                made_subjects.append(firm.id)
+                db.session.add(CompanyRepresentative(account_id=account.id, company_subject_id=firm.id))
+            db.session.commit()
+            token = issue_access_token(secret=app.config["SECRET_KEY"], minutes=10,
+                                       principal=Principal(kind="citizen", id=account.id, role="citizen"))
+        return Header({"Authorization": f"Bearer {token}"}, account_id=made_accounts[-1])
+
+    yield _citizen
+    with app.app_context():
+        db.session.execute(delete(CompanyRepresentative).where(CompanyRepresentative.account_id.in_(made_accounts)))
+        db.session.execute(delete(CitizenAccount).where(CitizenAccount.id.in_(made_accounts)))
+        db.session.execute(delete(CreditSubject).where(CreditSubject.id.in_(made_subjects)))
+        db.session.commit()

@@ -1,0 +1,105 @@
+"""Where the time of the two hot requests goes, in-process (no gunicorn, no wrk): a tool, not a target.
+
+    .venv/bin/python bench/profile_hot_paths.py [--db postgresql|sqlite] [-n 3000] [--profile issue|redeem|ping]
+
+Builds a fresh demo database (bench/harness.py), then times `GET /api/ping`, `POST /api/pass` and
+`POST /api/redemptions` (a fresh pass and client id each) through Flask's test client, printing the
+CPU and wall time per request. With --profile it prints cProfile's top functions for one of them.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import pstats
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import demo_database  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite"])
+    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--profile", choices=["ping", "issue", "redeem"])
+    args = parser.parse_args()
+
+    from sqlalchemy import select
+
+    from backend import create_app
+    from backend.auth.models import CitizenAccount, MerchantStaff
+    from backend.auth.service import Principal, issue_access_token
+    from backend.credit.models import CreditSubject
+    from backend.extensions import db
+    from backend.merchants.models import Partner
+
+    with demo_database(args.db, PASS_TTL_SECONDS="600") as env:
+        app = create_app({"DEMO": True, "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+                          "REDIS_URL": env["REDIS_URL"], "REDIS_PREFIX": env["REDIS_PREFIX"],
+                          "SECRET_KEY": env["SECRET_KEY"], "PASS_KEY_SECRET": env["PASS_KEY_SECRET"],
+                          "IDENTITY_PEPPER": env["IDENTITY_PEPPER"], "PASS_TTL_SECONDS": 600,
+                          "RATELIMIT_ENABLED": False})
+        pass_service = importlib.import_module("backend.pass.service")
+        key_context = importlib.import_module("backend.pass.context").key_context
+        with app.app_context():
+            partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
+            perk_id = partner.perks[0].id
+            cashier = db.session.scalar(select(MerchantStaff).where(MerchantStaff.partner_id == partner.id,
+                                                                    MerchantStaff.role == "cashier"))
+            citizen = db.session.scalar(select(CitizenAccount).where(CitizenAccount.subject_id.is_not(None)))
+            holders = list(db.session.execute(select(CreditSubject.id, CreditSubject.kind, CreditSubject.tier_level)
+                                              .where(CreditSubject.tier_level >= 1,
+                                                     CreditSubject.black_listed.is_(False))))
+            ctx = key_context()
+            now = datetime.now(timezone.utc).isoformat()
+            bodies = [{"token": pass_service.issue(ctx=ctx, holder_id=h[0], holder_kind=h[1], tier_level=h[2]).token,
+                       "perk_id": perk_id, "client_id": str(uuid.uuid4()), "scanned_at": now, "amount_fen": 100 + n}
+                      for n, h in ((n, holders[n % len(holders)]) for n in range(args.n + 100))]
+            cashier_token = issue_access_token(secret=env["SECRET_KEY"], minutes=60, principal=Principal(
+                kind="staff", id=cashier.id, role="cashier", partner_id=partner.id, session_id="bench"))
+            citizen_token = issue_access_token(secret=env["SECRET_KEY"], minutes=60, principal=Principal(
+                kind="citizen", id=citizen.id, role="citizen", session_id="bench"))
+        client = app.test_client()
+        remaining = iter(bodies)
+
+        def ping():
+            assert client.get("/api/ping").status_code == 200
+
+        def issue():
+            response = client.post("/api/pass", json={}, headers={"Authorization": f"Bearer {citizen_token}"})
+            assert response.status_code == 201, response.get_json()
+
+        def redeem():
+            response = client.post("/api/redemptions", json=next(remaining),
+                                   headers={"Authorization": f"Bearer {cashier_token}"})
+            assert response.status_code == 201, response.get_json()
+
+        actions = {"ping": ping, "issue": issue, "redeem": redeem}
+        for action in actions.values():  # warm: imports, pools, caches
+            for _ in range(30):
+                action()
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.n):
+                actions[args.profile]()
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            return
+        for name, action in actions.items():
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(args.n):
+                action()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(f"{name:7s} {cpu / args.n * 1000:6.3f} ms CPU  {wall / args.n * 1000:6.3f} ms wall per request")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Issuing serves the holder's standing from Redis: no database read on a hit, never stale after a change."""
+from __future__ import annotations
+
+import contextlib
+import random
+
+import pytest
+from sqlalchemy import event, select, update
+
+from backend.auth.models import CitizenAccount, CompanyRepresentative
+from backend.auth.service import identity_hash
+from backend.credit import standing_cache
+from backend.credit.models import CreditSubject
+from backend.dbtypes import utcnow
+from backend.demo import synthetic_id_number
+from backend.extensions import db, redis_store
+
+GOOD = {"score": 1100, "tier_level": 2}
+
+
+@contextlib.contextmanager
+def sql_statements(app):
+    """The SQL statements the app sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def issue(client, header, holder=None):
+    return client.post("/api/pass", headers=header, json={"holder": holder} if holder else {})
+
+
+def warm(client, header, holder=None):
+    """Issue until the standing is served from Redis (the first issue on a new generation only starts one)."""
+    for _ in range(2):
+        assert issue(client, header, holder).status_code == 201
+
+
+def generation(app) -> str | None:
+    with app.app_context():
+        return redis_store.client.get(redis_store.key(standing_cache.GENERATION_KEY))
+
+
+def test_a_cached_standing_costs_no_database_read(app, client, citizen):
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with sql_statements(app) as seen:
+        for _ in range(3):
+            assert issue(client, header).status_code == 201
+    assert seen == []
+
+
+@pytest.mark.parametrize("how", ["orm", "bulk update"])
+def test_black_listing_refuses_the_next_pass_at_once(app, client, citizen, how):
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with app.app_context():
+        subject_id = db.session.get(CitizenAccount, header.account_id).subject_id
+        if how == "orm":
+            db.session.get(CreditSubject, subject_id).black_listed = True
+        else:
+            db.session.execute(update(CreditSubject).where(CreditSubject.id == subject_id).values(black_listed=True))
+        db.session.commit()
+    refused = issue(client, header)
+    assert refused.status_code == 403 and refused.json["code"] == "holder_blacklisted"
+
+
+def test_a_credit_import_reaches_cached_standings(app, client, citizen, runner, tmp_path):
+    id_number = synthetic_id_number(random.Random(20261127))
+    with app.app_context():
+        hashed = identity_hash(pepper=app.config["IDENTITY_PEPPER"], identifier=id_number)
+    header = citizen(subject={**GOOD, "identity_hash": hashed})
+    warm(client, header)
+    export = tmp_path / "export.csv"  # PostgreSQL loads it with COPY, which the ORM never sees
+    export.write_text("kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n"
+                      f"person,{id_number},1100,,,0,1,2026-11-27\n", encoding="utf-8")
+    result = runner.invoke(args=["credit", "import", str(export)])
+    assert result.exit_code == 0, result.output
+    refused = issue(client, header)
+    assert refused.status_code == 403 and refused.json["code"] == "holder_blacklisted"
+
+
+def test_a_revoked_representative_gets_no_company_pass_at_once(app, client, citizen):
+    header = citizen(subject=GOOD, company={"rating": "AA", "tier_level": 2})
+    warm(client, header, "company")
+    with app.app_context():
+        rep = db.session.scalar(select(CompanyRepresentative).where(
+            CompanyRepresentative.account_id == header.account_id))
+        rep.revoked_at = utcnow()
+        db.session.commit()
+    refused = issue(client, header, "company")
+    assert refused.status_code == 403 and refused.json["code"] == "holder_not_bound"
+    assert issue(client, header).json["holder_kind"] == "person"
+
+
+def test_changes_that_cannot_alter_a_standing_keep_the_cache(app, client, citizen):
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    before = generation(app)
+    with app.app_context():
+        db.session.get(CitizenAccount, header.account_id).wechat_openid = f"o-unrelated-{header.account_id}"
+        db.session.get(CreditSubject, db.session.get(CitizenAccount, header.account_id).subject_id).score = 1101
+        db.session.commit()
+    assert generation(app) == before
+    with sql_statements(app) as seen:
+        assert issue(client, header).status_code == 201
+    assert seen == []
+
+
+def test_a_change_rolled_back_announces_nothing(app, citizen):
+    header = citizen(subject=GOOD)
+    before = generation(app)
+    with app.app_context():
+        db.session.get(CitizenAccount, header.account_id).disabled = True
+        db.session.flush()
+        db.session.rollback()
+        db.session.commit()
+    assert generation(app) == before
+
+
+def test_an_entry_read_before_a_change_is_dead_on_arrival(app, client, citizen):
+    """The race the design closes: a request reads the standing, a change commits, the request caches it."""
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with app.test_request_context():
+        key = standing_cache.entry_key(header.account_id)
+        client_redis = redis_store.client
+        # What the session check read along for a request that then goes to the database.
+        redis_store.remember_reads({standing_cache.GENERATION_KEY: generation(app), key: None})
+        stale = standing_cache.cached(header.account_id)  # miss: that request reads the database...
+        assert stale is None
+        row = [False, *[None] * 8]
+        account = db.session.get(CitizenAccount, header.account_id)
+        subject = db.session.get(CreditSubject, account.subject_id)
+        row[1:5] = [subject.id, subject.kind, subject.tier_level, False]
+        subject.black_listed = True  # ...meanwhile the office black-lists the holder and commits
+        db.session.commit()
+        standing_cache.remember(header.account_id, row)  # ...and then the request caches what it read
+        assert client_redis.get(redis_store.key(key)) is not None
+    refused = issue(client, header)
+    assert refused.status_code == 403 and refused.json["code"] == "holder_blacklisted"
+
+
+def test_without_redis_issuing_asks_the_database(make_app, app, citizen):
+    header = citizen(subject=GOOD)
+    broken = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    assert issue(broken, header).status_code == 201
+    with app.app_context():
+        account = db.session.get(CitizenAccount, header.account_id)
+        db.session.get(CreditSubject, account.subject_id).tier_level = 0
+        db.session.commit()
+    refused = issue(broken, header)
+    assert refused.status_code == 403 and refused.json["code"] == "holder_not_eligible"
