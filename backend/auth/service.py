@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -53,8 +54,30 @@ def issue_access_token(*, secret: str, principal: Principal, minutes: int, now: 
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+# Access tokens this process has verified, with their expiry. A scanner or a citizen's page sends
+# the same token with every request, and verifying it again (HMAC, JSON, the claim checks) cost
+# more than everything else authentication does; expiry is still checked on every use, and
+# revocation is not a property of the token (the session check runs on every request).
+_VERIFIED_MAX = 4096
+_verified: dict[tuple[str, str], tuple[Principal, int]] = {}
+
+
 def decode_access_token(*, secret: str, token: str) -> Principal:
     """Verify signature, algorithm, issuer, audience, expiry and token type; return the principal."""
+    known = _verified.get((secret, token))
+    if known is not None:
+        if time.time() >= known[1]:
+            _verified.pop((secret, token), None)
+            raise DomainError("token_expired")
+        return known[0]
+    principal, expires_at = _decode(secret=secret, token=token)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()  # cheap and rare: a worker sees a few thousand live tokens at most per hour
+    _verified[(secret, token)] = (principal, expires_at)
+    return principal
+
+
+def _decode(*, secret: str, token: str) -> tuple[Principal, int]:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
@@ -70,7 +93,7 @@ def decode_access_token(*, secret: str, token: str) -> Principal:
     if kind not in {"citizen", "staff", "device", "office"} or not raw_id.isdigit():
         raise Unauthorized()
     return Principal(kind=kind, id=int(raw_id), role=claims["role"], partner_id=claims.get("pid"),
-                     session_id=claims["sid"])
+                     session_id=claims["sid"]), int(claims["exp"])
 
 
 def identity_hash(*, pepper: str, identifier: str) -> str:
