@@ -5,6 +5,7 @@ import importlib
 import logging
 
 from apiflask import APIFlask
+from flask.sessions import SessionInterface
 
 from . import config as settings
 from .errors import register_error_handlers
@@ -36,11 +37,23 @@ CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli", "backen
 def create_app(config: dict | None = None) -> APIFlask:
     app = APIFlask(__name__, title="信用码 API", version="1.0", spec_path="/api/openapi.json", docs_path="/api/docs")
     register_config(app, config)
+    app.session_interface = NoCookieSession()
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+class NoCookieSession(SessionInterface):
+    """Callers authenticate with bearer tokens; Flask's signed-cookie session is never used, and
+    opening it built a signing serializer on every request, the ping included."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def register_config(app: APIFlask, config: dict | None) -> None:

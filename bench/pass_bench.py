@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import demo_database, flask_cli, gunicorn, wrk  # noqa: E402
+from harness import demo_database, flask_cli, gunicorn, warm_up, wrk  # noqa: E402
 
 
 def median_ms(action, repeat: int) -> float:
@@ -83,8 +83,8 @@ def main() -> None:
         post = dict(method="POST", body="{}", headers={"Authorization": f"Bearer {token}",
                                                         "Content-Type": "application/json"})
         with gunicorn(env, workers=args.workers, threads=args.threads) as base:
-            wrk(base + "/api/ping", **{**load, "seconds": 2})  # warm-up: imports, pools, key ring
-            wrk(base + "/api/pass", **{**load, "seconds": 2}, **post)
+            warm_up(base + "/api/ping", connections=args.connections, threads=args.wrk_threads)
+            warm_up(base + "/api/pass", connections=args.connections, threads=args.wrk_threads, **post)
             for _ in range(args.rounds):
                 hello.append(wrk(base + "/api/ping", **load))
                 issue.append(wrk(base + "/api/pass", **load, **post))

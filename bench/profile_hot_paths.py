@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import importlib
 import pstats
 import sys
@@ -91,7 +92,7 @@ def main() -> None:
             for _ in range(args.n):
                 actions[args.profile]()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("LINES", "45")))
             return
         for name, action in actions.items():
             cpu, wall = time.process_time(), time.perf_counter()

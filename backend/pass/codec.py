@@ -85,17 +85,18 @@ class PassClaims:
 # Written out rather than taken from a package because the verifier must reject every malformed
 # input the same way the scanner's JavaScript does, and the rules fit in twenty lines.
 
+# Every value below 45 * 45 as its two base45 characters, least significant first: a byte pair
+# then needs one lookup and one character instead of two divisions (issuing encodes ~48 pairs).
+_BASE45_PAIRS = [BASE45_ALPHABET[n % 45] + BASE45_ALPHABET[n // 45] for n in range(45 * 45)]
+
+
 def b45encode(data: bytes) -> str:
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        e, n = divmod(n, 45 * 45)
-        d, c = divmod(n, 45)
-        out.append(BASE45_ALPHABET[c] + BASE45_ALPHABET[d] + BASE45_ALPHABET[e])
+    pairs = len(data) // 2
+    text = "".join([_BASE45_PAIRS[n % 2025] + BASE45_ALPHABET[n // 2025]
+                    for n in struct.unpack(f">{pairs}H", data[:2 * pairs])])
     if len(data) % 2:
-        d, c = divmod(data[-1], 45)
-        out.append(BASE45_ALPHABET[c] + BASE45_ALPHABET[d])
-    return "".join(out)
+        text += _BASE45_PAIRS[data[-1]]  # a last odd byte is two characters (RFC 9285)
+    return text
 
 
 def b45decode(text: str) -> bytes:
