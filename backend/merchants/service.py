@@ -5,8 +5,12 @@ client id, and the database's unique constraints are the final word on "only onc
 * `redemptions.client_id` unique: a retried request returns the first answer;
 * `(pass_id, perk_id)` unique: the same pass cannot be redeemed twice at the same perk;
 * `(perk_id, subject_id, local_day, day_slot)` unique: a daily limit of N gives slots 1..N.
-Redis (`fastpath.ReplayGuard`) only refuses replays of passes the database already recorded, so
-that they cost no lock and no insert; without Redis the answers are the same.
+The common case costs two autocommit statements: one read of everything the judgement needs (the
+perk's rules, the holder's standing now, the holder's use of the perk that day) and one
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id`. When that insert meets a unique constraint (a
+retry, a replayed pass, two passes of one holder taking the same daily slot at once) nothing is
+written and the request is judged again in a transaction that locks the holder's row, which tells
+those cases apart. Redis plays no part here beyond the session check.
 
 Rounding (docs/api.md): payable_fen = floor((amount_fen * discount_permille + 500) / 1000), i.e. the
 price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then capped by the perk.
@@ -20,7 +24,9 @@ import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Date, bindparam, exists, func, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -31,7 +37,6 @@ from ..errors import DomainError
 from ..extensions import db
 from ..office import audit
 from ..timeutil import SHANGHAI, local_day
-from .fastpath import NO_GUARD, ReplayGuard
 from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
 
 pass_service = importlib.import_module("backend.pass.service")
@@ -78,16 +83,14 @@ def price(*, amount_fen: int, discount_permille: int, max_discount_fen: int | No
     return payable, discount
 
 
-def check_perk_rules(*, perk: Perk, holder_kind: str, tier_level: int, day) -> None:
+def check_perk_rules(*, perk, partner_active: bool, blacked_out: bool, holder_kind: str, tier_level: int,
+                     day) -> None:
     """Refuse if the perk is off, out of its dates or blacked out, or not for this kind and tier."""
-    if not perk.active or not perk.partner.active:
+    if not perk.active or not partner_active:
         raise DomainError("perk_unavailable")
     if (perk.active_from and day < perk.active_from) or (perk.active_until and day > perk.active_until):
         raise DomainError("perk_unavailable", "该优惠不在有效期内")
-    if perk.blackout_calendar and db.session.scalar(
-        select(HolidayCalendarDay.id).where(HolidayCalendarDay.calendar == perk.blackout_calendar,
-                                            HolidayCalendarDay.day == day)
-    ):
+    if blacked_out:
         raise DomainError("perk_unavailable", "节假日期间暂停该优惠")
     if holder_kind not in perk.holder_kinds.split(","):
         raise DomainError("tier_not_eligible", "该优惠不适用于此类主体")
@@ -146,14 +149,13 @@ def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None,
     db.session.commit()
 
 
-def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: ReplayGuard = NO_GUARD,
-           tier_levels=None, now: datetime | None = None) -> RedeemOutcome:
+def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_levels=None,
+           now: datetime | None = None) -> RedeemOutcome:
     """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
 
     Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
-    The happy path costs three database round trips (perk and holder in one locking read, the
-    insert, the commit); a client id seen before is found on the way out, when the insert's unique
-    constraint fires or a check refuses, and then the first answer is returned instead.
+    A client id seen before is found on the way out, when the insert meets its unique constraint or
+    a check refuses, and then the first answer is returned instead.
     """
     now = now or utcnow()
     delay = (now - request.scanned_at).total_seconds()
@@ -169,31 +171,12 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(verify_at.timestamp()))
         pass_id = claims.pass_id
-        recorded_by = guard.claim(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
-        # An offline scan of a used pass goes on to the database, which records the conflict.
-        if recorded_by is not None and not offline:
-            raise DomainError("pass_already_used")
         subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
-        perk, subject = _perk_and_locked_subject(request.perk_id, subject_id)
-        if perk is None or perk.partner_id != request.partner_id:
-            raise DomainError("perk_unavailable", "本商户没有该优惠")
-        tier_level = claims.tier
-        if subject_id is not None:
-            if subject is None:
-                raise DomainError("pass_invalid", reason="holder")
-            if subject.black_listed:
-                raise DomainError("holder_blacklisted")
-            # The standing now decides, not the tier printed in a pass issued a minute ago.
-            tier_level = subject.tier_level
-            if tier_level < 1:
-                raise DomainError("tier_not_eligible")
         day = local_day(request.scanned_at)
-        check_perk_rules(perk=perk, holder_kind=claims.kind, tier_level=tier_level, day=day)
-        redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now)
-        redemption.id = _insert(redemption)
-        db.session.commit()
+        redemption = _record_unless_contested(request, claims, subject_id, day, offline, now)
+        if redemption is None:
+            redemption = _record_under_lock(request, claims, subject_id, day, offline, now)
     except DomainError as error:
-        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         db.session.rollback()
         # A retry of a scan already answered gets that answer, whatever would be refused now.
         existing = _first_answer_or_record(request, pass_id=pass_id, offline=offline)
@@ -202,13 +185,130 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, guard: Rep
         _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
         raise
     except (IntegrityError, _AlreadyRecorded):
-        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
         return _resolve_conflict(request, pass_id=pass_id, subject_id=subject_id, offline=offline)
-    except Exception:
-        guard.release(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
-        raise
-    guard.done(perk_id=request.perk_id, pass_id=pass_id, client_id=request.client_id)
     return RedeemOutcome(redemption, replayed=False)
+
+
+@dataclass(frozen=True)
+class PerkRules:
+    """A perk's rules as read for one judgement (the attributes `check_perk_rules` and `_build` use)."""
+
+    id: int
+    partner_id: int
+    kind: str
+    active: bool
+    active_from: date | None
+    active_until: date | None
+    holder_kinds: str
+    min_tier_level: int
+    discount_permille: int | None
+    max_discount_fen: int | None
+    quota_by_tier: dict | None
+    limit_per_holder_per_day: int | None
+    blackout_calendar: str | None
+
+
+_RULE_COLUMNS = [getattr(Perk, name) for name in PerkRules.__dataclass_fields__]
+_SAME_HOLDER_DAY = (Redemption.perk_id == bindparam("perk_id"), Redemption.subject_id == bindparam("subject_id"),
+                    Redemption.local_day == bindparam("day", type_=Date))
+# Everything one redemption is judged on, in one statement: the perk and its partner, whether the
+# day is blacked out, the holder's standing now (no row for a partner city's pass), and the
+# holder's use of the perk that day (recorded uses for the limit; the highest slot ever taken).
+_FACTS = (
+    select(
+        *_RULE_COLUMNS,
+        Partner.active.label("partner_active"),
+        exists().where(HolidayCalendarDay.calendar == Perk.blackout_calendar,
+                       HolidayCalendarDay.day == bindparam("day", type_=Date)).label("blacked_out"),
+        CreditSubject.id.label("holder_id"), CreditSubject.black_listed, CreditSubject.tier_level.label("holder_tier"),
+        select(func.count()).where(*_SAME_HOLDER_DAY, Redemption.status == "recorded").scalar_subquery().label("used"),
+        select(func.max(Redemption.day_slot)).where(*_SAME_HOLDER_DAY).scalar_subquery().label("max_slot"),
+    )
+    .select_from(Perk)
+    .join(Partner, Partner.id == Perk.partner_id)
+    .outerjoin(CreditSubject, CreditSubject.id == bindparam("subject_id"))
+    .where(Perk.id == bindparam("perk_id"))
+)
+
+
+class _LimitReached(Exception):
+    """The holder has used the perk as often as the day allows (or this is a replay: the caller tells)."""
+
+
+def _record_unless_contested(request, claims, subject_id, day, offline, now) -> Redemption | None:
+    """The common case in two autocommit statements; None when a unique constraint or the daily limit
+    stands in the way and the request must be judged under the holder's lock (nothing was written)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        facts = connection.execute(_FACTS, {"perk_id": request.perk_id, "subject_id": subject_id, "day": day}).first()
+        perk = PerkRules(*facts[:len(_RULE_COLUMNS)]) if facts is not None else None
+        tier_level = _judge(request, claims, perk, subject_id, day,
+                            partner_active=facts is not None and facts.partner_active,
+                            blacked_out=facts is not None and facts.blacked_out,
+                            holder=(facts.black_listed, facts.holder_tier)
+                            if facts is not None and facts.holder_id is not None else None)
+        try:
+            redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
+                                used=facts.used, max_slot=facts.max_slot)
+        except _LimitReached:
+            return None
+        insert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(Redemption.__table__)
+        new_id = connection.execute(insert.values(**_column_values(redemption)).on_conflict_do_nothing()
+                                    .returning(Redemption.__table__.c.id)).scalar()
+    if new_id is None:
+        return None
+    redemption.id = new_id
+    return redemption
+
+
+def _record_under_lock(request, claims, subject_id, day, offline, now) -> Redemption:
+    """Judge and record in one transaction holding the holder's row, so one holder's redemptions take
+    turns: a daily slot is then either free or truly used up, and a replay is told from the limit."""
+    perk, subject = _perk_and_locked_subject(request.perk_id, subject_id)
+    blacked_out = bool(perk is not None and perk.blackout_calendar and db.session.scalar(
+        select(HolidayCalendarDay.id).where(HolidayCalendarDay.calendar == perk.blackout_calendar,
+                                            HolidayCalendarDay.day == day)))
+    tier_level = _judge(request, claims, perk, subject_id, day, partner_active=perk is not None and perk.partner.active,
+                        blacked_out=blacked_out,
+                        holder=(subject.black_listed, subject.tier_level) if subject is not None else None)
+    used, max_slot = 0, None
+    if perk.limit_per_holder_per_day and subject_id is not None:
+        used, max_slot = db.session.execute(select(
+            select(func.count()).where(*_SAME_HOLDER_DAY, Redemption.status == "recorded").scalar_subquery(),
+            select(func.max(Redemption.day_slot)).where(*_SAME_HOLDER_DAY).scalar_subquery(),
+        ), {"perk_id": perk.id, "subject_id": subject_id, "day": day}).one()
+    try:
+        redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
+                            used=used, max_slot=max_slot)
+    except _LimitReached:
+        # A replayed pass is named as such, not as the limit it would also exceed.
+        if db.session.scalar(select(Redemption.id).where(Redemption.pass_id == claims.pass_id,
+                                                         Redemption.perk_id == perk.id)):
+            raise _AlreadyRecorded() from None
+        raise DomainError("limit_reached") from None
+    redemption.id = db.session.execute(Redemption.__table__.insert().values(**_column_values(redemption))
+                                       .returning(Redemption.__table__.c.id)).scalar_one()
+    db.session.commit()
+    return redemption
+
+
+def _judge(request, claims, perk, subject_id, day, *, partner_active: bool, blacked_out: bool,
+           holder: tuple[bool, int] | None) -> int:
+    """The tier the redemption is given at, or the refusal; `holder`: (black-listed, tier) now, if found."""
+    if perk is None or perk.partner_id != request.partner_id:
+        raise DomainError("perk_unavailable", "本商户没有该优惠")
+    tier_level = claims.tier
+    if subject_id is not None:
+        if holder is None:
+            raise DomainError("pass_invalid", reason="holder")
+        black_listed, tier_level = holder
+        if black_listed:
+            raise DomainError("holder_blacklisted")
+        # The standing now decides, not the tier printed in a pass issued a minute ago.
+        if tier_level < 1:
+            raise DomainError("tier_not_eligible")
+    check_perk_rules(perk=perk, partner_active=partner_active, blacked_out=blacked_out, holder_kind=claims.kind,
+                     tier_level=tier_level, day=day)
+    return tier_level
 
 
 def _perk_and_locked_subject(perk_id: int, subject_id: int | None) -> tuple[Perk | None, CreditSubject | None]:
@@ -227,14 +327,13 @@ def _perk_and_locked_subject(perk_id: int, subject_id: int | None) -> tuple[Perk
     return db.session.scalar(perk_query), _lock_subject(subject_id)
 
 
-def _insert(redemption: Redemption) -> int:
-    """Insert through Core (the ORM unit of work cost more than the rest of the request) and return the id.
+def _column_values(redemption: Redemption) -> dict:
+    """The row to insert through Core (the ORM unit of work cost more than the rest of the request).
 
     The object stays transient: it is only what the view serialises, already complete.
     """
-    table = Redemption.__table__
-    values = {column.key: getattr(redemption, column.key) for column in table.columns if column.key != "id"}
-    return db.session.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
+    return {column.key: getattr(redemption, column.key) for column in Redemption.__table__.columns
+            if column.key != "id"}
 
 
 def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Redemption | None:
@@ -246,7 +345,9 @@ def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Rede
         raise
 
 
-def _build(request, perk, claims, subject_id, tier_level, day, offline, now) -> Redemption:
+def _build(request, perk, claims, subject_id, tier_level, day, offline, now, *, used: int,
+           max_slot: int | None) -> Redemption:
+    """The redemption to record; `used`/`max_slot`: the holder's recorded uses and highest slot that day."""
     amount = payable = discount = quota = None
     if perk.kind == "discount":
         if request.amount_fen is None or request.amount_fen <= 0:
@@ -258,18 +359,10 @@ def _build(request, perk, claims, subject_id, tier_level, day, offline, now) -> 
         quota = _quota_for(perk.quota_by_tier, tier_level)
     slot = None
     if perk.limit_per_holder_per_day and subject_id is not None:
-        used = db.session.scalar(select(func.count()).select_from(Redemption).where(
-            Redemption.perk_id == perk.id, Redemption.subject_id == subject_id, Redemption.local_day == day,
-            Redemption.status == "recorded"))
         if used >= perk.limit_per_holder_per_day:
-            # A replayed pass is named as such, not as the limit it would also exceed.
-            if db.session.scalar(select(Redemption.id).where(Redemption.pass_id == claims.pass_id,
-                                                             Redemption.perk_id == perk.id)):
-                raise _AlreadyRecorded()
-            raise DomainError("limit_reached")
+            raise _LimitReached()
         # Slots of voided redemptions stay taken, so the next slot follows the highest ever used.
-        slot = (db.session.scalar(select(func.max(Redemption.day_slot)).where(
-            Redemption.perk_id == perk.id, Redemption.subject_id == subject_id, Redemption.local_day == day)) or 0) + 1
+        slot = (max_slot or 0) + 1
     return Redemption(
         client_id=request.client_id, pass_id=claims.pass_id, perk_id=perk.id, partner_id=perk.partner_id,
         subject_id=subject_id, holder_kind=claims.kind, tier_level=tier_level, amount_fen=amount,

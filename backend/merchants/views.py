@@ -12,10 +12,8 @@ from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError
-from ..extensions import redis_store
 from ..timeutil import iso, local_day
 from . import catalog, service
-from .fastpath import ReplayGuard
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 
 key_context = importlib.import_module("backend.pass.context").key_context
@@ -23,15 +21,6 @@ key_context = importlib.import_module("backend.pass.context").key_context
 bp = APIBlueprint("merchants", __name__, url_prefix="/api", tag="商户与核销")
 
 MERCHANT_ROLES = ["cashier", "merchant_admin", "device"]
-
-
-def replay_guard() -> ReplayGuard:
-    """One fast-path guard per app (it remembers when Redis was last unreachable)."""
-    guard = current_app.extensions.get("replay_guard")
-    if guard is None:
-        guard = current_app.extensions["replay_guard"] = ReplayGuard(redis_store.client,
-                                                                     current_app.config["REDIS_PREFIX"])
-    return guard
 
 
 TIER_CACHE_SECONDS = 30
@@ -118,7 +107,7 @@ def redeem(body):
         staff_id=principal.id if principal.kind == "staff" else None, queued=body["queued"],
     )
     levels = tier_table()
-    outcome = service.redeem(ctx=key_context(), request=request, guard=replay_guard(), tier_levels=levels,
+    outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
                              offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
     return redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201
 

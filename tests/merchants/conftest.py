@@ -81,10 +81,9 @@ class Shop:
         values.update(fields)
         return service.RedeemRequest(**values)
 
-    def redeem(self, token: str, perk_id: int, *, guard=None, window_hours: int = 24, now=None, **fields):
-        kwargs = {"guard": guard} if guard is not None else {}
+    def redeem(self, token: str, perk_id: int, *, window_hours: int = 24, now=None, **fields):
         return service.redeem(ctx=key_context(), request=self.request(token, perk_id, **fields),
-                              offline_window_hours=window_hours, now=now, **kwargs)
+                              offline_window_hours=window_hours, now=now)
 
     def header(self, *, role: str = "cashier", device: int | None = None) -> dict:
         if device is not None:
