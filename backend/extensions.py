@@ -1,10 +1,8 @@
 """Extension objects, created unbound at import time and bound to an app by the factory."""
 from __future__ import annotations
 
-from typing import Callable
-
 import redis
-from flask import current_app, g
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -35,35 +33,8 @@ def read_outside_transaction(statement, params=None):
         return connection.execute(statement, params or {}).all()
 
 
-NOT_READ = object()  # a key this request did not read along with its session check
-
-
 class RedisStore:
-    """The app's Redis client; every caller must survive `redis.RedisError` (Redis is a fast path only).
-
-    Every authenticated request already makes one pipelined round trip to Redis (the session
-    check). Keys registered with `read_along` ride in that same pipeline, so a hot request that
-    also needs, say, the key ring's generation pays one round trip, not one per key. The values
-    are kept for the rest of the request (`read_this_request`); a key not read (no session
-    check, Redis down) answers NOT_READ and its owner asks Redis itself, or the database.
-    """
-
-    def __init__(self):
-        self._along: list[Callable[[object], str | None]] = []
-
-    def read_along(self, name_for: Callable[[object], str | None]) -> None:
-        """Register `name_for(principal)` -> a key name (unprefixed) to read with every session check, or None."""
-        self._along.append(name_for)
-
-    def names_to_read_along(self, principal) -> list[str]:
-        return [name for name in (name_for(principal) for name_for in self._along) if name is not None]
-
-    def remember_reads(self, values: dict[str, str | None]) -> None:
-        g.redis_reads = values
-
-    def read_this_request(self, name: str):
-        """The value of `name` read along with this request's session check (None: no such key), or NOT_READ."""
-        return g.get("redis_reads", {}).get(name, NOT_READ)
+    """The app's Redis client; every caller must survive `redis.RedisError` (Redis is a fast path only)."""
 
     def init_app(self, app) -> None:
         app.extensions["redis"] = redis.Redis.from_url(

@@ -5,7 +5,6 @@ from apiflask import HTTPTokenAuth
 from flask import current_app, g
 
 from ..errors import DomainError
-from ..extensions import redis_store
 from .service import Principal, decode_access_token
 
 auth = HTTPTokenAuth(scheme="Bearer", description="登录后获得的访问令牌 (JWT)")
@@ -22,8 +21,7 @@ def _verify(token: str) -> Principal | None:
     from .sessions import is_session_revoked  # late: sessions needs the models, guard is imported early
     # Logout, refresh-token reuse, a disabled account or a revoked device: refused from the next request on.
     device_id = principal.id if principal.kind == "device" else None
-    if is_session_revoked(principal.session_id, device_id=device_id,
-                          read_along=redis_store.names_to_read_along(principal)):
+    if is_session_revoked(principal.session_id, device_id=device_id):
         return None
     g.principal = principal
     return principal

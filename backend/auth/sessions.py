@@ -6,6 +6,9 @@ Revoking a session writes a `RevokedSession` row (the record) and a Redis key (t
 Per request, `is_session_revoked` must be cheap (it runs on every authenticated call, issuing
 passes included) and must never say "not revoked" wrongly:
 
+* While the worker's change feed is synced (backend/changefeed.py: every revocation is published
+  on Redis Pub/Sub and each worker keeps the live set in memory) the answer costs no round trip.
+  Otherwise, per request:
 * Redis holds `revoked:<sid>` for every live revocation, but only while the marker
   `revoked:warm` exists is its silence authoritative. One pipelined round trip reads both.
 * No marker (Redis restarted, flushed, or the marker's short TTL ran out) means Redis may have
@@ -30,6 +33,7 @@ import redis
 from flask import current_app
 from sqlalchemy import select, update
 
+from .. import changefeed
 from ..dbtypes import utcnow
 from ..errors import DomainError
 from ..extensions import db, redis_store
@@ -210,12 +214,17 @@ def revoke_sessions(session_ids: list[str], *, reason: str, lifetime: timedelta 
 
 
 def _remember_in_redis(session_ids: list[str], expires_at: datetime) -> None:
+    """The keys first, then the messages (the change feed's load relies on that order)."""
     ttl_ms = max(1000, int((expires_at - utcnow()).total_seconds() * 1000))
+    feed = changefeed.current_feed()
+    feed.note_revoked(session_ids, expires_at.timestamp())  # this worker knows at once
     client = redis_store.client
     try:
         pipe = client.pipeline(transaction=False)
         for sid in session_ids:
             pipe.set(redis_store.key("revoked", sid), "1", px=ttl_ms)
+        for message in feed.revoked_messages(session_ids, expires_at.timestamp()):
+            pipe.publish(feed.channel, message)
         pipe.execute()
     except redis.RedisError:
         # Redis may be half-alive: make it distrust itself so that the next checks ask the database.
@@ -226,23 +235,20 @@ def _remember_in_redis(session_ids: list[str], expires_at: datetime) -> None:
         log.warning("Redis unavailable while revoking sessions; the database record will be used")
 
 
-def is_session_revoked(session_id: str | None, *, device_id: int | None = None, read_along: list[str] = ()) -> bool:
-    """True if the session was revoked. One Redis round trip while Redis is warm; the database otherwise.
-
-    `read_along`: more keys (unprefixed) fetched in the same round trip and kept for this request
-    (`redis_store.read_this_request`), so that the request's other Redis reads cost nothing more.
-    """
+def is_session_revoked(session_id: str | None, *, device_id: int | None = None) -> bool:
+    """True if the session was revoked: from this worker's change feed when it is synced (no round
+    trip at all); otherwise one Redis round trip while Redis is warm, the database when it is not."""
     if not session_id:
         return True  # every token we issue carries a session id
+    feed = changefeed.current_feed()
+    if feed.synced:
+        return feed.is_revoked(session_id)
     client = redis_store.client
     try:
         pipe = client.pipeline(transaction=False)
         pipe.exists(redis_store.key("revoked", session_id))
         pipe.exists(redis_store.key("revoked", WARM_MARKER))
-        for name in read_along:
-            pipe.get(redis_store.key(name))
-        revoked, warm, *values = pipe.execute()
-        redis_store.remember_reads(dict(zip(read_along, values)))
+        revoked, warm = pipe.execute()
         if revoked:
             return True
         if warm:
@@ -251,6 +257,23 @@ def is_session_revoked(session_id: str | None, *, device_id: int | None = None, 
     except redis.RedisError:
         pass
     return _revoked_in_database(session_id, device_id=device_id)
+
+
+def live_revocations() -> dict[str, float]:
+    """Every revocation still in force, as the change feed loads it: session id -> expiry (unix).
+
+    If Redis has lost its revocations (no warm marker), they are copied back, so that workers whose
+    feed is not synced yet find Redis warm again.
+    """
+    rows = db.session.execute(select(RevokedSession.session_id, RevokedSession.expires_at)
+                              .where(RevokedSession.expires_at > utcnow())).all()
+    client = redis_store.client
+    try:
+        if not client.exists(redis_store.key("revoked", WARM_MARKER)):
+            _rebuild_from_database(client)
+    except redis.RedisError:
+        pass
+    return {sid: expires_at.timestamp() for sid, expires_at in rows}
 
 
 def _revoked_in_database(session_id: str, *, device_id: int | None) -> bool:

@@ -1,39 +1,42 @@
-"""A citizen account's standing (its subject, tier, black list; the company it represents), cached in Redis.
+"""A citizen account's standing (its subject, tier, black list; the company it represents), cached
+in each worker for issuing.
 
 Issuing a pass runs every ~45 s for every citizen with the code on screen, and the database read
-of the standing was its largest cost. The entry for an account is read in the same Redis round
-trip as the session check (`redis_store.read_along`), so a hit costs nothing more.
-
-Correctness rests on one generation for all entries:
-* every entry is written tagged with the generation read *before* the database read;
+of the standing was its largest cost. Each worker keeps the rows it read, tagged with the standing
+*generation* its change feed knew before the read (backend/changefeed.py):
 * an entry counts only while its tag equals the current generation;
 * any committed change that can alter a standing (a subject's tier, kind or black list, an
   account's binding or status, a representative's authorisation; the credit import) writes a new
-  random generation *after* the commit. So a read racing a change can only miss, never serve stale.
-
-Entries also expire after ENTRY_TTL_SECONDS: if Redis was unreachable at the moment of a change,
-issuing can lag it by at most that long, and redemption never relies on this cache (it reads the
-holder's row when it records).
+  random generation to Redis *after* the commit and publishes it; every worker's feed applies it.
+So a read racing a change can only miss, never serve stale. While the feed is not synced (Redis
+down, reconnecting) nothing is served from the cache: every issue reads the database. Entries
+also expire after ENTRY_SECONDS, which bounds the lag if a change could not reach Redis while the
+other workers still could. Redemption never relies on this cache (it reads the holder's row when
+it records).
 """
 from __future__ import annotations
 
-import json
 import logging
+import time
 import uuid
 
 import redis
-from flask import has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from .. import changefeed
 from ..auth.models import CitizenAccount, CompanyRepresentative
-from ..extensions import NOT_READ, redis_store
+from ..extensions import redis_store
 from .models import CreditSubject
 
 log = logging.getLogger(__name__)
 
+FEED_NAME = "standing"
 GENERATION_KEY = "standing:generation"
-ENTRY_TTL_SECONDS = 300
+changefeed.watch_generation(FEED_NAME, GENERATION_KEY)
+MAX_ENTRIES = 100_000  # per worker; a few hundred bytes each
+ENTRY_SECONDS = 300
 _CHANGED = "standing_changed"  # session.info flag: this transaction changed some standing
 
 # What a standing depends on; a change to any other column (a sign-in time, a score) leaves it alone.
@@ -45,39 +48,33 @@ _WATCHED = {
 _WATCHED_TABLES = {model.__tablename__ for model in _WATCHED}
 
 
-def entry_key(account_id: int) -> str:
-    return f"standing:account:{account_id}"
+def _entries() -> dict:
+    return current_app.extensions.setdefault("standing_cache", {})
 
 
-# Only citizens issue passes; their entry rides along with the session check.
-redis_store.read_along(lambda principal: GENERATION_KEY if principal.kind == "citizen" else None)
-redis_store.read_along(lambda principal: entry_key(principal.id) if principal.kind == "citizen" else None)
+def current_generation() -> str | None:
+    """The generation to tag a database read with (read it *before* the read); None: do not cache."""
+    feed = changefeed.current_feed()
+    return feed.generation(FEED_NAME) if feed.synced else None
 
 
 def cached(account_id: int) -> list | None:
     """The row remembered for this account under the current generation, or None (ask the database)."""
-    generation = redis_store.read_this_request(GENERATION_KEY)
-    entry = redis_store.read_this_request(entry_key(account_id))
-    if not generation or entry is NOT_READ or not entry:
+    generation = current_generation()
+    entry = _entries().get(account_id) if generation is not None else None
+    if entry is None or entry[0] != generation or time.monotonic() - entry[1] > ENTRY_SECONDS:
         return None
-    tag, _, payload = entry.partition("|")
-    return json.loads(payload) if tag == generation else None
+    return entry[2]
 
 
-def remember(account_id: int, row: list) -> None:
-    """Keep the row just read from the database, tagged with the generation read before it."""
-    generation = redis_store.read_this_request(GENERATION_KEY)
-    if generation is NOT_READ:
-        return  # Redis was not asked (or failed) this request: nothing to tag the entry with
-    client = redis_store.client
-    try:
-        if generation is None:
-            # No generation yet (new or flushed Redis): start one; entries count from the next request.
-            client.set(redis_store.key(GENERATION_KEY), uuid.uuid4().hex, nx=True)
-            return
-        client.set(redis_store.key(entry_key(account_id)), f"{generation}|{json.dumps(row)}", ex=ENTRY_TTL_SECONDS)
-    except redis.RedisError:
-        pass
+def remember(account_id: int, row: list, generation: str | None) -> None:
+    """Keep a row read from the database, tagged with the generation read before it."""
+    if generation is None:
+        return
+    entries = _entries()
+    if len(entries) >= MAX_ENTRIES:
+        entries.clear()  # rare and cheap: the next issues read the database again
+    entries[account_id] = (generation, time.monotonic(), row)
 
 
 def mark_changed(session: Session) -> None:
@@ -86,11 +83,16 @@ def mark_changed(session: Session) -> None:
 
 
 def _announce() -> None:
+    feed, value = changefeed.current_feed(), uuid.uuid4().hex
+    feed.note_generation(FEED_NAME, value)  # this worker at once, the others through the feed
     try:
-        redis_store.client.set(redis_store.key(GENERATION_KEY), uuid.uuid4().hex)
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.set(redis_store.key(GENERATION_KEY), value)
+        pipe.publish(feed.channel, feed.generation_message(FEED_NAME, value))
+        pipe.execute()
     except redis.RedisError:
-        log.warning("standing changed but Redis is unreachable: cached standings expire within %s s",
-                    ENTRY_TTL_SECONDS)
+        # The other workers' feeds are cut off from Redis too, so they serve nothing from their caches.
+        log.warning("standing changed while Redis is unreachable")
 
 
 def _changes_standing(instance) -> bool:

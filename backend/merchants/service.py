@@ -251,13 +251,25 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
                                 used=facts.used, max_slot=facts.max_slot)
         except _LimitReached:
             return None
-        insert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(Redemption.__table__)
-        new_id = connection.execute(insert.values(**_column_values(redemption)).on_conflict_do_nothing()
-                                    .returning(Redemption.__table__.c.id)).scalar()
+        new_id = connection.execute(_insert_unless_taken(connection.dialect.name), _column_values(redemption)).scalar()
     if new_id is None:
         return None
     redemption.id = new_id
     return redemption
+
+
+_INSERTS_UNLESS_TAKEN: dict[str, object] = {}
+
+
+def _insert_unless_taken(dialect: str):
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id`, built once per dialect: building the statement
+    anew for every redemption cost more than executing it."""
+    statement = _INSERTS_UNLESS_TAKEN.get(dialect)
+    if statement is None:
+        table = Redemption.__table__
+        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing()
+        statement = _INSERTS_UNLESS_TAKEN[dialect] = statement.returning(table.c.id)
+    return statement
 
 
 def _record_under_lock(request, claims, subject_id, day, offline, now) -> Redemption:

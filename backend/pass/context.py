@@ -2,33 +2,39 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from flask import current_app
 
 from ..credit.service import tiers
-from ..extensions import NOT_READ, redis_store
+from ..changefeed import current_feed, watch_generation
+from ..extensions import redis_store
 from .keyring import GENERATION_KEY, announce_change
 from .service import KeyContext
 
 
-# Issuing and verifying run after a session check: the ring's generation rides in its round trip.
-redis_store.read_along(lambda principal: GENERATION_KEY)
+FEED_NAME = "keyring"
+watch_generation(FEED_NAME, GENERATION_KEY)
 
 
 def key_context() -> KeyContext:
     config = current_app.config
-    generation = redis_store.read_this_request(GENERATION_KEY)
+    feed = current_feed()
     return KeyContext(
         issuer_code=config["ISSUER_CODE"], secret=config["PASS_KEY_SECRET"], owner=current_app._get_current_object(),
         skew=config["PASS_CLOCK_SKEW_SECONDS"], ttl=config["PASS_TTL_SECONDS"],
         redis_client=redis_store.client, generation_key=redis_store.key(GENERATION_KEY),
-        generation=None if generation is NOT_READ else generation or "",
+        # The worker's change feed knows the ring's generation without a round trip while it is synced.
+        generation=feed.generation(FEED_NAME) if feed.synced else None,
     )
 
 
 def key_ring_changed() -> bool:
     """After a committed key ring change: make every worker reload it now. False if Redis is down."""
-    return announce_change(redis_store.client, redis_store.key(GENERATION_KEY))
+    feed, value = current_feed(), uuid.uuid4().hex
+    feed.note_generation(FEED_NAME, value)
+    return announce_change(redis_store.client, redis_store.key(GENERATION_KEY), value=value, channel=feed.channel,
+                           message=feed.generation_message(FEED_NAME, value))
 
 
 TIER_CACHE_SECONDS = 30

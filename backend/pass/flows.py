@@ -52,10 +52,11 @@ def holder_subject(*, account_id: int, holder: str | None) -> Holder:
     """The credit subject a citizen shows a pass for: their own, or a company they represent."""
     row = standing_cache.cached(account_id)
     if row is None:
+        generation = standing_cache.current_generation()  # before the read: a change during it makes a miss
         rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
         row = list(rows[0]) if rows else None
         if row is not None:
-            standing_cache.remember(account_id, row)
+            standing_cache.remember(account_id, row, generation)
     if row is None or row[0]:
         raise DomainError("unauthorized")
     person = Holder(*row[1:5]) if row[1] is not None else None

@@ -148,14 +148,20 @@ def invalidate_cache() -> None:
             cache.loaded_at = 0.0
 
 
-def announce_change(redis_client, generation_key: str) -> bool:
+def announce_change(redis_client, generation_key: str, *, value: str | None = None,
+                    channel: str | None = None, message: str | None = None) -> bool:
     """Tell every worker the key ring changed (call after the change is committed); False if Redis failed.
 
-    A fresh random value rather than a counter: after a Redis restart or flush a counter could
-    come back to a value a worker already holds, a random value cannot.
+    The new generation is written, then `message` published on `channel` (the change feed). A fresh
+    random value rather than a counter: after a Redis restart or flush a counter could come back to
+    a value a worker already holds, a random value cannot.
     """
     try:
-        redis_client.set(generation_key, uuid.uuid4().hex)
+        pipe = redis_client.pipeline(transaction=False)
+        pipe.set(generation_key, value or uuid.uuid4().hex)
+        if channel is not None:
+            pipe.publish(channel, message)
+        pipe.execute()
     except redis.RedisError:
         log.warning("key ring changed but Redis is unreachable: workers notice within %s s", KEYRING_CACHE_SECONDS)
         return False

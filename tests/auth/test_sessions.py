@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import time
+
 import jwt
 import redis
 from sqlalchemy import select
@@ -100,12 +102,16 @@ def test_revocation_made_while_redis_was_down_is_seen_once_redis_is_back(app, ma
     body = sms_session(client, outbox, fresh_phone())
     make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client().post("/api/auth/logout",
                                                                    headers=bearer(body["access_token"]))
-    # Redis "restarts" empty: the warm marker is gone, so the app must not trust its silence.
+    # Redis "restarts" empty: the warm marker and the change feed's marker are gone, so the app must
+    # not trust its silence (its feed notices within a second and reloads from the database).
     r = redis.Redis.from_url(redis_url)
     prefix = app.config["REDIS_PREFIX"]
-    for key in r.scan_iter(match=f"{prefix}revoked:*"):
+    for key in [*r.scan_iter(match=f"{prefix}revoked:*"), *r.scan_iter(match=f"{prefix}changes:*")]:
         r.delete(key)
-    assert client.get("/api/auth/me", headers=bearer(body["access_token"])).status_code == 401
+    deadline = time.monotonic() + 3
+    while client.get("/api/auth/me", headers=bearer(body["access_token"])).status_code != 401:
+        assert time.monotonic() < deadline, "the revocation was never seen"
+        time.sleep(0.02)
     # ... and after the rebuild Redis alone knows it.
     assert r.exists(f"{prefix}revoked:warm")
     sid = jwt.decode(body["access_token"], options={"verify_signature": False})["sid"]
