@@ -12,6 +12,7 @@ from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError
+from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, service
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
@@ -109,7 +110,7 @@ def redeem(body):
     levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
                              offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
-    return redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201
+    return schema_json(redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201)
 
 
 @bp.get("/redemptions")

@@ -6,6 +6,7 @@ from flask import current_app, jsonify, request
 
 from ..auth.guard import auth, current_principal
 from ..errors import DomainError
+from ..responses import schema_json
 from . import flows, qr, service
 from .context import key_context, tier_table
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
@@ -19,8 +20,8 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 @bp.output(IssueOut, status_code=201)
 @bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
 def issue_pass(body):
-    return flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=body.get("holder"),
-                                   tier_names=tier_table())
+    return schema_json(flows.issue_for_account(ctx=key_context(), account_id=current_principal().id,
+                                               holder=body.get("holder"), tier_names=tier_table()), 201)
 
 
 @bp.get("/keys")

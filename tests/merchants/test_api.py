@@ -8,6 +8,7 @@ from sqlalchemy import event, func, select
 
 from backend.extensions import db
 from backend.merchants.models import Redemption
+from backend.merchants.schemas import RedemptionOut
 
 from .conftest import utc
 
@@ -30,6 +31,8 @@ def test_redeem_answers_with_the_contract_and_replays_the_first_answer(shop, cli
     first = client.post("/api/redemptions", headers=shop.header(), json=sent)
     assert first.status_code == 201, first.json
     assert CONTRACT_FIELDS <= set(first.json)
+    # Sent as built (backend/responses.py): exactly what the documented schema says.
+    assert set(first.json) == set(RedemptionOut().fields) and RedemptionOut().validate(first.json) == {}
     assert (first.json["status"], first.json["tier"], first.json["tier_name"]) == ("recorded", "excellent", "诚信优秀")
     assert (first.json["amount_fen"], first.json["payable_fen"], first.json["discount_fen"]) == (3333, 3266, 67)
     assert first.json["offline"] is False and first.json["client_id"] == sent["client_id"]

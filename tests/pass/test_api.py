@@ -17,6 +17,7 @@ from backend.extensions import db
 
 codec = importlib.import_module("backend.pass.codec")
 service = importlib.import_module("backend.pass.service")
+IssueOut = importlib.import_module("backend.pass.schemas").IssueOut
 context = importlib.import_module("backend.pass.context")
 Phone = importlib.import_module("tests.pass.conftest").Phone
 age_keys = importlib.import_module("tests.pass.conftest").age_keys
@@ -34,6 +35,8 @@ def test_citizen_gets_a_pass_and_is_told_when_to_refresh(client, auth_header, ap
     response = client.post("/api/pass", headers=auth_header("citizen"), json={})
     assert response.status_code == 201
     body = response.json
+    # Sent as built (backend/responses.py): exactly what the documented schema says.
+    assert set(body) == set(IssueOut().fields) and IssueOut().validate(body) == {}
     assert body["token"].startswith("XYM:") and len(body["token"]) == 147
     assert (body["holder_kind"], body["tier"], body["tier_name"]) == ("person", "good", "诚信良好")
     assert seconds(body["expires_at"]) - seconds(body["issued_at"]) == app.config["PASS_TTL_SECONDS"] == 60
