@@ -129,7 +129,7 @@ class ChangeFeed:
                     self._synced = True
                     self._listen(client, pubsub, until=time.monotonic() + self._resync_seconds)
             except Exception as error:  # Redis gone, database gone: per-request paths until we are back
-                if self._synced:
+                if self._synced and not self._stop.is_set():
                     log.warning("change feed lost (%s); checks go to Redis or the database until it is back", error)
                 self._synced = False
                 self._stop.wait(RETRY_SECONDS)

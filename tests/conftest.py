@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import redis
 import requests
 
 from backend import create_app
+from backend.changefeed import current_feed
 from backend.extensions import db
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
@@ -100,8 +102,10 @@ def redis_prefix(redis_url):
 
 
 def dispose(application) -> None:
-    """Close pooled connections, so the test database can be dropped and no socket leaks a warning."""
+    """Stop its change feed and close pooled connections, so the test database can be dropped and no
+    socket leaks a warning."""
     with application.app_context():
+        current_feed().stop()
         db.engine.dispose()
 
 
@@ -257,3 +261,31 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"database {TEST_DB}: {_counts.get(TEST_DB, 0)} tests passed on this database")
+
+
+def wait_until(predicate, *, seconds: float = 3.0, what: str = "the change feed") -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not get there in {seconds} s"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def redis_calls(monkeypatch):
+    """The Redis commands this process sends while the test runs (the feed's own thread excluded)."""
+    calls, me = [], threading.get_ident()
+    execute_command, pipeline_execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def command(self, *args, **kwargs):
+        if threading.get_ident() == me:
+            calls.append(args[0])
+        return execute_command(self, *args, **kwargs)
+
+    def pipeline(self, *args, **kwargs):
+        if threading.get_ident() == me:
+            calls.append("PIPELINE")
+        return pipeline_execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", command)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
+    return calls

@@ -6,7 +6,9 @@ import uuid
 
 from sqlalchemy import event, func, select
 
+from backend.changefeed import current_feed
 from backend.extensions import db
+from tests.conftest import wait_until
 from backend.merchants.models import Redemption
 from backend.merchants.schemas import RedemptionOut
 
@@ -143,7 +145,7 @@ def test_voids_through_http(shop, client, auth_header):
 
 # -- cost and Redis ----------------------------------------------------------------------------------
 
-def test_a_redemption_costs_two_statements_and_a_replay_writes_nothing(shop, client, app):
+def test_a_redemption_costs_two_statements_no_redis_and_a_replay_writes_nothing(shop, client, app, redis_calls):
     perk = shop.perk(limit_per_holder_per_day=2, kind="free_entry", title="免费入园")
     token = shop.pass_for(shop.holder())
     warm = client.post("/api/redemptions", headers=shop.header(), json=body(shop.pass_for(shop.holder()), perk))
@@ -154,6 +156,8 @@ def test_a_redemption_costs_two_statements_and_a_replay_writes_nothing(shop, cli
         seen.append(statement.split(None, 1)[0].upper())
 
     header, sent = shop.header(), body(token, perk)
+    wait_until(lambda: current_feed().synced)
+    redis_calls.clear()
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         assert client.post("/api/redemptions", headers=header, json=sent).status_code == 201
@@ -161,6 +165,7 @@ def test_a_redemption_costs_two_statements_and_a_replay_writes_nothing(shop, cli
         event.remove(db.engine, "before_cursor_execute", record)
     # One read of everything the judgement needs, one insert; autocommit: no BEGIN, no COMMIT.
     assert seen == ["SELECT", "INSERT"], seen
+    assert redis_calls == []  # the session check and the key ring's generation come from the change feed
     replay = client.post("/api/redemptions", headers=shop.header(), json=body(token, perk))
     assert replay.status_code == 409 and replay.json["code"] == "pass_already_used"
     assert redemptions() == 2

@@ -1,0 +1,83 @@
+"""The change feed: every worker learns of revocations and generation changes without asking Redis per request."""
+from __future__ import annotations
+
+import time
+
+import redis
+
+from backend.auth.service import Principal, issue_access_token
+from backend.changefeed import current_feed
+from backend.extensions import db
+from tests.conftest import wait_until
+
+def feed_of(app):
+    with app.app_context():
+        return current_feed()
+
+
+def synced(app) -> None:
+    feed = feed_of(app)
+    wait_until(lambda: feed.synced)
+
+
+def header(app, session_id: str) -> dict:
+    token = issue_access_token(secret=app.config["SECRET_KEY"], minutes=10,
+                               principal=Principal(kind="office", id=1, role="office_admin", session_id=session_id))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def revoke(app, session_id: str) -> None:
+    from backend.auth import sessions
+    with app.app_context():
+        sessions.revoke_sessions([session_id], reason="test")
+        db.session.commit()
+
+
+def test_a_revocation_in_one_worker_reaches_another_within_milliseconds(app, make_app):
+    other = make_app()  # another app object: another worker with its own feed
+    synced(app), synced(other)
+    sid = f"feed-{time.monotonic_ns()}"
+    assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code != 401
+    started = time.monotonic()
+    revoke(app, sid)
+    assert app.test_client().get("/api/auth/me", headers=header(app, sid)).status_code == 401  # its own: at once
+    wait_until(lambda: feed_of(other).is_revoked(sid), what="the other worker")
+    assert time.monotonic() - started < 1.0
+    assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
+
+
+def test_a_synced_worker_issues_passes_without_asking_redis(app, client, auth_header, redis_calls):
+    citizen = auth_header("citizen")
+    synced(app)
+    assert client.post("/api/pass", headers=citizen, json={}).status_code == 201  # caches the standing
+    redis_calls.clear()
+    for _ in range(5):
+        assert client.post("/api/pass", headers=citizen, json={}).status_code == 201
+    assert redis_calls == []
+
+
+def test_a_lost_subscription_falls_back_and_catches_up(app, make_app, redis_url):
+    other = make_app()
+    synced(other)
+    feed = feed_of(other)
+    # Cut the other worker's subscription, as a Redis restart would, and revoke while it is down.
+    admin = redis.Redis.from_url(redis_url)
+    for client in admin.client_list():
+        if client.get("name") == feed.client_name:
+            admin.client_kill_filter(_id=client["id"])
+    sid = f"feed-{time.monotonic_ns()}"
+    revoke(app, sid)  # published while the other feed is not listening: it must not be lost
+    # Unsynced, the other worker asks Redis per request; resynced, it knows from its load.
+    assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
+    wait_until(lambda: feed.synced and feed.is_revoked(sid), what="the resubscribed feed")
+    assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
+
+
+def test_redis_losing_its_data_makes_the_feed_reload(app, redis_url):
+    synced(app)
+    feed = feed_of(app)
+    r = redis.Redis.from_url(redis_url)
+    for key in r.scan_iter(match=app.config["REDIS_PREFIX"] + "changes:*"):
+        r.delete(key)
+    wait_until(lambda: not feed.synced, what="the feed noticing")
+    wait_until(lambda: feed.synced, what="the feed reloading")
