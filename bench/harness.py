@@ -203,3 +203,35 @@ def warm_up(url: str, *, tries: int = 8, **wrk_args) -> list[float]:
         if len(rates) >= 2 and rates[-1] <= rates[-2] * 1.1:
             break
     return rates
+
+
+def cpu_seconds_by_process() -> dict[str, float]:
+    """CPU seconds used so far by gunicorn, PostgreSQL, Redis, wrk and the kernel's workers (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if b"gunicorn" in command:
+            group = "gunicorn"
+        elif name.startswith("postgres"):
+            group = "postgres"
+        elif name.startswith(("redis", "wrk")):
+            group = name.split(":")[0].split("-")[0]
+        elif name.startswith("kworker"):
+            group = "kernel"
+        else:
+            continue
+        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def cpu_us_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, int]:
+    """Microseconds of CPU per request, by process group, between two `cpu_seconds_by_process()`."""
+    return {group: round((after.get(group, 0.0) - before.get(group, 0.0)) / max(requests, 1) * 1e6)
+            for group in sorted(after) if after.get(group, 0.0) - before.get(group, 0.0) > 0}

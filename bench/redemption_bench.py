@@ -30,7 +30,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import COUNTING_LUA, demo_database, gunicorn, warm_up, wrk  # noqa: E402
+from harness import (  # noqa: E402
+    COUNTING_LUA, cpu_seconds_by_process, cpu_us_per_request, demo_database, gunicorn, warm_up, wrk)
 
 PERK_PARTNER = "辣盆盆小龙虾饭店"
 
@@ -118,7 +119,7 @@ def main() -> None:
                         help="passes prepared per second of load (each request needs a fresh one)")
     args = parser.parse_args()
     load = {"seconds": args.seconds, "connections": args.connections, "threads": args.wrk_threads}
-    hello, redeem = [], []
+    hello, redeem, cpu = [], [], []
     with demo_database("postgresql", PASS_TTL_SECONDS="600") as env, tempfile.TemporaryDirectory() as tmp:
         # One file of fresh passes per run (a warm-up and each round), so no run replays another's passes.
         paths = [Path(tmp) / f"bodies-{n}.jsonl" for n in range(args.rounds + 1)]
@@ -133,8 +134,13 @@ def main() -> None:
             warm_up(base + "/api/ping", connections=args.connections, threads=args.wrk_threads)
             warm = redeem_run(paths[0], **{**load, "seconds": 2})  # imports, pools, caches, prepared statements
             for path in paths[1:]:
+                before = cpu_seconds_by_process()
                 hello.append(wrk(base + "/api/ping", **load))
+                middle = cpu_seconds_by_process()
                 redeem.append(redeem_run(path, **load))
+                after = cpu_seconds_by_process()
+                cpu.append((cpu_us_per_request(before, middle, hello[-1].requests),
+                            cpu_us_per_request(middle, after, redeem[-1].requests)))
         with psycopg.connect(env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
             recorded = conn.execute("select count(*), count(distinct pass_id) from redemptions").fetchone()
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, gunicorn {args.workers} workers x "
@@ -143,6 +149,8 @@ def main() -> None:
     for n, (h, r) in enumerate(zip(hello, redeem), 1):
         print(f"round {n}: GET /api/ping {h.rate:8.1f} req/s p99 {h.p99_ms:6.2f} ms | POST /api/redemptions "
               f"{r.rate:8.1f} req/s p99 {r.p99_ms:6.2f} ms | ratio {r.rate / h.rate:6.1%}")
+    for n, (ping_cpu, redeem_cpu) in enumerate(cpu, 1):
+        print(f"round {n}: CPU us per request by process: ping {ping_cpu} | redemption {redeem_cpu}")
     hello_rate, redeem_rate = statistics.median(h.rate for h in hello), statistics.median(r.rate for r in redeem)
     redeem_p99 = statistics.median(r.p99_ms for r in redeem)
     ratio = redeem_rate / hello_rate
