@@ -64,6 +64,7 @@ class ChangeFeed:
         self._synced = False
         self._pid: int | None = None
         self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self.client_name = f"{prefix}change-feed".replace(" ", "_")  # how the subscription shows in CLIENT LIST
 
@@ -84,8 +85,9 @@ class ChangeFeed:
     # -- what changes call ------------------------------------------------------------------------
 
     def note_revoked(self, session_ids: list[str], expires_at: float) -> None:
-        for sid in session_ids:
-            self._revoked[sid] = max(expires_at, self._revoked.get(sid, 0.0))
+        with self._lock:  # a full load may be merging at the same moment
+            for sid in session_ids:
+                self._revoked[sid] = max(expires_at, self._revoked.get(sid, 0.0))
 
     def note_generation(self, name: str, value: str) -> None:
         self._generations[name] = value
@@ -105,8 +107,9 @@ class ChangeFeed:
         with self._start_lock:
             if self._pid == os.getpid():
                 return
-            # A new process (first use, or a fork): nothing inherited is trusted.
-            self._pid, self._synced, self._revoked, self._generations = os.getpid(), False, {}, {}
+            if self._pid is not None:  # a fork: nothing inherited is trusted
+                self._revoked, self._generations = {}, {}
+            self._pid, self._synced = os.getpid(), False
             self._stop.clear()
             threading.Thread(target=self._run, name="change-feed", daemon=True).start()
 
@@ -164,10 +167,11 @@ class ChangeFeed:
             client.set(self._prefix + key, uuid.uuid4().hex, nx=True)
             generations[name] = client.get(self._prefix + key)
         # Revocations only accumulate: keep what this copy already knew (notes made during the load).
-        for sid, expires in self._revoked.items():
-            if expires > now:
-                revoked[sid] = max(expires, revoked.get(sid, 0.0))
-        self._revoked = revoked
+        with self._lock:
+            for sid, expires in self._revoked.items():
+                if expires > now:
+                    revoked[sid] = max(expires, revoked.get(sid, 0.0))
+            self._revoked = revoked
         # Messages received since the subscription are applied after this, so they win over the load.
         self._generations = generations
 

@@ -6,7 +6,7 @@ import time
 import redis
 
 from backend.auth.service import Principal, issue_access_token
-from backend.changefeed import current_feed
+from backend.changefeed import ChangeFeed, current_feed
 from backend.extensions import db
 from tests.conftest import wait_until
 
@@ -81,3 +81,14 @@ def test_redis_losing_its_data_makes_the_feed_reload(app, redis_url):
         r.delete(key)
     wait_until(lambda: not feed.synced, what="the feed noticing")
     wait_until(lambda: feed.synced, what="the feed reloading")
+
+
+def test_what_a_worker_noted_before_its_feed_started_survives_the_first_load(redis_url, redis_prefix):
+    feed = ChangeFeed(redis_url=redis_url, prefix=f"{redis_prefix}early-{time.monotonic_ns()}:", resync_seconds=60,
+                      load_revocations=dict)
+    try:
+        feed.note_revoked(["noted-early"], time.time() + 60)
+        wait_until(lambda: feed.synced)
+        assert feed.is_revoked("noted-early") and not feed.is_revoked("never-revoked")
+    finally:
+        feed.stop()
