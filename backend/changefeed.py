@@ -65,6 +65,7 @@ class ChangeFeed:
         self._pid: int | None = None
         self._start_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._noted_while_loading: set[str] = set()
         self._stop = threading.Event()
         self.client_name = f"{prefix}change-feed".replace(" ", "_")  # how the subscription shows in CLIENT LIST
 
@@ -90,7 +91,9 @@ class ChangeFeed:
                 self._revoked[sid] = max(expires_at, self._revoked.get(sid, 0.0))
 
     def note_generation(self, name: str, value: str) -> None:
-        self._generations[name] = value
+        with self._lock:
+            self._generations[name] = value
+            self._noted_while_loading.add(name)  # newer than whatever a load in progress read
 
     def revoked_messages(self, session_ids: list[str], expires_at: float) -> list[str]:
         return [f"revoked {sid} {expires_at:.0f}" for sid in session_ids]
@@ -153,6 +156,8 @@ class ChangeFeed:
         raise TimeoutError("no subscription confirmation from Redis")
 
     def _load(self, client: redis.Redis) -> None:
+        with self._lock:
+            self._noted_while_loading = set()
         now = time.time()
         revoked = {sid: expires for sid, expires in self._load_revocations().items() if expires > now}
         for key in client.scan_iter(match=self._prefix + "revoked:*", count=1000):
@@ -172,8 +177,12 @@ class ChangeFeed:
                 if expires > now:
                     revoked[sid] = max(expires, revoked.get(sid, 0.0))
             self._revoked = revoked
-        # Messages received since the subscription are applied after this, so they win over the load.
-        self._generations = generations
+        # Messages received since the subscription are applied after this, so they win over the load;
+        # a value this worker noted itself while loading is newer than what the load read.
+        with self._lock:
+            for name, value in generations.items():
+                if name not in self._noted_while_loading:
+                    self._generations[name] = value
 
     def _listen(self, client: redis.Redis, pubsub, *, until: float) -> None:
         checked = time.monotonic()

@@ -66,6 +66,7 @@ def test_a_lost_subscription_falls_back_and_catches_up(app, make_app, redis_url)
         if client.get("name") == feed.client_name:
             admin.client_kill_filter(_id=client["id"])
     sid = f"feed-{time.monotonic_ns()}"
+    wait_until(lambda: not feed.synced, what="the feed noticing its lost connection")
     revoke(app, sid)  # published while the other feed is not listening: it must not be lost
     # Unsynced, the other worker asks Redis per request; resynced, it knows from its load.
     assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401

@@ -98,10 +98,17 @@ def check_perk_rules(*, perk, partner_active: bool, blacked_out: bool, holder_ki
         raise DomainError("tier_not_eligible")
 
 
+# FOR NO KEY UPDATE serialises one holder's judged-again redemptions on PostgreSQL, so daily limits
+# count correctly, without blocking the FOR KEY SHARE that an insert's foreign-key check takes on
+# the same row. (FOR UPDATE would: an autocommit insert holding a unique-index entry would wait for
+# the lock while the lock holder's own insert waited for that entry, a deadlock.) SQLite
+# serialises all writers anyway and ignores the clause.
+_HOLDER_LOCK = {"key_share": True}
+
+
 def _lock_subject(subject_id: int) -> CreditSubject | None:
-    # FOR UPDATE serialises one holder's redemptions on PostgreSQL, so daily limits count correctly;
-    # SQLite serialises all writers anyway and ignores the clause.
-    return db.session.scalar(select(CreditSubject).where(CreditSubject.id == subject_id).with_for_update())
+    return db.session.scalar(select(CreditSubject).where(CreditSubject.id == subject_id)
+                             .with_for_update(**_HOLDER_LOCK))
 
 
 def _pass_id_of(token: str) -> str | None:
@@ -332,7 +339,7 @@ def _perk_and_locked_subject(perk_id: int, subject_id: int | None) -> tuple[Perk
         # Two independent rows fetched together: an explicit "join on true" says the product is meant.
         select(Perk, CreditSubject).join(CreditSubject, true()).options(joinedload(Perk.partner))
         .where(Perk.id == perk_id, CreditSubject.id == subject_id)
-        .with_for_update(of=CreditSubject)
+        .with_for_update(of=CreditSubject, **_HOLDER_LOCK)
     ).first()
     if row is not None:
         return row[0], row[1]
