@@ -24,11 +24,10 @@ import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, bindparam, exists, func, select, true
+from sqlalchemy import Date, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from ..credit.models import CreditSubject
 from ..credit.service import tier_levels as credit_tier_levels
@@ -98,17 +97,14 @@ def check_perk_rules(*, perk, partner_active: bool, blacked_out: bool, holder_ki
         raise DomainError("tier_not_eligible")
 
 
-# FOR NO KEY UPDATE serialises one holder's judged-again redemptions on PostgreSQL, so daily limits
-# count correctly, without blocking the FOR KEY SHARE that an insert's foreign-key check takes on
-# the same row. (FOR UPDATE would: an autocommit insert holding a unique-index entry would wait for
-# the lock while the lock holder's own insert waited for that entry, a deadlock.) SQLite
-# serialises all writers anyway and ignores the clause.
-_HOLDER_LOCK = {"key_share": True}
-
-
-def _lock_subject(subject_id: int) -> CreditSubject | None:
-    return db.session.scalar(select(CreditSubject).where(CreditSubject.id == subject_id)
-                             .with_for_update(**_HOLDER_LOCK))
+def _lock_subject(subject_id: int) -> None:
+    # FOR NO KEY UPDATE serialises one holder's judged-again redemptions on PostgreSQL, so daily
+    # limits count correctly, without blocking the FOR KEY SHARE that an insert's foreign-key check
+    # takes on the same row. (FOR UPDATE would: an autocommit insert holding a unique-index entry
+    # would wait for the lock while the lock holder's own insert waited for that entry, a deadlock.)
+    # SQLite serialises all writers anyway and ignores the clause.
+    db.session.execute(select(CreditSubject.id).where(CreditSubject.id == subject_id)
+                       .with_for_update(key_share=True))
 
 
 def _pass_id_of(token: str) -> str | None:
@@ -246,13 +242,8 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
     """The common case in two autocommit statements; None when a unique constraint or the daily limit
     stands in the way and the request must be judged under the holder's lock (nothing was written)."""
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        facts = connection.execute(_FACTS, {"perk_id": request.perk_id, "subject_id": subject_id, "day": day}).first()
-        perk = PerkRules(*facts[:len(_RULE_COLUMNS)]) if facts is not None else None
-        tier_level = _judge(request, claims, perk, subject_id, day,
-                            partner_active=facts is not None and facts.partner_active,
-                            blacked_out=facts is not None and facts.blacked_out,
-                            holder=(facts.black_listed, facts.holder_tier)
-                            if facts is not None and facts.holder_id is not None else None)
+        facts = connection.execute(_FACTS, _facts_params(request, subject_id, day)).first()
+        perk, tier_level = _judge(request, claims, facts, subject_id, day)
         try:
             redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
                                 used=facts.used, max_slot=facts.max_slot)
@@ -263,6 +254,10 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
         return None
     redemption.id = new_id
     return redemption
+
+
+def _facts_params(request, subject_id, day) -> dict:
+    return {"perk_id": request.perk_id, "subject_id": subject_id, "day": day}
 
 
 _INSERTS_UNLESS_TAKEN: dict[str, object] = {}
@@ -282,22 +277,13 @@ def _insert_unless_taken(dialect: str):
 def _record_under_lock(request, claims, subject_id, day, offline, now) -> Redemption:
     """Judge and record in one transaction holding the holder's row, so one holder's redemptions take
     turns: a daily slot is then either free or truly used up, and a replay is told from the limit."""
-    perk, subject = _perk_and_locked_subject(request.perk_id, subject_id)
-    blacked_out = bool(perk is not None and perk.blackout_calendar and db.session.scalar(
-        select(HolidayCalendarDay.id).where(HolidayCalendarDay.calendar == perk.blackout_calendar,
-                                            HolidayCalendarDay.day == day)))
-    tier_level = _judge(request, claims, perk, subject_id, day, partner_active=perk is not None and perk.partner.active,
-                        blacked_out=blacked_out,
-                        holder=(subject.black_listed, subject.tier_level) if subject is not None else None)
-    used, max_slot = 0, None
-    if perk.limit_per_holder_per_day and subject_id is not None:
-        used, max_slot = db.session.execute(select(
-            select(func.count()).where(*_SAME_HOLDER_DAY, Redemption.status == "recorded").scalar_subquery(),
-            select(func.max(Redemption.day_slot)).where(*_SAME_HOLDER_DAY).scalar_subquery(),
-        ), {"perk_id": perk.id, "subject_id": subject_id, "day": day}).one()
+    if subject_id is not None:
+        _lock_subject(subject_id)  # the facts are read after the lock, so they include every earlier turn
+    facts = db.session.execute(_FACTS, _facts_params(request, subject_id, day)).first()
+    perk, tier_level = _judge(request, claims, facts, subject_id, day)
     try:
         redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
-                            used=used, max_slot=max_slot)
+                            used=facts.used, max_slot=facts.max_slot)
     except _LimitReached:
         # A replayed pass is named as such, not as the limit it would also exceed.
         if db.session.scalar(select(Redemption.id).where(Redemption.pass_id == claims.pass_id,
@@ -310,40 +296,24 @@ def _record_under_lock(request, claims, subject_id, day, offline, now) -> Redemp
     return redemption
 
 
-def _judge(request, claims, perk, subject_id, day, *, partner_active: bool, blacked_out: bool,
-           holder: tuple[bool, int] | None) -> int:
-    """The tier the redemption is given at, or the refusal; `holder`: (black-listed, tier) now, if found."""
-    if perk is None or perk.partner_id != request.partner_id:
+def _judge(request, claims, facts, subject_id, day) -> tuple[PerkRules, int]:
+    """The perk's rules and the tier the redemption is given at, or the refusal; `facts`: a `_FACTS` row."""
+    if facts is None or facts.partner_id != request.partner_id:
         raise DomainError("perk_unavailable", "本商户没有该优惠")
+    perk = PerkRules(*facts[:len(_RULE_COLUMNS)])
     tier_level = claims.tier
     if subject_id is not None:
-        if holder is None:
+        if facts.holder_id is None:
             raise DomainError("pass_invalid", reason="holder")
-        black_listed, tier_level = holder
-        if black_listed:
+        if facts.black_listed:
             raise DomainError("holder_blacklisted")
         # The standing now decides, not the tier printed in a pass issued a minute ago.
+        tier_level = facts.holder_tier
         if tier_level < 1:
             raise DomainError("tier_not_eligible")
-    check_perk_rules(perk=perk, partner_active=partner_active, blacked_out=blacked_out, holder_kind=claims.kind,
-                     tier_level=tier_level, day=day)
-    return tier_level
-
-
-def _perk_and_locked_subject(perk_id: int, subject_id: int | None) -> tuple[Perk | None, CreditSubject | None]:
-    """The perk (with its partner) and the holder's row locked, in one round trip when both exist."""
-    perk_query = select(Perk).options(joinedload(Perk.partner)).where(Perk.id == perk_id)
-    if subject_id is None:
-        return db.session.scalar(perk_query), None
-    row = db.session.execute(
-        # Two independent rows fetched together: an explicit "join on true" says the product is meant.
-        select(Perk, CreditSubject).join(CreditSubject, true()).options(joinedload(Perk.partner))
-        .where(Perk.id == perk_id, CreditSubject.id == subject_id)
-        .with_for_update(of=CreditSubject, **_HOLDER_LOCK)
-    ).first()
-    if row is not None:
-        return row[0], row[1]
-    return db.session.scalar(perk_query), _lock_subject(subject_id)
+    check_perk_rules(perk=perk, partner_active=facts.partner_active, blacked_out=facts.blacked_out,
+                     holder_kind=claims.kind, tier_level=tier_level, day=day)
+    return perk, tier_level
 
 
 def _column_values(redemption: Redemption) -> dict:
