@@ -95,7 +95,8 @@ class ChangeFeed:
             self._generations[name] = value
             self._noted_while_loading.add(name)  # newer than whatever a load in progress read
 
-    def revoked_messages(self, session_ids: list[str], expires_at: float) -> list[str]:
+    @staticmethod
+    def revoked_messages(session_ids: list[str], expires_at: float) -> list[str]:
         return [f"revoked {sid} {expires_at:.0f}" for sid in session_ids]
 
     @staticmethod
@@ -140,7 +141,6 @@ class ChangeFeed:
                 self._synced = False
                 self._stop.wait(RETRY_SECONDS)
             finally:
-                self._synced = False
                 if pubsub is not None:
                     try:
                         pubsub.close()
@@ -171,15 +171,14 @@ class ChangeFeed:
             # A generation must exist for a cache to be tagged with it: the first reader creates it.
             client.set(self._prefix + key, uuid.uuid4().hex, nx=True)
             generations[name] = client.get(self._prefix + key)
-        # Revocations only accumulate: keep what this copy already knew (notes made during the load).
         with self._lock:
+            # Revocations only accumulate: keep what this copy already knew (notes made during the load).
             for sid, expires in self._revoked.items():
                 if expires > now:
                     revoked[sid] = max(expires, revoked.get(sid, 0.0))
             self._revoked = revoked
-        # Messages received since the subscription are applied after this, so they win over the load;
-        # a value this worker noted itself while loading is newer than what the load read.
-        with self._lock:
+            # Messages received since the subscription are applied after this, so they win over the
+            # load; a value this worker noted itself while loading is newer than what the load read.
             for name, value in generations.items():
                 if name not in self._noted_while_loading:
                     self._generations[name] = value
@@ -215,9 +214,20 @@ def current_feed() -> ChangeFeed:
     return current_app.extensions["change_feed"]
 
 
-def publish(client: redis.Redis, messages: list[str]) -> None:
-    """Publish on the current app's channel; raises redis.RedisError like any other write."""
-    pipe = client.pipeline(transaction=False)
-    for message in messages:
-        pipe.publish(current_feed().channel, message)
-    pipe.execute()
+def announce_generation(name: str) -> bool:
+    """After a committed change: a new random value of generation `name` (a counter could come back
+    to a value a worker holds after a Redis flush), known to this worker at once and to the others
+    through their feeds. False if Redis could not be written."""
+    from .extensions import redis_store
+
+    feed, value = current_feed(), uuid.uuid4().hex
+    feed.note_generation(name, value)
+    try:
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.set(redis_store.key(WATCHED[name]), value)
+        pipe.publish(feed.channel, feed.generation_message(name, value))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("%s changed but Redis is unreachable: other workers notice at their next reload", name)
+        return False
+    return True

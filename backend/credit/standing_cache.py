@@ -16,21 +16,15 @@ it records).
 """
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 
-import redis
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from .. import changefeed
 from ..auth.models import CitizenAccount, CompanyRepresentative
-from ..extensions import redis_store
 from .models import CreditSubject
-
-log = logging.getLogger(__name__)
 
 FEED_NAME = "standing"
 GENERATION_KEY = "standing:generation"
@@ -82,19 +76,6 @@ def mark_changed(session: Session) -> None:
     session.info[_CHANGED] = True
 
 
-def _announce() -> None:
-    feed, value = changefeed.current_feed(), uuid.uuid4().hex
-    feed.note_generation(FEED_NAME, value)  # this worker at once, the others through the feed
-    try:
-        pipe = redis_store.client.pipeline(transaction=False)
-        pipe.set(redis_store.key(GENERATION_KEY), value)
-        pipe.publish(feed.channel, feed.generation_message(FEED_NAME, value))
-        pipe.execute()
-    except redis.RedisError:
-        # The other workers' feeds are cut off from Redis too, so they serve nothing from their caches.
-        log.warning("standing changed while Redis is unreachable")
-
-
 def _changes_standing(instance) -> bool:
     columns = _WATCHED.get(type(instance))
     if columns is None:
@@ -123,7 +104,7 @@ def _note_bulk_changes(orm_execute_state):
 @event.listens_for(Session, "after_commit")
 def _announce_after_commit(session):
     if session.info.pop(_CHANGED, False) and has_app_context():
-        _announce()
+        changefeed.announce_generation(FEED_NAME)
 
 
 @event.listens_for(Session, "after_rollback")

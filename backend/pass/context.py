@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from flask import current_app
 
 from ..credit.service import tiers
-from ..changefeed import current_feed, watch_generation
+from ..changefeed import announce_generation, current_feed, watch_generation
 from ..extensions import redis_store
-from .keyring import GENERATION_KEY, announce_change
+from .keyring import GENERATION_KEY
 from .service import KeyContext
 
 
@@ -31,10 +30,7 @@ def key_context() -> KeyContext:
 
 def key_ring_changed() -> bool:
     """After a committed key ring change: make every worker reload it now. False if Redis is down."""
-    feed, value = current_feed(), uuid.uuid4().hex
-    feed.note_generation(FEED_NAME, value)
-    return announce_change(redis_store.client, redis_store.key(GENERATION_KEY), value=value, channel=feed.channel,
-                           message=feed.generation_message(FEED_NAME, value))
+    return announce_generation(FEED_NAME)
 
 
 TIER_CACHE_SECONDS = 30

@@ -2,9 +2,10 @@
 
 Private keys are stored as Fernet tokens under a key derived from PASS_KEY_SECRET (HKDF-SHA256),
 so a copy of the database alone signs nothing. Each app caches the loaded ring; every change
-(create, rotate, revoke, trust) is announced by writing a new random "generation" to Redis, and
-every use compares that one value, so a revocation reaches every gunicorn worker on its next
-request. When Redis is unreachable the cache lives `KEYRING_CACHE_SECONDS` (2 s) instead.
+(create, rotate, revoke, trust) is announced as a new random "generation" (written to Redis and
+published through the change feed, `backend/changefeed.py`), and every use compares that one
+value, so a revocation reaches every gunicorn worker on its next request. When Redis is
+unreachable the cache lives `KEYRING_CACHE_SECONDS` (2 s) instead.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,26 +148,6 @@ def invalidate_cache() -> None:
             cache.loaded_at = 0.0
 
 
-def announce_change(redis_client, generation_key: str, *, value: str | None = None,
-                    channel: str | None = None, message: str | None = None) -> bool:
-    """Tell every worker the key ring changed (call after the change is committed); False if Redis failed.
-
-    The new generation is written, then `message` published on `channel` (the change feed). A fresh
-    random value rather than a counter: after a Redis restart or flush a counter could come back to
-    a value a worker already holds, a random value cannot.
-    """
-    try:
-        pipe = redis_client.pipeline(transaction=False)
-        pipe.set(generation_key, value or uuid.uuid4().hex)
-        if channel is not None:
-            pipe.publish(channel, message)
-        pipe.execute()
-    except redis.RedisError:
-        log.warning("key ring changed but Redis is unreachable: workers notice within %s s", KEYRING_CACHE_SECONDS)
-        return False
-    return True
-
-
 def _generation(cache: _Cache, redis_client, generation_key: str | None) -> str | None:
     """The ring's generation in Redis ("" if never announced), or None when Redis cannot be asked."""
     if redis_client is None or generation_key is None:
@@ -216,8 +196,8 @@ def material(*, issuer_code: int, secret: str, owner: object, redis_client=None,
 
     With Redis the cache is used only while the ring's generation in Redis is the one it was
     loaded under, so a revocation reaches every worker on its next request; without Redis (or
-    without a context naming it) the cache lives KEYRING_CACHE_SECONDS. `generation`: the value
-    already read from Redis during this request ("" if never announced), saving a round trip.
+    without a context naming it) the cache lives KEYRING_CACHE_SECONDS. `generation`: the value the
+    worker's change feed already knows, which saves asking Redis.
     """
     cache = _cache_of(owner)
     if generation is None:

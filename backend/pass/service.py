@@ -29,7 +29,7 @@ class KeyContext:
     ttl: int
     redis_client: object = None  # where the key ring's generation is announced (None: cache by time only)
     generation_key: str | None = None
-    generation: str | None = None  # the ring's generation if already read this request ("" = never announced)
+    generation: str | None = None  # the ring's generation as the change feed knows it (None: ask Redis)
 
 
 def _material(ctx: KeyContext):
