@@ -5,12 +5,15 @@ client id, and the database's unique constraints are the final word on "only onc
 * `redemptions.client_id` unique: a retried request returns the first answer;
 * `(pass_id, perk_id)` unique: the same pass cannot be redeemed twice at the same perk;
 * `(perk_id, subject_id, local_day, day_slot)` unique: a daily limit of N gives slots 1..N.
-The common case costs two autocommit statements: one read of everything the judgement needs (the
-perk's rules, the holder's standing now, the holder's use of the perk that day) and one
-`INSERT ... ON CONFLICT DO NOTHING RETURNING id`. When that insert meets a unique constraint (a
-retry, a replayed pass, two passes of one holder taking the same daily slot at once) nothing is
-written and the request is judged again in a transaction that locks the holder's row, which tells
-those cases apart. Redis plays no part here beyond the session check.
+The common case costs one autocommit statement: the perk's rules come from the worker's memory
+(`PERK_FACTS`, never stale: backend/watched_cache.py), and one
+`INSERT ... SELECT ... FROM credit_subjects WHERE <the holder's standing now allows it>
+ON CONFLICT DO NOTHING RETURNING id` checks the holder's row and records in the same instant. When
+the perk's facts are not in memory, one read of everything the judgement needs comes first (the
+perk's rules, the holder's standing, the holder's use of the perk that day). When the insert writes
+nothing (a retry, a replayed pass, a daily slot already taken, or a holder whose standing changed
+since the pass was issued) the request is judged again in a transaction that locks the holder's
+row and reads every fact, which tells those cases apart and names the reason.
 
 Rounding (docs/api.md): payable_fen = floor((amount_fen * discount_permille + 500) / 1000), i.e. the
 price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then capped by the perk.
@@ -24,7 +27,7 @@ import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, bindparam, exists, func, select
+from sqlalchemy import Date, bindparam, cast, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +39,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..office import audit
 from ..timeutil import SHANGHAI, local_day
+from ..watched_cache import WatchedCache
 from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
 
 pass_service = importlib.import_module("backend.pass.service")
@@ -62,9 +66,39 @@ class RedeemRequest:
     queued: bool = False  # the device says it queued the scan while offline
 
 
+@dataclass
+class NewRedemption:
+    """A redemption as this request records it, with the attributes of a `Redemption` row (building
+    an ORM instance cost more than inserting it)."""
+
+    client_id: str
+    pass_id: str
+    perk_id: int
+    partner_id: int
+    subject_id: int | None
+    holder_kind: str
+    tier_level: int
+    amount_fen: int | None
+    payable_fen: int | None
+    discount_fen: int | None
+    quota: int | None
+    status: str
+    offline: bool
+    scanned_at: datetime
+    recorded_at: datetime
+    local_day: date
+    day_slot: int | None
+    device_id: int | None
+    staff_id: int | None
+    id: int | None = None
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class RedeemOutcome:
-    redemption: Redemption
+    redemption: Redemption | NewRedemption
     replayed: bool
 
 
@@ -185,6 +219,8 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         existing = _first_answer_or_record(request, pass_id=pass_id, offline=offline)
         if existing is not None:
             return RedeemOutcome(existing, replayed=True)
+        if error.detail.get("reason") == "holder":
+            subject_id = None  # the reference opened to no holder row: nothing to point the attempt at
         _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
         raise
     except (IntegrityError, _AlreadyRecorded):
@@ -234,22 +270,54 @@ _FACTS = (
 )
 
 
+@dataclass(frozen=True)
+class PerkFacts:
+    """What judging a perk needs besides the holder: its rules, its partner's state, the day's blackout."""
+
+    rules: PerkRules
+    partner_active: bool
+    blacked_out: bool
+
+
+# Keyed by (perk id, local day). The office changes perks, partners and calendars rarely; every
+# redemption reads them.
+PERK_FACTS = WatchedCache("perks", generation_key="perks:generation", watched={
+    Perk: None, Partner: ("active",), HolidayCalendarDay: None,
+}, entry_seconds=300, max_entries=10_000)
+
+
 class _LimitReached(Exception):
     """The holder has used the perk as often as the day allows (or this is a replay: the caller tells)."""
 
 
-def _record_unless_contested(request, claims, subject_id, day, offline, now) -> Redemption | None:
-    """The common case in two autocommit statements; None when a unique constraint or the daily limit
-    stands in the way and the request must be judged under the holder's lock (nothing was written)."""
+def _record_unless_contested(request, claims, subject_id, day, offline, now) -> NewRedemption | None:
+    """The common case in one autocommit statement (two when the perk's facts are not in memory); None
+    when the insert writes nothing and the request must be judged under the holder's lock."""
+    key = (request.perk_id, day)
+    perk_facts = PERK_FACTS.get(key)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        facts = connection.execute(_FACTS, _facts_params(request, subject_id, day)).first()
-        perk, tier_level = _judge(request, claims, facts, subject_id, day)
+        if perk_facts is None:
+            generation = PERK_FACTS.current_generation()  # before the read: a change during it makes a miss
+            facts = connection.execute(_FACTS, _facts_params(request, subject_id, day)).first()
+            if facts is not None:
+                PERK_FACTS.put(key, _perk_facts_of(facts), generation)
+            perk, tier_level = _judge(request, claims, facts, subject_id, day)
+            used, max_slot, standing_checked = facts.used, facts.max_slot, True
+        else:
+            # The pass's tier stands in for the holder's until the insert checks the row: if the
+            # standing changed since the pass was issued, nothing is written and the lock path judges.
+            tier_level = claims.tier
+            perk = _judge_perk(request, claims, perk_facts, tier_level, day)
+            # Optimistically the holder's first use that day: slot 1 is taken if it is not.
+            used, max_slot, standing_checked = 0, None, subject_id is None
         try:
             redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
-                                used=facts.used, max_slot=facts.max_slot)
+                                used=used, max_slot=max_slot)
         except _LimitReached:
             return None
-        new_id = connection.execute(_insert_unless_taken(connection.dialect.name), _column_values(redemption)).scalar()
+        dialect = connection.dialect.name
+        statement = _insert_unless_taken(dialect) if standing_checked else _insert_if_standing(dialect)
+        new_id = connection.execute(statement, _column_values(redemption)).scalar()
     if new_id is None:
         return None
     redemption.id = new_id
@@ -260,12 +328,18 @@ def _facts_params(request, subject_id, day) -> dict:
     return {"perk_id": request.perk_id, "subject_id": subject_id, "day": day}
 
 
+def _perk_facts_of(facts) -> PerkFacts:
+    return PerkFacts(PerkRules(*facts[:len(_RULE_COLUMNS)]), facts.partner_active, facts.blacked_out)
+
+
+# Statements built once per dialect: building one anew for every redemption cost more than executing it.
 _INSERTS_UNLESS_TAKEN: dict[str, object] = {}
+_INSERTS_IF_STANDING: dict[str, object] = {}
+_INSERTED_COLUMNS = [column for column in Redemption.__table__.columns if column.key != "id"]
 
 
 def _insert_unless_taken(dialect: str):
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id`, built once per dialect: building the statement
-    anew for every redemption cost more than executing it."""
+    """`INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING id`."""
     statement = _INSERTS_UNLESS_TAKEN.get(dialect)
     if statement is None:
         table = Redemption.__table__
@@ -274,7 +348,28 @@ def _insert_unless_taken(dialect: str):
     return statement
 
 
-def _record_under_lock(request, claims, subject_id, day, offline, now) -> Redemption:
+def _insert_if_standing(dialect: str):
+    """`INSERT ... SELECT <the values> FROM credit_subjects WHERE id = :subject_id AND NOT black_listed
+    AND tier_level = :tier_level ON CONFLICT DO NOTHING RETURNING id`: the holder's standing now is
+    checked by the statement that records, so nothing can change between the check and the record."""
+    statement = _INSERTS_IF_STANDING.get(dialect)
+    if statement is None:
+        table = Redemption.__table__
+        params = {column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS}
+        # PostgreSQL types a bare parameter in a select list as text; SQLite must not cast (CAST AS
+        # DATETIME would turn a timestamp into a number).
+        values = [cast(params[column.key], column.type) if dialect == "postgresql" else params[column.key]
+                  for column in _INSERTED_COLUMNS]
+        holder = CreditSubject.__table__.c
+        source = select(*values).where(holder.id == params["subject_id"], holder.black_listed.is_(False),
+                                       holder.tier_level == params["tier_level"])
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = insert.from_select([column.key for column in _INSERTED_COLUMNS], source)
+        statement = _INSERTS_IF_STANDING[dialect] = statement.on_conflict_do_nothing().returning(table.c.id)
+    return statement
+
+
+def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRedemption:
     """Judge and record in one transaction holding the holder's row, so one holder's redemptions take
     turns: a daily slot is then either free or truly used up, and a replay is told from the limit."""
     if subject_id is not None:
@@ -300,7 +395,6 @@ def _judge(request, claims, facts, subject_id, day) -> tuple[PerkRules, int]:
     """The perk's rules and the tier the redemption is given at, or the refusal; `facts`: a `_FACTS` row."""
     if facts is None or facts.partner_id != request.partner_id:
         raise DomainError("perk_unavailable", "本商户没有该优惠")
-    perk = PerkRules(*facts[:len(_RULE_COLUMNS)])
     tier_level = claims.tier
     if subject_id is not None:
         if facts.holder_id is None:
@@ -309,20 +403,24 @@ def _judge(request, claims, facts, subject_id, day) -> tuple[PerkRules, int]:
             raise DomainError("holder_blacklisted")
         # The standing now decides, not the tier printed in a pass issued a minute ago.
         tier_level = facts.holder_tier
-        if tier_level < 1:
-            raise DomainError("tier_not_eligible")
-    check_perk_rules(perk=perk, partner_active=facts.partner_active, blacked_out=facts.blacked_out,
+    return _judge_perk(request, claims, _perk_facts_of(facts), tier_level, day), tier_level
+
+
+def _judge_perk(request, claims, perk_facts: PerkFacts, tier_level: int, day) -> PerkRules:
+    """The perk's rules if they give it to this holder kind and tier at this merchant on this day."""
+    perk = perk_facts.rules
+    if perk.partner_id != request.partner_id:
+        raise DomainError("perk_unavailable", "本商户没有该优惠")
+    if tier_level < 1:
+        raise DomainError("tier_not_eligible")
+    check_perk_rules(perk=perk, partner_active=perk_facts.partner_active, blacked_out=perk_facts.blacked_out,
                      holder_kind=claims.kind, tier_level=tier_level, day=day)
-    return perk, tier_level
+    return perk
 
 
-def _column_values(redemption: Redemption) -> dict:
-    """The row to insert through Core (the ORM unit of work cost more than the rest of the request).
-
-    The object stays transient: it is only what the view serialises, already complete.
-    """
-    return {column.key: getattr(redemption, column.key) for column in Redemption.__table__.columns
-            if column.key != "id"}
+def _column_values(redemption: NewRedemption) -> dict:
+    """The row to insert through Core (the ORM unit of work cost more than the rest of the request)."""
+    return {column.key: getattr(redemption, column.key) for column in _INSERTED_COLUMNS}
 
 
 def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Redemption | None:
@@ -335,7 +433,7 @@ def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Rede
 
 
 def _build(request, perk, claims, subject_id, tier_level, day, offline, now, *, used: int,
-           max_slot: int | None) -> Redemption:
+           max_slot: int | None) -> NewRedemption:
     """The redemption to record; `used`/`max_slot`: the holder's recorded uses and highest slot that day."""
     amount = payable = discount = quota = None
     if perk.kind == "discount":
@@ -352,7 +450,7 @@ def _build(request, perk, claims, subject_id, tier_level, day, offline, now, *, 
             raise _LimitReached()
         # Slots of voided redemptions stay taken, so the next slot follows the highest ever used.
         slot = (max_slot or 0) + 1
-    return Redemption(
+    return NewRedemption(
         client_id=request.client_id, pass_id=claims.pass_id, perk_id=perk.id, partner_id=perk.partner_id,
         subject_id=subject_id, holder_kind=claims.kind, tier_level=tier_level, amount_fen=amount,
         payable_fen=payable, discount_fen=discount, quota=quota, status="recorded", offline=offline,
