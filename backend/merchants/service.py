@@ -36,7 +36,8 @@ from ..credit.models import CreditSubject
 from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError
-from ..extensions import db
+from .. import driver
+from ..extensions import db, read_outside_transaction
 from ..office import audit
 from ..timeutil import SHANGHAI, local_day
 from ..watched_cache import WatchedCache
@@ -295,29 +296,29 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
     when the insert writes nothing and the request must be judged under the holder's lock."""
     key = (request.perk_id, day)
     perk_facts = PERK_FACTS.get(key)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        if perk_facts is None:
-            generation = PERK_FACTS.current_generation()  # before the read: a change during it makes a miss
-            facts = connection.execute(_FACTS, _facts_params(request, subject_id, day)).first()
-            if facts is not None:
-                PERK_FACTS.put(key, _perk_facts_of(facts), generation)
-            perk, tier_level = _judge(request, claims, facts, subject_id, day)
-            used, max_slot, standing_checked = facts.used, facts.max_slot, True
-        else:
-            # The pass's tier stands in for the holder's until the insert checks the row: if the
-            # standing changed since the pass was issued, nothing is written and the lock path judges.
-            tier_level = claims.tier
-            perk = _judge_perk(request, claims, perk_facts, tier_level, day)
-            # Optimistically the holder's first use that day: slot 1 is taken if it is not.
-            used, max_slot, standing_checked = 0, None, subject_id is None
-        try:
-            redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
-                                used=used, max_slot=max_slot)
-        except _LimitReached:
-            return None
-        dialect = connection.dialect.name
-        statement = _insert_unless_taken(dialect) if standing_checked else _insert_if_standing(dialect)
-        new_id = connection.execute(statement, _column_values(redemption)).scalar()
+    if perk_facts is None:
+        generation = PERK_FACTS.current_generation()  # before the read: a change during it makes a miss
+        rows = read_outside_transaction(_FACTS, _facts_params(request, subject_id, day))
+        facts = rows[0] if rows else None
+        if facts is not None:
+            PERK_FACTS.put(key, _perk_facts_of(facts), generation)
+        perk, tier_level = _judge(request, claims, facts, subject_id, day)
+        used, max_slot, standing_checked = facts.used, facts.max_slot, True
+    else:
+        # The pass's tier stands in for the holder's until the insert checks the row: if the
+        # standing changed since the pass was issued, nothing is written and the lock path judges.
+        tier_level = claims.tier
+        perk = _judge_perk(request, claims, perk_facts, tier_level, day)
+        # Optimistically the holder's first use that day: slot 1 is taken if it is not.
+        used, max_slot, standing_checked = 0, None, subject_id is None
+    try:
+        redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
+                            used=used, max_slot=max_slot)
+    except _LimitReached:
+        return None
+    dialect = db.engine.dialect.name
+    statement = _insert_unless_taken(dialect) if standing_checked else _insert_if_standing(dialect)
+    new_id = driver.first_value(statement, _column_values(redemption))
     if new_id is None:
         return None
     redemption.id = new_id
@@ -335,7 +336,9 @@ def _perk_facts_of(facts) -> PerkFacts:
 # Statements built once per dialect: building one anew for every redemption cost more than executing it.
 _INSERTS_UNLESS_TAKEN: dict[str, object] = {}
 _INSERTS_IF_STANDING: dict[str, object] = {}
-_INSERTED_COLUMNS = [column for column in Redemption.__table__.columns if column.key != "id"]
+# A new redemption's columns: not its id (the database's), nor the void columns (empty until voided).
+_INSERTED_COLUMNS = [column for column in Redemption.__table__.columns
+                     if column.key not in ("id", "voided_at", "voided_by", "void_reason")]
 
 
 def _insert_unless_taken(dialect: str):
@@ -343,8 +346,9 @@ def _insert_unless_taken(dialect: str):
     statement = _INSERTS_UNLESS_TAKEN.get(dialect)
     if statement is None:
         table = Redemption.__table__
-        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing()
-        statement = _INSERTS_UNLESS_TAKEN[dialect] = statement.returning(table.c.id)
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = insert.values({column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS})
+        statement = _INSERTS_UNLESS_TAKEN[dialect] = statement.on_conflict_do_nothing().returning(table.c.id)
     return statement
 
 

@@ -18,6 +18,8 @@ benchmark all exercise exactly the code that production runs.
 """
 from __future__ import annotations
 
+import functools
+
 import os
 import struct
 from dataclasses import dataclass
@@ -191,6 +193,12 @@ def decode_unverified(text: str) -> tuple[PassClaims, bytes, bytes]:
     return claims, raw[:SIGNED_LEN], raw[SIGNED_LEN:]
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """Loaded once per key: loading cost a tenth of a verification (a key is a value; caching it is safe)."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
 def verify_pass(
     text: str,
     *,
@@ -210,7 +218,7 @@ def verify_pass(
     if key.status == "revoked":
         raise PassRejected("pass_key_revoked", "revoked")
     try:
-        Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, SIGNING_CONTEXT + signed)
+        _public_key(key.public_key).verify(signature, SIGNING_CONTEXT + signed)
     except InvalidSignature:
         raise PassRejected("pass_invalid", "signature") from None
     if not claims.kind or claims.tier not in tier_levels:
