@@ -21,6 +21,7 @@ price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import importlib
@@ -333,44 +334,38 @@ def _perk_facts_of(facts) -> PerkFacts:
     return PerkFacts(PerkRules(*facts[:len(_RULE_COLUMNS)]), facts.partner_active, facts.blacked_out)
 
 
-# Statements built once per dialect: building one anew for every redemption cost more than executing it.
-_INSERTS_UNLESS_TAKEN: dict[str, object] = {}
-_INSERTS_IF_STANDING: dict[str, object] = {}
 # A new redemption's columns: not its id (the database's), nor the void columns (empty until voided).
 _INSERTED_COLUMNS = [column for column in Redemption.__table__.columns
                      if column.key not in ("id", "voided_at", "voided_by", "void_reason")]
 
 
+# Each statement is built once per dialect: building one anew for every redemption cost more than executing it.
+@functools.cache
 def _insert_unless_taken(dialect: str):
     """`INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING id`."""
-    statement = _INSERTS_UNLESS_TAKEN.get(dialect)
-    if statement is None:
-        table = Redemption.__table__
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        statement = insert.values({column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS})
-        statement = _INSERTS_UNLESS_TAKEN[dialect] = statement.on_conflict_do_nothing().returning(table.c.id)
-    return statement
+    table = Redemption.__table__
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    statement = insert.values({column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS})
+    return statement.on_conflict_do_nothing().returning(table.c.id)
 
 
+@functools.cache
 def _insert_if_standing(dialect: str):
     """`INSERT ... SELECT <the values> FROM credit_subjects WHERE id = :subject_id AND NOT black_listed
     AND tier_level = :tier_level ON CONFLICT DO NOTHING RETURNING id`: the holder's standing now is
     checked by the statement that records, so nothing can change between the check and the record."""
-    statement = _INSERTS_IF_STANDING.get(dialect)
-    if statement is None:
-        table = Redemption.__table__
-        params = {column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS}
-        # PostgreSQL types a bare parameter in a select list as text; SQLite must not cast (CAST AS
-        # DATETIME would turn a timestamp into a number).
-        values = [cast(params[column.key], column.type) if dialect == "postgresql" else params[column.key]
-                  for column in _INSERTED_COLUMNS]
-        holder = CreditSubject.__table__.c
-        source = select(*values).where(holder.id == params["subject_id"], holder.black_listed.is_(False),
-                                       holder.tier_level == params["tier_level"])
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        statement = insert.from_select([column.key for column in _INSERTED_COLUMNS], source)
-        statement = _INSERTS_IF_STANDING[dialect] = statement.on_conflict_do_nothing().returning(table.c.id)
-    return statement
+    table = Redemption.__table__
+    params = {column.key: bindparam(column.key, type_=column.type) for column in _INSERTED_COLUMNS}
+    # PostgreSQL types a bare parameter in a select list as text; SQLite must not cast (CAST AS
+    # DATETIME would turn a timestamp into a number).
+    values = [cast(params[column.key], column.type) if dialect == "postgresql" else params[column.key]
+              for column in _INSERTED_COLUMNS]
+    holder = CreditSubject.__table__.c
+    source = select(*values).where(holder.id == params["subject_id"], holder.black_listed.is_(False),
+                                   holder.tier_level == params["tier_level"])
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    statement = insert.from_select([column.key for column in _INSERTED_COLUMNS], source)
+    return statement.on_conflict_do_nothing().returning(table.c.id)
 
 
 def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRedemption:
