@@ -35,7 +35,7 @@ SPLITS = {
                ("backend.merchants.service", "redeem"), ("backend.pass.service", "verify"),
                ("backend.pass.service", "open_reference"), ("backend.merchants.service", "_record_unless_contested"),
                ("backend.merchants.service", "_build"), ("backend.merchants.service", "_column_values"),
-               ("backend.merchants.service", "_judge_perk"),
+               ("backend.merchants.service", "_judge_perk"), ("backend.driver", "first_value"),
                ("backend.merchants.views", "key_context"), ("backend.merchants.views", "schema_json"),
                ("backend.merchants.views", "redemption_json")],
     "issue": [("view", "pass.issue"), ("backend.auth.guard", "_verify"), ("backend.pass.flows", "issue_for_account"),
