@@ -1,7 +1,7 @@
 """Partners (merchants and offices), their perks, and the redemptions of those perks."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, CheckConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -106,6 +106,8 @@ class Redemption(db.Model):
         UniqueConstraint("pass_id", "perk_id"),
         UniqueConstraint("perk_id", "subject_id", "local_day", "day_slot"),
         CheckConstraint("status in ('recorded', 'voided')", name="status"),
+        # A merchant's day (its history and today's totals, asked by every scanner) without a scan.
+        Index("ix_redemptions_partner_day", "partner_id", "local_day"),
     )
 
 

@@ -347,6 +347,18 @@ def test_history_filters_by_day_and_perk_and_totals_today(shop):
     assert rows == []
 
 
+def test_a_merchants_day_is_read_through_its_index_not_a_scan_of_every_redemption(shop):
+    query = "select * from redemptions where partner_id = :partner and local_day = :day"
+    params = {"partner": shop.partner_id, "day": local_day(utc())}
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text("set local enable_seqscan = off"))  # a test table is small enough to scan
+        plan = " ".join(db.session.execute(db.text(f"explain {query}"), params).scalars())
+    else:
+        plan = " ".join(str(row[-1]) for row in db.session.execute(db.text(f"explain query plan {query}"), params))
+    db.session.rollback()
+    assert "ix_redemptions_partner_day" in plan, plan
+
+
 def test_holder_alias_is_short_stable_per_merchant_and_unlinkable_across(shop):
     alias = service.holder_alias(secret="s", partner_id=1, subject_id=42)
     assert len(alias) == 6 and set(alias) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
