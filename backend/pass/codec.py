@@ -101,28 +101,25 @@ def b45encode(data: bytes) -> str:
     return text
 
 
+_PAIR_VALUE = {pair: n for n, pair in enumerate(_BASE45_PAIRS)}  # "AB" -> value of A + 45 * value of B
+
+
 def b45decode(text: str) -> bytes:
     """Strict RFC 9285 decoding; raises ValueError on any malformed input."""
     if len(text) % 3 == 1:
         raise ValueError("base45 length")
+    whole = len(text) - len(text) % 3
     try:
-        values = [_BASE45_VALUE[ch] for ch in text]
+        # Three characters make two bytes: the first two by the pair table, the third times 45 * 45.
+        groups = [_PAIR_VALUE[text[i:i + 2]] + _BASE45_VALUE[text[i + 2]] * 2025 for i in range(0, whole, 3)]
+        tail = [_PAIR_VALUE[text[whole:]]] if whole < len(text) else []
     except KeyError:
         raise ValueError("base45 alphabet") from None
-    out = bytearray()
-    for i in range(0, len(values), 3):
-        chunk = values[i:i + 3]
-        if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * 45 + chunk[2] * 45 * 45
-            if n > 0xFFFF:
-                raise ValueError("base45 group out of range")
-            out += n.to_bytes(2, "big")
-        else:
-            n = chunk[0] + chunk[1] * 45
-            if n > 0xFF:
-                raise ValueError("base45 group out of range")
-            out.append(n)
-    return bytes(out)
+    if groups and max(groups) > 0xFFFF:
+        raise ValueError("base45 group out of range")
+    if tail and tail[0] > 0xFF:
+        raise ValueError("base45 group out of range")
+    return struct.pack(f">{len(groups)}H", *groups) + bytes(tail)
 
 
 # -- sealing -------------------------------------------------------------------------------------
