@@ -309,14 +309,23 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
         # The pass's tier stands in for the holder's until the insert checks the row: if the
         # standing changed since the pass was issued, nothing is written and the lock path judges.
         tier_level = claims.tier
-        perk = _judge_perk(request, claims, perk_facts, tier_level, day)
         # Optimistically the holder's first use that day: slot 1 is taken if it is not.
         used, max_slot, standing_checked = 0, None, subject_id is None
+        try:
+            perk = _judge_perk(request, claims, perk_facts, tier_level, day)
+        except DomainError:
+            # Refused on what the pass says: the lock path reads the standing now (a tier raised
+            # since the pass may qualify) and names the first failing step in the documented order.
+            return None
     try:
         redemption = _build(request, perk, claims, subject_id, tier_level, day, offline, now,
                             used=used, max_slot=max_slot)
     except _LimitReached:
         return None
+    except DomainError:
+        if standing_checked:
+            raise
+        return None  # e.g. a missing amount: a black-listed holder is told that first, as on the lock path
     dialect = db.engine.dialect.name
     statement = _insert_unless_taken(dialect) if standing_checked else _insert_if_standing(dialect)
     new_id = driver.first_value(statement, _column_values(redemption))

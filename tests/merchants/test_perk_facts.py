@@ -191,6 +191,32 @@ def test_a_tier_lowered_since_the_pass_is_refused_and_a_raised_one_is_recorded(s
     assert shop.redeem(raised_token, perk).redemption.tier_level == 3
 
 
+def test_a_tier_raised_since_the_pass_qualifies_for_a_perk_the_pass_alone_would_not(shop):
+    perk = shop.perk(min_tier_level=2)
+    warm(shop, perk)
+    holder = shop.holder(tier_level=1)
+    token = shop.pass_for(holder)  # says tier 1: below the perk's minimum
+    _standing(holder, tier_level=2)
+    assert shop.redeem(token, perk).redemption.tier_level == 2
+
+
+@pytest.mark.parametrize("fields", [{}, {"amount_fen": None}], ids=["blacked-out perk", "no amount"])
+def test_the_first_failing_step_answers_in_the_documented_order(shop, fields):
+    """The black list comes before the perk's rules and the amount, in memory or not."""
+    shop.blackout("test_order", local_day(utc()))
+    perk = shop.perk(blackout_calendar="test_order") if not fields else shop.perk()
+    holder = shop.holder()
+    token = shop.pass_for(holder)
+    if fields:
+        warm(shop, perk)
+    else:  # a refusal caches the perk's facts as well
+        wait_until(lambda: current_feed().synced)
+        refused("perk_unavailable", shop.redeem, shop.pass_for(shop.holder()), perk)
+        assert cached(perk) is not None
+    _standing(holder, black_listed=True)
+    refused("holder_blacklisted", shop.redeem, token, perk, **fields)
+
+
 def test_a_holder_without_a_row_is_refused(shop):
     perk, holder = shop.perk(), shop.holder()
     warm(shop, perk)
