@@ -12,8 +12,9 @@ ON CONFLICT DO NOTHING RETURNING id` checks the holder's row and records in the 
 the perk's facts are not in memory, one read of everything the judgement needs comes first (the
 perk's rules, the holder's standing, the holder's use of the perk that day). When the insert writes
 nothing (a retry, a replayed pass, a daily slot already taken, or a holder whose standing changed
-since the pass was issued) the request is judged again in a transaction that locks the holder's
-row and reads every fact, which tells those cases apart and names the reason.
+since the pass was issued), or when the rules refuse what the pass shows, the request is judged
+again in a transaction that locks the holder's row and reads every fact, which tells those cases
+apart and names the reason in the documented order (docs/api.md).
 
 Rounding (docs/api.md): payable_fen = floor((amount_fen * discount_permille + 500) / 1000), i.e. the
 price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then capped by the perk.
@@ -294,7 +295,8 @@ class _LimitReached(Exception):
 
 def _record_unless_contested(request, claims, subject_id, day, offline, now) -> NewRedemption | None:
     """The common case in one autocommit statement (two when the perk's facts are not in memory); None
-    when the insert writes nothing and the request must be judged under the holder's lock."""
+    when the request must be judged under the holder's lock: the insert wrote nothing, or a rule
+    refused what the pass shows (the standing now may differ)."""
     key = (request.perk_id, day)
     perk_facts = PERK_FACTS.get(key)
     if perk_facts is None:
