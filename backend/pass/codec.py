@@ -125,16 +125,21 @@ def b45decode(text: str) -> bytes:
 
 # -- sealing -------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=16)
+def _seal_cipher(seal_key: bytes) -> Cipher:
+    return Cipher(algorithms.AES(seal_key), modes.ECB())  # one block: a PRP, not a mode
+
+
 def seal_holder(seal_key: bytes, holder_id: int, nonce: bytes | None = None) -> bytes:
     """Encrypt the holder id with fresh randomness into one unlinkable 16-byte block."""
     nonce = os.urandom(8) if nonce is None else nonce
     block = struct.pack(">Q", holder_id) + nonce
-    encryptor = Cipher(algorithms.AES(seal_key), modes.ECB()).encryptor()  # one block: a PRP, not a mode
+    encryptor = _seal_cipher(seal_key).encryptor()
     return encryptor.update(block) + encryptor.finalize()
 
 
 def open_holder(seal_key: bytes, sealed_ref: bytes) -> int:
-    decryptor = Cipher(algorithms.AES(seal_key), modes.ECB()).decryptor()
+    decryptor = _seal_cipher(seal_key).decryptor()
     block = decryptor.update(sealed_ref) + decryptor.finalize()
     return struct.unpack(">Q", block[:8])[0]
 
