@@ -6,8 +6,9 @@ Each cache watches some tables (some columns of them, or every column) and is ta
   read *before* the database read, so a read racing a change can only miss, never serve stale;
 * any committed change to what the cache watches (an ORM flush of a watched column, a bulk
   INSERT/UPDATE/DELETE on a watched table, hand-written SQL through the session that writes to
-  one, or a write the session cannot see that marks itself with `mark_changed`) writes a new random generation to Redis *after* the commit and publishes it;
-  the worker that made the change knows at once, the others when the message lands;
+  one, or a write the session cannot see that marks itself with `mark_changed`) writes a new
+  random generation to Redis *after* the commit and publishes it; the worker that made the change
+  knows at once, the others when the message lands;
 * while the feed is not synced (Redis down, reconnecting) nothing is served: callers read the
   database every time;
 * entries also expire after `entry_seconds`, which bounds the lag if a change could not reach
@@ -84,10 +85,12 @@ class WatchedCache:
 
 @event.listens_for(Session, "after_flush")
 def _note_flushed_changes(session, _flush_context):
-    changed = [cache for cache in _CACHES if any(
-        cache.changes(instance) for instance in (*session.new, *session.dirty, *session.deleted))]
-    for cache in changed:
-        cache.mark_changed(session)
+    marked = session.info.get(_CHANGED, ())
+    for cache in _CACHES:
+        # A cache already marked in this transaction needs no second look at later flushes.
+        if cache.name not in marked and any(
+                cache.changes(instance) for instance in (*session.new, *session.dirty, *session.deleted)):
+            cache.mark_changed(session)
 
 
 _WRITE = re.compile(r"^\s*(insert|update|delete|truncate|merge|copy)\b", re.IGNORECASE)

@@ -19,7 +19,6 @@ benchmark all exercise exactly the code that production runs.
 from __future__ import annotations
 
 import functools
-
 import os
 import struct
 from dataclasses import dataclass
