@@ -67,6 +67,9 @@ class ChangeFeed:
         self._lock = threading.Lock()
         self._noted_while_loading: set[str] = set()
         self._stop = threading.Event()
+        # Held while the feed thread reads the database: stop() takes it, so once stop() returns no
+        # read is in flight (one finishing after the app disposed its engine would leak a connection).
+        self._reading = threading.Lock()
         self.client_name = f"{prefix}change-feed".replace(" ", "_")  # how the subscription shows in CLIENT LIST
 
     # -- what requests ask ------------------------------------------------------------------------
@@ -120,6 +123,8 @@ class ChangeFeed:
     def stop(self) -> None:
         self._stop.set()
         self._synced = False
+        with self._reading:  # wait for a database read in flight; none starts after this
+            pass
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -159,7 +164,10 @@ class ChangeFeed:
         with self._lock:
             self._noted_while_loading = set()
         now = time.time()
-        revoked = {sid: expires for sid, expires in self._load_revocations().items() if expires > now}
+        with self._reading:
+            if self._stop.is_set():
+                return
+            revoked = {sid: expires for sid, expires in self._load_revocations().items() if expires > now}
         for key in client.scan_iter(match=self._prefix + "revoked:*", count=1000):
             ttl_ms = client.pttl(key)
             if ttl_ms and ttl_ms > 0:
