@@ -88,7 +88,10 @@ def _parse_public_key(text: str) -> bytes:
     return raw
 
 
-@keys_cli.command("trust")
+# A base64url key may begin with "-" (one key in 64): without ignore_unknown_options click would
+# read such a key as an option and refuse it. Unknown options go back to the positional arguments
+# unchanged, and a real typo still fails as an unexpected extra argument.
+@keys_cli.command("trust", context_settings={"ignore_unknown_options": True})
 @click.argument("issuer_code", type=click.IntRange(1, 2**24 - 1))
 @click.argument("name")
 @click.argument("kid", type=click.IntRange(0, 2**16 - 1))

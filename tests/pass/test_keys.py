@@ -196,3 +196,29 @@ def test_a_trusted_partner_citys_pass_verifies_with_its_public_key_only(ring_app
     # Revoking the partner's key (e.g. they report it stolen) works like our own.
     assert phone.cli("pass-keys", "revoke", "5", "--issuer", "130100").exit_code == 0
     assert phone.verify(token).json["code"] == "pass_key_revoked"
+
+
+def _public_key_starting_with(prefix: str) -> tuple[Ed25519PrivateKey, str]:
+    for _ in range(200_000):  # "-" comes once in 64 keys, "--" once in 4,096
+        key = Ed25519PrivateKey.generate()
+        text = b64url(keyring.raw_public_bytes(key))
+        if text.startswith(prefix) and not text.startswith(prefix + "-"):
+            return key, text
+    raise AssertionError(f"no key starting with {prefix!r}")
+
+
+@pytest.mark.parametrize("prefix", ["-", "--"])
+def test_a_public_key_beginning_with_a_dash_is_a_key_not_an_option(ring_app, prefix):
+    # base64url uses "-", so one partner key in 64 begins with it; CI once drew such a key.
+    phone = Phone(ring_app())
+    partner, public = _public_key_starting_with(prefix)
+    issuer = 130300 + len(prefix)  # a city of its own per case: the database is the module's
+    result = phone.cli("pass-keys", "trust", str(issuer), "保定市信用办", "7", public, "--not-before", "2025-01-01")
+    assert result.exit_code == 0, result.output
+    now = int(__import__("time").time())
+    token = codec.encode_pass(private_key=partner, issuer=issuer, kid=7, kind="person", tier=2, issued_at=now - 5,
+                              expires_at=now + 55, sealed_ref=os.urandom(16))
+    assert phone.verify(token).status_code == 200
+    # An option that really does not exist is still refused, not taken as a key.
+    typo = phone.cli("pass-keys", "trust", "130200", "唐山", "1", public, "--not-befor", "2025-01-01")
+    assert typo.exit_code != 0
