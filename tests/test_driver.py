@@ -3,6 +3,7 @@ its callers (autocommit, SQLAlchemy's exception classes, a broken connection dro
 listeners told of the statement)."""
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -59,3 +60,61 @@ def test_a_connection_the_server_dropped_is_invalidated_and_the_next_statement_w
             driver.first_value(text("select 1"), {})
         assert caught.value.connection_invalidated
         assert driver.first_value(text("select pg_backend_pid()"), {}) != pid
+
+
+def _backend_pid():
+    return driver.first_value(text("select pg_backend_pid()"), {})
+
+
+def _open_backends(app, pids) -> set:
+    with app.app_context():
+        rows = db.session.execute(text("select pid from pg_stat_activity where pid = any(:pids)"), {"pids": list(pids)})
+        found = {row[0] for row in rows}
+        db.session.commit()
+    return found
+
+
+@requires_postgresql
+def test_a_connection_is_reused_by_the_next_statement_and_never_shared_by_two_at_once(app, make_app):
+    other = make_app()
+    with other.app_context():
+        first = _backend_pid()
+        assert _backend_pid() == first  # put back after each statement, taken again by the next
+        # Two statements in flight at once (two threads) hold two connections.
+        side = driver.autocommit_connections(db.engine)
+        (one, one_epoch), (two, two_epoch) = side.take(), side.take()
+        assert one is not two
+        seen = []
+        for connection in (one, two):
+            with connection.cursor() as cursor:
+                seen.append(cursor.execute("select pg_backend_pid()").fetchone()[0])
+        side.give_back(one, one_epoch)
+        side.give_back(two, two_epoch)
+        assert first in seen and seen[0] != seen[1]
+    with other.app_context():
+        db.engine.dispose()  # the idle connections close with the engine's pool
+    assert _open_backends(app, {first, *seen}) == set()
+    with other.app_context():
+        assert _backend_pid() not in {first, *seen}  # and the next statement opens a new one
+
+
+@requires_postgresql
+def test_after_a_fork_the_child_opens_its_own_connection_and_leaves_the_parents_alone(make_app):
+    other = make_app()
+    with other.app_context():
+        parent_pid = _backend_pid()
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: a gunicorn worker forked from a master that had used the database
+            code = 1
+            try:
+                with other.app_context():
+                    code = 0 if _backend_pid() != parent_pid else 2
+                os.write(write, b"%d" % code)
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(child, 0)
+        assert os.read(read, 8) == b"0" and status == 0
+        os.close(read)
+        assert _backend_pid() == parent_pid  # the parent's connection survived the child's use and exit
