@@ -1,7 +1,8 @@
 """Partners (merchants and offices), their perks, and the redemptions of those perks."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -69,6 +70,7 @@ class Perk(db.Model):
         ),
         CheckConstraint("discount_permille is null or (discount_permille > 0 and discount_permille < 1000)",
                         name="permille_range"),
+        UniqueConstraint("id", "partner_id"),  # what a redemption's (perk, partner) key refers to
     )
 
 
@@ -79,8 +81,9 @@ class Redemption(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(36), unique=True)  # idempotency key from the device
     pass_id: Mapped[str] = mapped_column(String(32))  # hex of the sealed reference
-    perk_id: Mapped[int] = mapped_column(ForeignKey("perks.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    # Both point at the perk together (constraint below): a perk recorded is one of this partner's.
+    perk_id: Mapped[int] = mapped_column(BigId)
+    partner_id: Mapped[int] = mapped_column(BigId)
     # None for a partner city's pass: only its issuer can open the holder reference.
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"))
     holder_kind: Mapped[str] = mapped_column(String(16))
@@ -103,6 +106,9 @@ class Redemption(db.Model):
     void_reason: Mapped[str | None] = mapped_column(Text)
     perk: Mapped[Perk] = relationship()
     __table_args__ = (
+        # One key for perk and partner: the database refuses a redemption of another partner's perk,
+        # and each insert checks (and key-share locks) one hot parent row where two keys checked two.
+        ForeignKeyConstraint(["perk_id", "partner_id"], ["perks.id", "perks.partner_id"]),
         UniqueConstraint("pass_id", "perk_id"),
         UniqueConstraint("perk_id", "subject_id", "local_day", "day_slot"),
         CheckConstraint("status in ('recorded', 'voided')", name="status"),

@@ -359,6 +359,21 @@ def test_a_merchants_day_is_read_through_its_index_not_a_scan_of_every_redemptio
     assert "ix_redemptions_partner_day" in plan, plan
 
 
+def test_the_database_refuses_a_redemption_pairing_a_partner_with_another_partners_perk(shop):
+    from sqlalchemy.exc import IntegrityError
+
+    from backend.merchants.models import Partner
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite is run without foreign-key enforcement")
+    recorded = shop.redeem(shop.pass_for(shop.holder()), shop.perk(), amount_fen=10000).redemption
+    other = db.session.scalar(select(Partner.id).where(Partner.id != shop.partner_id).limit(1))
+    with pytest.raises(IntegrityError, match="fk_redemptions_perk_id_perks"):
+        db.session.execute(db.text("update redemptions set partner_id = :other where id = :id"),
+                           {"other": other, "id": recorded.id})
+    db.session.rollback()
+
+
 def test_holder_alias_is_short_stable_per_merchant_and_unlinkable_across(shop):
     alias = service.holder_alias(secret="s", partner_id=1, subject_id=42)
     assert len(alias) == 6 and set(alias) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
