@@ -12,3 +12,4 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") == "1"
