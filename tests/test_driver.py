@@ -82,14 +82,11 @@ def test_a_connection_is_reused_by_the_next_statement_and_never_shared_by_two_at
         assert _backend_pid() == first  # put back after each statement, taken again by the next
         # Two statements in flight at once (two threads) hold two connections.
         side = driver.autocommit_connections(db.engine)
-        (one, one_epoch), (two, two_epoch) = side.take(), side.take()
+        (one, one_cursor, one_epoch), (two, two_cursor, two_epoch) = side.take(), side.take()
         assert one is not two
-        seen = []
-        for connection in (one, two):
-            with connection.cursor() as cursor:
-                seen.append(cursor.execute("select pg_backend_pid()").fetchone()[0])
-        side.give_back(one, one_epoch)
-        side.give_back(two, two_epoch)
+        seen = [cursor.execute("select pg_backend_pid()").fetchone()[0] for cursor in (one_cursor, two_cursor)]
+        side.give_back(one, one_cursor, one_epoch)
+        side.give_back(two, two_cursor, two_epoch)
         assert first in seen and seen[0] != seen[1]
     with other.app_context():
         db.engine.dispose()  # the idle connections close with the engine's pool
