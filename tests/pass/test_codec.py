@@ -78,3 +78,23 @@ def test_base45_rfc9285_examples():
     assert codec.b45encode(b"Hello!!") == "%69 VD92EX0"
     assert codec.b45encode(b"base-45") == "UJCLQE7W581"
     assert codec.b45decode("QED8WEX0") == b"ietf!"
+
+
+@pytest.mark.parametrize("text, why", [
+    ("A", "a lone character is no group"),
+    ("AAAA", "four characters leave a lone one"),
+    ("abc", "lower case is outside the alphabet"),
+    ("中文信", "so is anything that is not ASCII"),
+    ("AB\x00", "and a NUL"),
+    (":::", "44 + 44*45 + 44*2025 = 91,124 does not fit two bytes"),
+    ("GGW", "16 + 16*45 + 32*2025 = 65,536 is one too many"),
+    ("AAA::", "a last pair above 255 does not fit a byte"),
+])
+def test_base45_refuses_malformed_text(text, why):
+    with pytest.raises(ValueError):
+        codec.b45decode(text)
+
+
+def test_base45_decodes_the_largest_groups():
+    assert codec.b45decode("FGW") == b"\xff\xff"  # 15 + 15*45 + 32*2025 = 65,535
+    assert codec.b45decode("U5") == b"\xff"  # 30 + 5*45 = 255
