@@ -1,4 +1,4 @@
-"""One statement on a pooled connection in autocommit mode, through the database driver directly.
+"""One statement in autocommit mode, through the database driver directly.
 
 For the hottest write (recording a redemption) SQLAlchemy's execution path cost more CPU than the
 driver's own work: measured on this project's 2-core machine, ~320 us per insert through
@@ -10,7 +10,8 @@ per dialect with its bind processors), and only its execution goes to the driver
   lock and a list operation, where a checkout from the pool plus switching autocommit on and off
   again cost ~90 us of CPU per statement on this machine, more than half of psycopg's own work.
   A connection the driver found broken is closed, with every idle one (like the pool's
-  invalidation); `engine.dispose()` closes the idle ones; after a fork the child opens its own.
+  invalidation); `engine.dispose()` closes the idle ones; after a fork the child opens its own;
+  with `DATABASE_POOL_PRE_PING` an idle one is pinged before use, as the pool does;
   Other databases (SQLite) keep the pool's checkout, where a connection is a file handle;
 * the engine's `before_cursor_execute` listeners are told of the statement (the connection
   argument is None), so that statement logging and the tests that count statements still see it;
@@ -25,6 +26,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
@@ -64,9 +66,10 @@ def compiled(statement, dialect) -> DriverStatement:
 class AutocommitConnections:
     """Idle autocommit DBAPI connections of one engine in one process (a stack: the warmest first)."""
 
-    def __init__(self, engine, keep: int):
+    def __init__(self, engine, keep: int, ping: bool = False):
         self._engine = engine
         self._keep = keep
+        self._ping = ping  # as the pool's pre-ping: for networks that drop idle connections
         self._idle: list = []
         self._lock = threading.Lock()
         self._epoch = 0  # bumped by close_idle(): a connection taken before goes back closed
@@ -76,15 +79,27 @@ class AutocommitConnections:
         """-> (DBAPI connection, its cursor, epoch); opens one through the engine's pool when none is idle.
 
         Each connection keeps one cursor for good: a new psycopg cursor per statement cost ~30 us."""
-        with self._lock:
-            if self._idle:
-                return (*self._idle.pop(), self._epoch)
-            epoch = self._epoch
+        while True:
+            with self._lock:
+                if not self._idle:
+                    epoch = self._epoch
+                    break
+                connection, cursor = self._idle.pop()
+                epoch = self._epoch
+            if not self._ping or self._alive(connection):
+                return connection, cursor, epoch
         pooled = self._engine.raw_connection()  # the pool's connect events configure it
         pooled.detach()  # ours now: the pool forgets it and does not count it
         connection = pooled.dbapi_connection
         self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
         return connection, connection.cursor(), epoch
+
+    def _alive(self, connection) -> bool:
+        try:
+            return bool(self._engine.dialect.do_ping(connection))
+        except self._engine.dialect.loaded_dbapi.Error:
+            connection.close()
+            return False
 
     def give_back(self, connection, cursor, epoch: int) -> None:
         with self._lock:
@@ -122,7 +137,8 @@ def autocommit_connections(engine) -> AutocommitConnections:
             side = None
         if side is None:
             keep = engine.pool.size() if hasattr(engine.pool, "size") else 5
-            side = _SIDE_POOLS[engine] = AutocommitConnections(engine, keep)
+            ping = bool(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_pre_ping"))
+            side = _SIDE_POOLS[engine] = AutocommitConnections(engine, keep, ping)
             if not event.contains(engine, "engine_disposed", _close_idle_on_dispose):
                 event.listen(engine, "engine_disposed", _close_idle_on_dispose)
         return side

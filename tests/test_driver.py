@@ -115,3 +115,14 @@ def test_after_a_fork_the_child_opens_its_own_connection_and_leaves_the_parents_
         assert os.read(read, 8) == b"0" and status == 0
         os.close(read)
         assert _backend_pid() == parent_pid  # the parent's connection survived the child's use and exit
+
+
+@requires_postgresql
+def test_with_pre_ping_an_idle_connection_the_server_dropped_is_replaced_before_use(app, make_app):
+    pinging = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
+    with pinging.app_context():
+        pid = _backend_pid()
+        with app.app_context():
+            db.session.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+            db.session.commit()
+        assert _backend_pid() != pid  # no error reaches the caller: the dead one was found and replaced
