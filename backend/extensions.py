@@ -1,13 +1,16 @@
 """Extension objects, created unbound at import time and bound to an app by the factory."""
 from __future__ import annotations
 
+import sqlite3
+
 import redis
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL and make them reversible.
 NAMING_CONVENTION = {
@@ -19,6 +22,16 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
+    """SQLite checks foreign keys only when each connection asks it to; PostgreSQL always does.
+    (Migrations turn it off for their own connection: see migrations/env.py.)"""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 

@@ -97,14 +97,30 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table by copy, drop and rename; with foreign keys
+            # enforced, dropping a table that other rows refer to fails. They are checked at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # else alembic would join this autobegun transaction and never commit
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"rows that break a foreign key after migrating: {broken[:10]}")
+        finally:
+            if sqlite:  # the connection goes back to the pool: enforcing again, like every other one
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                connection.commit()
 
 
 if context.is_offline_mode():
