@@ -152,19 +152,29 @@ def _close_idle_on_dispose(engine) -> None:
 
 def first_value(statement, values: dict):
     """Run `statement` with `values` in autocommit mode; the first column of its first row, or None."""
+    row = _run(statement, values, lambda cursor: cursor.fetchone())
+    return None if row is None else row[0]
+
+
+def all_rows(statement, values: dict) -> list:
+    """Run `statement` with `values` in autocommit mode (PostgreSQL); every row it returns."""
+    return _run(statement, values, lambda cursor: cursor.fetchall())
+
+
+def _run(statement, values: dict, fetch):
     engine = db.engine
     dialect = engine.dialect
     prepared = compiled(statement, dialect)
     parameters = prepared.parameters(values)
     if dialect.name != "postgresql":
-        return _first_value_through_pool(engine, prepared, parameters)
+        return _run_through_pool(engine, prepared, parameters, fetch)
     side = autocommit_connections(engine)
     connection, cursor, epoch = side.take()
     try:
         if engine.dispatch.before_cursor_execute:
             engine.dispatch.before_cursor_execute(None, cursor, prepared.sql, parameters, None, False)
         cursor.execute(prepared.sql, parameters)
-        row = cursor.fetchone()
+        result = fetch(cursor)
     except dialect.loaded_dbapi.Error as error:
         invalidated = dialect.is_disconnect(error, connection, None)
         if invalidated:  # the server went away: the idle ones are most likely gone too
@@ -178,10 +188,10 @@ def first_value(statement, values: dict):
         connection.close()  # interrupted mid-statement: its state is unknown
         raise
     side.give_back(connection, cursor, epoch)
-    return None if row is None else row[0]
+    return result
 
 
-def _first_value_through_pool(engine, prepared: DriverStatement, parameters):
+def _run_through_pool(engine, prepared: DriverStatement, parameters, fetch):
     dialect = engine.dialect
     pooled = engine.raw_connection()
     driver_connection = pooled.driver_connection
@@ -193,7 +203,7 @@ def _first_value_through_pool(engine, prepared: DriverStatement, parameters):
                 if engine.dispatch.before_cursor_execute:
                     engine.dispatch.before_cursor_execute(None, cursor, prepared.sql, parameters, None, False)
                 cursor.execute(prepared.sql, parameters)
-                row = cursor.fetchone()
+                result = fetch(cursor)
             finally:
                 cursor.close()
         finally:
@@ -206,4 +216,115 @@ def _first_value_through_pool(engine, prepared: DriverStatement, parameters):
                                   connection_invalidated=invalidated, dialect=dialect) from error
     finally:
         pooled.close()
-    return None if row is None else row[0]
+    return result
+
+
+class _Waiting:
+    """One insert waiting in a GroupCommit: its values, then its outcome (a value or an error)."""
+
+    __slots__ = ("values", "done", "lead", "value", "error", "settled")
+
+    def __init__(self, values: dict):
+        self.values = values
+        self.done = threading.Event()
+        self.lead = False
+        self.value = self.error = None
+        self.settled = False
+
+    def settle(self, value=None, error: BaseException | None = None) -> None:
+        self.value, self.error, self.settled = value, error, True
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class GroupCommit:
+    """Group commit for one kind of single-row `INSERT ... RETURNING <id>, <key>` (PostgreSQL).
+
+    While one thread's insert is on its way to the database, inserts that other threads of the same
+    process start wait; when it is back, the first of them writes every one waiting in one
+    multi-row statement: one commit, so one wait for the disk, for all of them. A row's outcome is
+    what it would have been alone: its id, or None when the statement wrote nothing for it (its
+    conditions failed or a unique key was taken), or the error. Rows are matched to returned ids by
+    `key` (a unique column), so a batch never holds two rows with the same key; if a batch's
+    statement fails, each of its rows is written alone, so that one bad row fails only itself.
+
+    `one_row` is the single-row statement; `rows(n)` builds the n-row one (cached by the caller),
+    whose parameters are each single-row parameter name with `_<row index>` appended.
+    """
+
+    def __init__(self, *, one_row, rows: Callable[[int], object], key: str, max_rows: int = 16):
+        self._one_row, self._rows, self._key, self._max_rows = one_row, rows, key, max_rows
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._busy = False
+        self._pid = os.getpid()
+
+    def insert(self, values: dict):
+        """-> the new row's id, or None if the statement wrote nothing for this row."""
+        me = _Waiting(values)
+        with self._lock:
+            if self._pid != os.getpid():  # a fork: no leader of the parent's runs here
+                self._queue, self._busy, self._pid = [], False, os.getpid()
+            self._queue.append(me)
+            leading = not self._busy
+            self._busy = True
+        if not leading:
+            me.done.wait()
+            if not me.lead:
+                return me.outcome()
+        self._lead()
+        return me.outcome()
+
+    def _lead(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            with self._lock:
+                keys, later = set(), []
+                for waiting in self._queue:  # the leader is first: it joined an empty queue or was next
+                    key = waiting.values[self._key]
+                    if key in keys or len(batch) >= self._max_rows:
+                        later.append(waiting)
+                    else:
+                        keys.add(key)
+                        batch.append(waiting)
+                self._queue = later
+            self._write(batch)
+        except BaseException as error:  # e.g. the worker being stopped: nobody may wait forever
+            for waiting in batch:
+                if not waiting.settled:
+                    waiting.settle(error=error)
+            raise
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._busy = following is not None
+            for waiting in batch[1:]:
+                waiting.done.set()
+            if following is not None:
+                following.lead = True
+                following.done.set()
+
+    def _write(self, batch: list[_Waiting]) -> None:
+        if len(batch) > 1:
+            parameters = {f"{name}_{n}": value for n, waiting in enumerate(batch)
+                          for name, value in waiting.values.items()}
+            try:
+                written = dict((key, new_id) for new_id, key in all_rows(self._rows(len(batch)), parameters))
+            except DBAPIError as error:
+                if error.connection_invalidated:
+                    for waiting in batch:
+                        waiting.settle(error=error)
+                    return
+                # One row broke the statement (a foreign key, a check): each row alone, for its own outcome.
+            else:
+                for waiting in batch:
+                    waiting.settle(written.get(waiting.values[self._key]))
+                return
+        for waiting in batch:
+            try:
+                waiting.settle(first_value(self._one_row, waiting.values))
+            except Exception as error:
+                waiting.settle(error=error)

@@ -126,3 +126,129 @@ def test_with_pre_ping_an_idle_connection_the_server_dropped_is_replaced_before_
             db.session.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
             db.session.commit()
         assert _backend_pid() != pid  # no error reaches the caller: the dead one was found and replaced
+
+
+# -- group commit ---------------------------------------------------------------------------------
+
+def _group_statements():
+    one = text("insert into group_commit_test (key, n) select cast(:key as text), cast(:n as integer) "
+               "where cast(:ok as boolean) on conflict do nothing returning id")
+    built = {}
+
+    def rows(count: int):
+        if count not in built:
+            tuples = ", ".join(f"(cast(:key_{i} as text), cast(:n_{i} as integer), cast(:ok_{i} as boolean))"
+                               for i in range(count))
+            built[count] = text(f"insert into group_commit_test (key, n) select v.key, v.n from (values {tuples}) "
+                                "as v (key, n, ok) where v.ok on conflict do nothing returning id, key")
+        return built[count]
+    return one, rows
+
+
+@pytest.fixture
+def group(app):
+    with app.app_context():
+        db.session.execute(text("create table if not exists group_commit_test "
+                                "(id bigserial primary key, key text unique, n integer check (n >= 0))"))
+        db.session.execute(text("delete from group_commit_test"))
+        db.session.commit()
+        one, rows = _group_statements()
+        statements = []
+        listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            yield driver.GroupCommit(one_row=one, rows=rows, key="key"), statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+            db.session.execute(text("drop table group_commit_test"))
+            db.session.commit()
+
+
+def _lead_with_queued(group_commit, rows: list[dict]) -> list:
+    """Queue `rows` as if their threads were waiting, lead once, and return each row's outcome
+    (an id, None, or the exception); rows a batch could not take stay queued."""
+    waiting = [driver._Waiting(row) for row in rows]
+    group_commit._queue, group_commit._busy = list(waiting), True
+    group_commit._lead()
+    return [(w.error if w.error is not None else w.value) if w.settled else "queued" for w in waiting]
+
+
+def _stored(keys) -> dict:
+    rows = db.session.execute(text("select key, id from group_commit_test where key = any(:keys)"), {"keys": keys})
+    found = dict(rows.all())
+    db.session.commit()
+    return found
+
+
+@requires_postgresql
+def test_waiting_inserts_are_written_by_one_statement_each_with_its_own_outcome(group):
+    group_commit, statements = group
+    outcomes = _lead_with_queued(group_commit, [
+        {"key": "a", "n": 1, "ok": True}, {"key": "b", "n": 2, "ok": False}, {"key": "c", "n": 3, "ok": True}])
+    assert len(statements) == 1 and statements[0].count("cast(%(ok_") == 3  # one statement, three rows
+    stored = _stored(["a", "b", "c"])
+    assert outcomes == [stored["a"], None, stored["c"]] and "b" not in stored  # b's condition failed: None
+    assert not group_commit._busy and group_commit._queue == []
+    # A key already taken writes nothing for that row only.
+    assert _lead_with_queued(group_commit, [{"key": "a", "n": 4, "ok": True}, {"key": "d", "n": 5, "ok": True}]) == [
+        None, _stored(["d"])["d"]]
+
+
+@requires_postgresql
+def test_a_row_that_breaks_the_statement_fails_alone(group):
+    group_commit, statements = group
+    outcomes = _lead_with_queued(group_commit, [
+        {"key": "e", "n": 1, "ok": True}, {"key": "f", "n": -1, "ok": True}, {"key": "g", "n": 2, "ok": True}])
+    stored = _stored(["e", "f", "g"])
+    assert outcomes[0] == stored["e"] and outcomes[2] == stored["g"] and "f" not in stored
+    assert isinstance(outcomes[1], IntegrityError)  # the check constraint, as if f had been alone
+    assert len([s for s in statements if s.startswith("insert")]) == 4  # the batch, then each row alone
+
+
+@requires_postgresql
+def test_two_rows_with_one_key_never_share_a_batch(group):
+    group_commit, _ = group
+    outcomes = _lead_with_queued(group_commit, [{"key": "h", "n": 1, "ok": True}, {"key": "h", "n": 2, "ok": True}])
+    assert outcomes == [_stored(["h"])["h"], "queued"]  # the second waits for the next leader ...
+    second = group_commit._queue[0]
+    assert group_commit._busy and second.lead  # ... which it is told to be
+    group_commit._lead()
+    assert second.settled and second.value is None and second.error is None
+    assert group_commit._queue == [] and not group_commit._busy
+    assert _stored(["h"])["h"] == outcomes[0]  # the second found its key taken: None, nothing written
+
+
+@requires_postgresql
+def test_a_leader_that_fails_hands_its_error_to_its_batch_and_the_next_insert_still_runs(group, monkeypatch):
+    group_commit, _ = group
+    monkeypatch.setattr(group_commit, "_rows", lambda count: (_ for _ in ()).throw(RuntimeError("builder broke")))
+    with pytest.raises(RuntimeError):
+        _lead_with_queued(group_commit, [{"key": "i", "n": 1, "ok": True}, {"key": "j", "n": 1, "ok": True}])
+    assert not group_commit._busy
+    monkeypatch.undo()
+    assert group_commit.insert({"key": "k", "n": 1, "ok": True}) == _stored(["k"])["k"]
+
+
+@requires_postgresql
+def test_threads_inserting_at_once_each_get_their_own_row(app, group):
+    import threading
+
+    group_commit, statements = group
+    results: dict[str, object] = {}
+
+    def insert_many(thread: int):
+        with app.app_context():
+            for n in range(40):
+                key = f"t{thread}-{n}"
+                results[key] = group_commit.insert({"key": key, "n": n, "ok": n % 7 != 0})
+
+    threads = [threading.Thread(target=insert_many, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stored = _stored(list(results))
+    assert len(results) == 320 and not group_commit._busy
+    assert results == {key: stored.get(key) for key in results}  # every id is that row's; refused rows None
+    assert len(stored) == 320 - 8 * 6
+    assert len([s for s in statements if s.startswith("insert")]) < 320  # some inserts shared a statement

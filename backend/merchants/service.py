@@ -29,7 +29,7 @@ import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, bindparam, cast, exists, func, select
+from sqlalchemy import Date, and_, bindparam, cast, column, exists, func, select, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -329,8 +329,12 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
             raise
         return None  # e.g. a missing amount: a black-listed holder is told that first, as on the lock path
     dialect = db.engine.dialect.name
-    statement = _insert_unless_taken(dialect) if standing_checked else _insert_if_standing(dialect)
-    new_id = driver.first_value(statement, _column_values(redemption))
+    if standing_checked:
+        new_id = driver.first_value(_insert_unless_taken(dialect), _column_values(redemption))
+    elif dialect == "postgresql":  # written together with the inserts other threads have waiting
+        new_id = _grouped_inserts().insert(_column_values(redemption))
+    else:
+        new_id = driver.first_value(_insert_if_standing(dialect), _column_values(redemption))
     if new_id is None:
         return None
     redemption.id = new_id
@@ -377,6 +381,33 @@ def _insert_if_standing(dialect: str):
     insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     statement = insert.from_select([column.key for column in _INSERTED_COLUMNS], source)
     return statement.on_conflict_do_nothing().returning(table.c.id)
+
+
+@functools.cache
+def _insert_rows_if_standing(rows: int):
+    """`_insert_if_standing` for `rows` rows at once (PostgreSQL): `INSERT ... SELECT <each row> FROM
+    (VALUES ...) v JOIN credit_subjects ON <that row's holder, not black-listed, tier as in its pass>
+    ON CONFLICT DO NOTHING RETURNING id, client_id`; row n's parameters are named `<column>_<n>`."""
+    table = Redemption.__table__
+    keys = [column_.key for column_ in _INSERTED_COLUMNS]
+    given = values(*[column(column_.key, column_.type) for column_ in _INSERTED_COLUMNS], name="v").data(
+        [tuple(bindparam(f"{key}_{n}", type_=column_.type) for key, column_ in zip(keys, _INSERTED_COLUMNS))
+         for n in range(rows)])
+    holder = CreditSubject.__table__
+    source = select(*[given.c[key] for key in keys]).select_from(given.join(holder, and_(
+        holder.c.id == given.c.subject_id, holder.c.black_listed.is_(False),
+        holder.c.tier_level == given.c.tier_level)))
+    statement = pg_insert(table).from_select(keys, source).on_conflict_do_nothing()
+    return statement.returning(table.c.id, table.c.client_id)
+
+
+@functools.cache
+def _grouped_inserts() -> driver.GroupCommit:
+    """Concurrent redemptions of one worker share a statement and a commit (see driver.GroupCommit):
+    on this machine a commit waits ~0.3-0.5 ms for the disk, time in which a worker's threads
+    otherwise sat idle."""
+    return driver.GroupCommit(one_row=_insert_if_standing("postgresql"), rows=_insert_rows_if_standing,
+                              key="client_id")
 
 
 def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRedemption:
