@@ -328,3 +328,21 @@ class GroupCommit:
                 waiting.settle(first_value(self._one_row, waiting.values))
             except Exception as error:
                 waiting.settle(error=error)
+
+
+_GROUPS: "weakref.WeakKeyDictionary[object, dict[str, GroupCommit]]" = weakref.WeakKeyDictionary()
+
+
+def group_commit(engine, name: str, make: Callable[[], GroupCommit]) -> GroupCommit:
+    """The engine's GroupCommit called `name` (made by `make` on first use). One per engine: a leader
+    writes other threads' rows through its own app's engine, so two apps in one process (tests, a
+    second database) must never share a group."""
+    groups = _GROUPS.get(engine)
+    if groups is None:
+        with _SIDE_POOLS_LOCK:
+            groups = _GROUPS.setdefault(engine, {})
+    group = groups.get(name)
+    if group is None:
+        with _SIDE_POOLS_LOCK:
+            group = groups.setdefault(name, make())
+    return group

@@ -252,3 +252,19 @@ def test_threads_inserting_at_once_each_get_their_own_row(app, group):
     assert results == {key: stored.get(key) for key in results}  # every id is that row's; refused rows None
     assert len(stored) == 320 - 8 * 6
     assert len([s for s in statements if s.startswith("insert")]) < 320  # some inserts shared a statement
+
+
+def test_each_engine_has_its_own_group(app, make_app):
+    other = make_app()
+    made = []
+
+    def make():
+        made.append(driver.GroupCommit(one_row=None, rows=lambda count: None, key="key"))
+        return made[-1]
+
+    with app.app_context():
+        mine = driver.group_commit(db.engine, "test", make)
+        assert driver.group_commit(db.engine, "test", make) is mine
+    with other.app_context():  # another app's engine: a leader there must not write this app's rows
+        assert driver.group_commit(db.engine, "test", make) is not mine
+    assert len(made) == 2

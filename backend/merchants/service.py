@@ -401,13 +401,12 @@ def _insert_rows_if_standing(rows: int):
     return statement.returning(table.c.id, table.c.client_id)
 
 
-@functools.cache
 def _grouped_inserts() -> driver.GroupCommit:
     """Concurrent redemptions of one worker share a statement and a commit (see driver.GroupCommit):
     on this machine a commit waits ~0.3-0.5 ms for the disk, time in which a worker's threads
     otherwise sat idle."""
-    return driver.GroupCommit(one_row=_insert_if_standing("postgresql"), rows=_insert_rows_if_standing,
-                              key="client_id")
+    return driver.group_commit(db.engine, "redemptions", lambda: driver.GroupCommit(
+        one_row=_insert_if_standing("postgresql"), rows=_insert_rows_if_standing, key="client_id"))
 
 
 def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRedemption:
