@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
 from backend.extensions import db
@@ -155,3 +155,44 @@ def test_a_retry_after_a_timeout_never_doubles(shop, serve, app):
     assert retry.status_code == 200, retry.text  # the first request committed: its answer comes back
     assert retry.json()["client_id"] == sent["client_id"]
     assert recorded(perk) == 1
+
+
+def test_many_holders_at_once_each_get_their_own_answer(shop, serve):
+    """One worker's simultaneous redemptions share statements and commits (group commit on
+    PostgreSQL): every one of them still gets exactly its own answer."""
+    url = serve()
+    perk = shop.perk()
+    warm(url, shop, perk)
+    fine = [shop.holder() for _ in range(12)]
+    fallen = [shop.holder() for _ in range(3)]
+    fine_bodies = [body(shop.pass_for(holder), perk) for holder in fine]
+    fallen_bodies = [body(shop.pass_for(holder), perk) for holder in fallen]
+    db.session.execute(db.text("update credit_subjects set black_listed = true, tier_level = 0 where id = any(:ids)"),
+                       {"ids": fallen})  # black-listed after their passes were issued
+    db.session.commit()
+    replays = [dict(fine_bodies[n], client_id=str(uuid.uuid4())) for n in range(5)]  # a second device, same pass
+    bodies = fine_bodies + fallen_bodies + replays
+    shared = []  # statements that carried more than one redemption
+    with url.app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *args: shared.append(statement) if "%(client_id_1)s" in statement else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        responses = race(url, shop.header(), bodies)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert shared, "no two redemptions shared a statement: the race did not exercise group commit"
+    by_client = {sent["client_id"]: response for sent, response in zip(bodies, responses)}
+    for pair, replay in zip(fine_bodies[:5], replays):  # of each pair, one recorded and one refused
+        codes = sorted([by_client[pair["client_id"]].status_code, by_client[replay["client_id"]].status_code])
+        assert codes == [201, 409]
+        refused = next(r for r in (by_client[pair["client_id"]], by_client[replay["client_id"]]) if r.status_code == 409)
+        assert refused.json()["code"] == "pass_already_used"
+    assert all(by_client[sent["client_id"]].status_code == 201 for sent in fine_bodies[5:])
+    assert all(by_client[sent["client_id"]].json()["code"] == "holder_blacklisted" for sent in fallen_bodies)
+    created = [r.json() for r in responses if r.status_code == 201]
+    assert len(created) == 12 and len({r["id"] for r in created}) == 12
+    for sent in bodies:  # each answer is its own scan's
+        if by_client[sent["client_id"]].status_code == 201:
+            assert by_client[sent["client_id"]].json()["client_id"] == sent["client_id"]
+    assert sum(recorded(perk, holder) for holder in fine) == 12 and sum(recorded(perk, h) for h in fallen) == 0
