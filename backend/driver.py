@@ -17,6 +17,9 @@ per dialect with its bind processors), and only its execution goes to the driver
   argument is None), so that statement logging and the tests that count statements still see it;
 * driver errors become SQLAlchemy's exception classes (IntegrityError, OperationalError...), as
   callers of `Connection.execute` expect.
+
+`GroupCommit` (at the end) lets the inserts that several threads of one process start at the same
+moment travel as one multi-row statement and one commit (see its docstring).
 """
 from __future__ import annotations
 
