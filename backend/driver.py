@@ -287,7 +287,7 @@ class GroupCommit:
             with self._lock:
                 keys, later = set(), []
                 for waiting in self._queue:  # the leader is first: it joined an empty queue or was next
-                    key = waiting.values[self._key]
+                    key = waiting.values.get(self._key)  # cannot raise: the queue is never left half-split
                     if key in keys or len(batch) >= self._max_rows:
                         later.append(waiting)
                     else:
