@@ -22,6 +22,8 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
 @event.listens_for(Engine, "connect")
@@ -32,8 +34,6 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
-migrate = Migrate()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
 def read_outside_transaction(statement, params=None):
