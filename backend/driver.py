@@ -253,6 +253,9 @@ class GroupCommit:
     conditions failed or a unique key was taken), or the error. Rows are matched to returned ids by
     `key` (a unique column), so a batch never holds two rows with the same key; if a batch's
     statement fails, each of its rows is written alone, so that one bad row fails only itself.
+    The price: a row that has to wait in the database (a parent row locked FOR UPDATE by someone,
+    the same unique key being inserted by another transaction) holds up the rest of its batch
+    for as long.
 
     `one_row` is the single-row statement; `rows(n)` builds the n-row one (cached by the caller),
     whose parameters are each single-row parameter name with `_<row index>` appended.
