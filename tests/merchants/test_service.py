@@ -386,3 +386,46 @@ def test_holder_alias_is_short_stable_per_merchant_and_unlinkable_across(shop):
 def _ctx():
     import importlib
     return importlib.import_module("backend.pass.context").key_context()
+
+
+def _deadlocking(monkeypatch, aborts: int) -> list:
+    """Make the lock path's first `aborts` attempts end as PostgreSQL ends the side of a deadlock it
+    aborts (rolled back, OperationalError with SQLSTATE 40P01); returns the list of attempts."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    real, attempts = service._record_under_lock, []
+
+    def deadlocking(*args):
+        attempts.append(1)
+        if len(attempts) <= aborts:
+            db.session.rollback()
+            raise OperationalError("insert into redemptions ...", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+        return real(*args)
+
+    monkeypatch.setattr(service, "_record_under_lock", deadlocking)
+    # Straight to the lock path (the one-statement path takes it only when its insert writes nothing).
+    monkeypatch.setattr(service, "_record_unless_contested", lambda *args: None)
+    return attempts
+
+
+@pytest.mark.parametrize("aborts", [1, service.LOCK_PATH_ATTEMPTS - 1])
+def test_a_lock_path_aborted_for_a_deadlock_is_judged_again_and_records(shop, monkeypatch, aborts):
+    holder, perk = shop.holder(), shop.perk(kind="free_entry", title="免费入园", limit_per_holder_per_day=2)
+    shop.redeem(shop.pass_for(holder), perk)  # slot 1
+    attempts = _deadlocking(monkeypatch, aborts)
+    second = shop.redeem(shop.pass_for(holder), perk).redemption
+    assert second.day_slot == 2 and len(attempts) == aborts + 1
+    assert count(Redemption, Redemption.perk_id == perk, Redemption.subject_id == holder) == 2
+
+
+def test_a_lock_path_that_keeps_being_aborted_fails_after_its_last_attempt(shop, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    holder, perk = shop.holder(), shop.perk(kind="free_entry", title="免费入园", limit_per_holder_per_day=2)
+    shop.redeem(shop.pass_for(holder), perk)
+    attempts = _deadlocking(monkeypatch, service.LOCK_PATH_ATTEMPTS)
+    with pytest.raises(OperationalError):
+        shop.redeem(shop.pass_for(holder), perk)
+    assert len(attempts) == service.LOCK_PATH_ATTEMPTS
+    assert count(Redemption, Redemption.perk_id == perk, Redemption.subject_id == holder) == 1
