@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import redis
 import requests
+from sqlalchemy import event
 
 from backend import create_app
 from backend.changefeed import current_feed
@@ -261,6 +262,25 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"database {TEST_DB}: {_counts.get(TEST_DB, 0)} tests passed on this database")
+
+
+@contextmanager
+def statements_sent(engine, *, this_thread_only: bool = False, first_word: bool = False):
+    """The SQL statements `engine` sends while the block runs (a list filled as they go): only the
+    calling thread's with `this_thread_only` (not the change feed's own reloads, nor other
+    requests'), and only each statement's first word, upper-cased, with `first_word`."""
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def record(conn, cursor, statement, *args):
+        if not this_thread_only or threading.get_ident() == me:
+            seen.append(statement.split(None, 1)[0].upper() if first_word else statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def wait_until(predicate, *, seconds: float = 3.0, what: str = "the change feed") -> None:

@@ -7,13 +7,13 @@ import os
 import uuid
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import driver
 from backend.extensions import db
 
-from .conftest import TEST_DB
+from .conftest import TEST_DB, statements_sent
 
 requires_postgresql = pytest.mark.skipif(TEST_DB != "postgresql", reason="a server that drops connections: PostgreSQL")
 
@@ -33,16 +33,10 @@ def test_a_statement_is_committed_at_once_and_answers_its_first_value(app):
 
 
 def test_driver_errors_arrive_as_sqlalchemys_classes_and_listeners_see_the_statement(app):
-    seen = []
     with app.app_context():
         engine = db.engine
-        listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            with pytest.raises(IntegrityError):  # NOT NULL: every other column of a redemption is missing
-                driver.first_value(text("insert into redemptions (client_id) values (:c)"), {"c": "x"})
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+        with statements_sent(engine) as seen, pytest.raises(IntegrityError):  # NOT NULL: the other columns
+            driver.first_value(text("insert into redemptions (client_id) values (:c)"), {"c": "x"})
         assert seen == ["insert into redemptions (client_id) values (?)" if engine.dialect.name == "sqlite"
                         else "insert into redemptions (client_id) values (%(c)s)"]
         assert driver.first_value(text("select 2"), {}) == 2  # the connection went back to the pool usable
@@ -153,13 +147,10 @@ def group(app):
         db.session.execute(text("delete from group_commit_test"))
         db.session.commit()
         one, rows = _group_statements()
-        statements = []
-        listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
         try:
-            yield driver.GroupCommit(one_row=one, rows=rows, key="key"), statements
+            with statements_sent(db.engine) as statements:
+                yield driver.GroupCommit(one_row=one, rows=rows, key="key"), statements
         finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
             db.session.execute(text("drop table group_commit_test"))
             db.session.commit()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from backend.changefeed import current_feed
 from backend.extensions import db
-from tests.conftest import wait_until
+from tests.conftest import statements_sent, wait_until
 from backend.merchants.models import Redemption
 from backend.merchants.schemas import RedemptionOut
 
@@ -151,18 +151,10 @@ def test_a_redemption_costs_one_statement_no_redis_and_a_replay_writes_nothing(s
     wait_until(lambda: current_feed().synced)
     warm = client.post("/api/redemptions", headers=shop.header(), json=body(shop.pass_for(shop.holder()), perk))
     assert warm.status_code == 201  # the first request at a perk reads its rules (and tier names) into memory
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement.split(None, 1)[0].upper())
-
     header, sent = shop.header(), body(token, perk)
     redis_calls.clear()
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(db.engine, first_word=True) as seen:
         assert client.post("/api/redemptions", headers=header, json=sent).status_code == 201
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     # A holder never seen before: one insert that also checks the holder's standing; autocommit.
     assert seen == ["INSERT"], seen
     assert redis_calls == []  # the session check and the generations come from the change feed

@@ -11,14 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import requests
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.merchants import service
 from backend.merchants.models import Redemption
 from backend.timeutil import local_day
-from tests.conftest import TEST_DB
+from tests.conftest import TEST_DB, statements_sent
 
 from .conftest import utc
 
@@ -172,15 +172,11 @@ def test_many_holders_at_once_each_get_their_own_answer(shop, serve):
     db.session.commit()
     replays = [dict(fine_bodies[n], client_id=str(uuid.uuid4())) for n in range(5)]  # a second device, same pass
     bodies = fine_bodies + fallen_bodies + replays
-    shared = []  # statements that carried more than one redemption
     with url.app.app_context():
         engine = db.engine
-    listener = lambda conn, cursor, statement, *args: shared.append(statement) if "%(client_id_1)s" in statement else None  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent(engine) as seen:
         responses = race(url, shop.header(), bodies)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+    shared = [statement for statement in seen if "%(client_id_1)s" in statement]  # more than one redemption
     assert shared, "no two redemptions shared a statement: the race did not exercise group commit"
     by_client = {sent["client_id"]: response for sent, response in zip(bodies, responses)}
     for pair, replay in zip(fine_bodies[:5], replays):  # of each pair, one recorded and one refused

@@ -3,13 +3,11 @@ holder's standing checked by the very insert that records. Every test here warms
 that it exercises that path, not the read-everything path a cold worker takes."""
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 import uuid
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backend.changefeed import current_feed
 from backend.credit.models import CreditSubject
@@ -18,35 +16,17 @@ from backend.extensions import db, redis_store
 from backend.merchants import catalog, service
 from backend.merchants.models import Partner, Perk, Redemption
 from backend.timeutil import local_day
-from tests.conftest import wait_until
+from tests.conftest import statements_sent, wait_until
 
 from .conftest import key_context, utc
 from .test_service import refused
-
-
-@contextlib.contextmanager
-def statements():
-    """The first word of each SQL statement this thread sends while the block runs."""
-    seen: list[str] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, *args):
-        if threading.get_ident() == me:
-            seen.append(statement.split(None, 1)[0].upper())
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def redeem_counting_statements(shop, token: str, perk_id: int):
     """Redeem as the endpoint does (tier names and keys already in memory); return (redemption, statements)."""
     request, levels = shop.request(token, perk_id), tier_levels()
     key_context()
-    with statements() as seen:
+    with statements_sent(db.engine, this_thread_only=True, first_word=True) as seen:
         outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels, offline_window_hours=24)
     return outcome.redemption, seen
 
@@ -173,7 +153,7 @@ def test_a_holder_black_listed_after_the_pass_was_issued_is_refused_by_the_inser
     token = shop.pass_for(holder)
     _standing(holder, black_listed=True)
     request, levels = shop.request(token, perk), tier_levels()
-    with statements() as seen:
+    with statements_sent(db.engine, this_thread_only=True, first_word=True) as seen:
         refused("holder_blacklisted", service.redeem, ctx=key_context(), request=request, tier_levels=levels,
                 offline_window_hours=24)
     assert seen[0] == "INSERT"  # the insert wrote nothing; the lock path named the reason
@@ -249,13 +229,8 @@ def test_without_redis_every_redemption_reads_the_rules(shop, make_app):
     assert redeem() == 201
     with broken.app_context():
         engine = db.engine
-    seen = []
-    record = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(engine) as seen:
         assert redeem() == 201
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     # (The session check reads the database too without Redis: the statements before these two.)
     assert [statement.split(None, 1)[0] for statement in seen[-2:]] == ["SELECT", "INSERT"]
     assert "FROM perks" in seen[-2] and sum("FROM perks" in statement for statement in seen) == 1

@@ -11,9 +11,10 @@ import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from backend.extensions import db
+from tests.conftest import statements_sent
 
 codec = importlib.import_module("backend.pass.codec")
 service = importlib.import_module("backend.pass.service")
@@ -105,11 +106,6 @@ def test_only_signed_in_citizens_get_passes(client, auth_header):
 
 def test_issuing_writes_nothing_to_the_database(app, client, auth_header):
     header = auth_header("citizen")
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement.split(None, 1)[0].upper())
-
     with app.app_context():
         def counts():
             return {table.name: db.session.scalar(select(func.count()).select_from(table))
@@ -117,14 +113,11 @@ def test_issuing_writes_nothing_to_the_database(app, client, auth_header):
 
         before = counts()
         db.session.commit()
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with statements_sent(db.engine, first_word=True) as statements:
             for _ in range(5):
                 assert client.post("/api/pass", headers=header, json={}).status_code == 201
                 assert client.get("/api/pass/qr.png", headers=header).status_code == 200
                 assert client.get("/api/pass/qr.svg", headers=header).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         assert counts() == before
     # Reads only (none at all once the holder's standing is cached in Redis).
     assert set(statements) <= {"SELECT"}, set(statements)

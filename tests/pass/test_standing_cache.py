@@ -2,13 +2,11 @@
 a change (the change feed carries the standing generation)."""
 from __future__ import annotations
 
-import contextlib
 import random
-import threading
 import time
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from backend.auth.models import CitizenAccount, CompanyRepresentative
 from backend.auth.service import identity_hash
@@ -18,27 +16,16 @@ from backend.dbtypes import utcnow
 from backend.demo import synthetic_id_number
 from backend.changefeed import current_feed
 from backend.extensions import db, redis_store
+from tests.conftest import statements_sent
 
 GOOD = {"score": 1100, "tier_level": 2}
 
 
-@contextlib.contextmanager
 def sql_statements(app):
-    """The SQL statements the app sends while the block runs."""
-    seen: list[str] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, *args):
-        if threading.get_ident() == me:  # not the change feed's own reloads
-            seen.append(statement)
-
+    """The SQL statements the app sends from this thread while the block runs (not the change feed's)."""
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    return statements_sent(engine, this_thread_only=True)
 
 
 def issue(client, header, holder=None):
