@@ -1,8 +1,12 @@
 """Request and response shapes of the partner directory, redemption, the merchant's history and the
 office's catalogue of partners and perks."""
+from typing import Annotated
+import uuid
+
 from apiflask import Schema
-from apiflask.fields import UUID, AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from .models import PERK_KINDS
 
@@ -37,13 +41,29 @@ class PartnerListOut(Schema):
     partners = List(Nested(PartnerOut))
 
 
-class RedeemIn(Schema):
-    token = String(required=True, validate=Length(min=1, max=4096))
-    perk_id = Integer(required=True, strict=True)
-    client_id = UUID(required=True)
-    scanned_at = AwareDateTime(required=True, metadata={"description": "ISO 8601 带时区，扫码时刻"})
-    amount_fen = Integer(strict=True, validate=Range(min=1, max=10_000_000_00), allow_none=True)
-    queued = Boolean(load_default=False, metadata={"description": "设备离线时排队、联网后补传"})
+def _iso_text_only(value):
+    # pydantic would also read a number as a Unix time; the contract's scan time is ISO 8601 text.
+    if not isinstance(value, str):
+        raise ValueError("应为 ISO 8601 带时区的时间文本")
+    return value
+
+
+# A pydantic model, where the other inputs are marshmallow schemas: this is the product's hottest
+# input, and pydantic-core validates it in ~10 µs where webargs with marshmallow took ~175 µs of a
+# ~900 µs view (bench/profile_hot_paths.py --split redeem). APIFlask validates and documents both
+# kinds, with the same 422 `errors` shape. (Its docstring is the OpenAPI description.)
+class RedeemIn(BaseModel):
+    """核销请求：扫到的信用码、优惠、设备生成的幂等 client_id、扫码时刻与消费金额。"""
+
+    model_config = ConfigDict(extra="forbid")  # as marshmallow's RAISE: an unknown field is a client's bug
+
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    perk_id: StrictInt
+    client_id: uuid.UUID
+    scanned_at: Annotated[AwareDatetime, BeforeValidator(_iso_text_only),
+                          Field(description="ISO 8601 带时区，扫码时刻")]
+    amount_fen: Annotated[StrictInt, Field(ge=1, le=10_000_000_00)] | None = None
+    queued: Annotated[bool, Field(description="设备离线时排队、联网后补传")] = False
 
 
 class RedemptionOut(Schema):

@@ -102,10 +102,10 @@ def partners():
 def redeem(body):
     principal = current_principal()
     request = service.RedeemRequest(
-        token=body["token"], perk_id=body["perk_id"], client_id=str(body["client_id"]),
-        scanned_at=body["scanned_at"], amount_fen=body.get("amount_fen"), partner_id=merchant_partner_id(),
+        token=body.token, perk_id=body.perk_id, client_id=str(body.client_id), scanned_at=body.scanned_at,
+        amount_fen=body.amount_fen, partner_id=merchant_partner_id(),
         device_id=principal.id if principal.kind == "device" else None,
-        staff_id=principal.id if principal.kind == "staff" else None, queued=body["queued"],
+        staff_id=principal.id if principal.kind == "staff" else None, queued=body.queued,
     )
     levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,

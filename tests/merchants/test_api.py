@@ -70,6 +70,41 @@ def test_refusals_are_problem_json_with_stable_codes(shop, client):
         assert response.json["message"]
 
 
+def test_malformed_redemption_requests_are_refused_naming_the_field_and_record_nothing(shop, client):
+    perk, holder = shop.perk(), shop.holder()
+    token = shop.pass_for(holder)
+    naive = utc().replace(tzinfo=None).isoformat()
+    cases = [
+        ({"token": ""}, "token"), ({"token": "X" * 4097}, "token"), ({"token": 12}, "token"),
+        ({"perk_id": str(perk)}, "perk_id"), ({"perk_id": True}, "perk_id"), ({"perk_id": float(perk)}, "perk_id"),
+        ({"client_id": "not-a-uuid"}, "client_id"), ({"client_id": 7}, "client_id"),
+        ({"scanned_at": naive}, "scanned_at"), ({"scanned_at": 1_790_000_000}, "scanned_at"),
+        ({"scanned_at": "yesterday"}, "scanned_at"),
+        ({"amount_fen": 0}, "amount_fen"), ({"amount_fen": 10_000_000_01}, "amount_fen"),
+        ({"amount_fen": 99.5}, "amount_fen"), ({"amount_fen": "100"}, "amount_fen"),
+        ({"queued": "perhaps"}, "queued"), ({"surprise": 1}, "surprise"),
+    ]
+    for change, field in cases:
+        sent = {**body(token, perk), **change}
+        response = client.post("/api/redemptions", headers=shop.header(), json=sent)
+        assert (response.status_code, response.json["code"]) == (422, "validation_error"), change
+        assert response.mimetype == "application/problem+json" and response.json["message"] == "请求内容不正确"
+        assert list(response.json["errors"]["json"]) == [field], response.json
+    for missing in ("token", "perk_id", "client_id", "scanned_at"):
+        sent = body(token, perk)
+        del sent[missing]
+        response = client.post("/api/redemptions", headers=shop.header(), json=sent)
+        assert response.status_code == 422 and list(response.json["errors"]["json"]) == [missing]
+    for raw in (b"{not json", b"[1, 2]", b'"token"'):
+        response = client.post("/api/redemptions", headers={**shop.header(), "Content-Type": "application/json"},
+                               data=raw)
+        assert response.status_code in (400, 422) and response.json["code"] in ("bad_request", "validation_error")
+        assert response.mimetype == "application/problem+json"
+    assert redemptions() == 0
+    fine = client.post("/api/redemptions", headers=shop.header(), json=body(token, perk, queued="true"))
+    assert fine.status_code == 201 and redemptions() == 1
+
+
 def test_the_second_device_of_an_offline_double_gets_a_conflict_id(shop, client, auth_header):
     perk, holder = shop.perk(), shop.holder()
     scanned = utc(minutes=-20)
