@@ -55,6 +55,9 @@ def from_env() -> dict:
         "ISSUER_NAME": _env("ISSUER_NAME", "肇东市社会信用体系建设领导小组办公室"),
         "OFFLINE_SYNC_WINDOW_HOURS": int(_env("OFFLINE_SYNC_WINDOW_HOURS", "24")),
         "VOID_WINDOW_MINUTES": int(_env("VOID_WINDOW_MINUTES", "15")),
+        # Group commit of redemptions (PostgreSQL): how many batches one worker may have on their
+        # way to the database at once (backend/driver.py GroupCommit; docs/benchmarks.md).
+        "REDEMPTION_BATCHES_IN_FLIGHT": int(_env("REDEMPTION_BATCHES_IN_FLIGHT", "1")),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),

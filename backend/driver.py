@@ -261,11 +261,13 @@ class GroupCommit:
     whose parameters are each single-row parameter name with `_<row index>` appended.
     """
 
-    def __init__(self, *, one_row, rows: Callable[[int], object], key: str, max_rows: int = 16):
+    def __init__(self, *, one_row, rows: Callable[[int], object], key: str, max_rows: int = 16,
+                 max_in_flight: int = 1):
         self._one_row, self._rows, self._key, self._max_rows = one_row, rows, key, max_rows
+        self._max_in_flight = max_in_flight
         self._lock = threading.Lock()
         self._queue: list[_Waiting] = []
-        self._busy = False
+        self._in_flight = 0  # batches on their way to the database
         self._pid = os.getpid()
 
     def insert(self, values: dict):
@@ -273,23 +275,25 @@ class GroupCommit:
         me = _Waiting(values)
         with self._lock:
             if self._pid != os.getpid():  # a fork: no leader of the parent's runs here
-                self._queue, self._busy, self._pid = [], False, os.getpid()
-            self._queue.append(me)
-            leading = not self._busy
-            self._busy = True
+                self._queue, self._in_flight, self._pid = [], 0, os.getpid()
+            leading = self._in_flight < self._max_in_flight
+            if leading:
+                self._in_flight += 1
+            else:
+                self._queue.append(me)
         if not leading:
             me.done.wait()
             if not me.lead:
                 return me.outcome()
-        self._lead()
+        self._lead(me)
         return me.outcome()
 
-    def _lead(self) -> None:
-        batch: list[_Waiting] = []
+    def _lead(self, me: _Waiting) -> None:
+        batch = [me]
         try:
             with self._lock:
-                keys, later = set(), []
-                for waiting in self._queue:  # the leader is first: it joined an empty queue or was next
+                keys, later = {me.values.get(self._key)}, []
+                for waiting in self._queue:
                     key = waiting.values.get(self._key)  # cannot raise: the queue is never left half-split
                     if key in keys or len(batch) >= self._max_rows:
                         later.append(waiting)
@@ -304,9 +308,10 @@ class GroupCommit:
                     waiting.settle(error=error)
             raise
         finally:
-            with self._lock:
-                following = self._queue[0] if self._queue else None
-                self._busy = following is not None
+            with self._lock:  # the first one waiting leads next, in this batch's place
+                following = self._queue.pop(0) if self._queue else None
+                if following is None:
+                    self._in_flight -= 1
             for waiting in batch[1:]:
                 waiting.done.set()
             if following is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from backend import driver
 from backend.extensions import db
 
-from .conftest import TEST_DB, statements_sent
+from .conftest import TEST_DB, statements_sent, wait_until
 
 requires_postgresql = pytest.mark.skipif(TEST_DB != "postgresql", reason="a server that drops connections: PostgreSQL")
 
@@ -156,11 +156,12 @@ def group(app):
 
 
 def _lead_with_queued(group_commit, rows: list[dict]) -> list:
-    """Queue `rows` as if their threads were waiting, lead once, and return each row's outcome
-    (an id, None, or the exception); rows a batch could not take stay queued."""
+    """Lead with the first of `rows`, the others queued as if their threads were waiting, and
+    return each row's outcome (an id, None, or the exception); rows a batch could not take stay
+    queued."""
     waiting = [driver._Waiting(row) for row in rows]
-    group_commit._queue, group_commit._busy = list(waiting), True
-    group_commit._lead()
+    group_commit._queue, group_commit._in_flight = waiting[1:], 1
+    group_commit._lead(waiting[0])
     return [(w.error if w.error is not None else w.value) if w.settled else "queued" for w in waiting]
 
 
@@ -179,7 +180,7 @@ def test_waiting_inserts_are_written_by_one_statement_each_with_its_own_outcome(
     assert len(statements) == 1 and statements[0].count("cast(%(ok_") == 3  # one statement, three rows
     stored = _stored(["a", "b", "c"])
     assert outcomes == [stored["a"], None, stored["c"]] and "b" not in stored  # b's condition failed: None
-    assert not group_commit._busy and group_commit._queue == []
+    assert group_commit._in_flight == 0 and group_commit._queue == []
     # A key already taken writes nothing for that row only.
     assert _lead_with_queued(group_commit, [{"key": "a", "n": 4, "ok": True}, {"key": "d", "n": 5, "ok": True}]) == [
         None, _stored(["d"])["d"]]
@@ -199,14 +200,16 @@ def test_a_row_that_breaks_the_statement_fails_alone(group):
 @requires_postgresql
 def test_two_rows_with_one_key_never_share_a_batch(group):
     group_commit, _ = group
-    outcomes = _lead_with_queued(group_commit, [{"key": "h", "n": 1, "ok": True}, {"key": "h", "n": 2, "ok": True}])
-    assert outcomes == [_stored(["h"])["h"], "queued"]  # the second waits for the next leader ...
-    second = group_commit._queue[0]
-    assert group_commit._busy and second.lead  # ... which it is told to be
-    group_commit._lead()
+    first, second = driver._Waiting({"key": "h", "n": 1, "ok": True}), driver._Waiting({"key": "h", "n": 2, "ok": True})
+    group_commit._queue, group_commit._in_flight = [second], 1
+    group_commit._lead(first)
+    assert first.value == _stored(["h"])["h"] and not second.settled  # the second waits for the next leader ...
+    # ... which it is told to be, in the first one's place
+    assert second.lead and second.done.is_set() and group_commit._queue == [] and group_commit._in_flight == 1
+    group_commit._lead(second)
     assert second.settled and second.value is None and second.error is None
-    assert group_commit._queue == [] and not group_commit._busy
-    assert _stored(["h"])["h"] == outcomes[0]  # the second found its key taken: None, nothing written
+    assert group_commit._queue == [] and group_commit._in_flight == 0
+    assert _stored(["h"])["h"] == first.value  # the second found its key taken: None, nothing written
 
 
 @requires_postgresql
@@ -215,16 +218,19 @@ def test_a_leader_that_fails_hands_its_error_to_its_batch_and_the_next_insert_st
     monkeypatch.setattr(group_commit, "_rows", lambda count: (_ for _ in ()).throw(RuntimeError("builder broke")))
     with pytest.raises(RuntimeError):
         _lead_with_queued(group_commit, [{"key": "i", "n": 1, "ok": True}, {"key": "j", "n": 1, "ok": True}])
-    assert not group_commit._busy
+    assert group_commit._in_flight == 0
     monkeypatch.undo()
     assert group_commit.insert({"key": "k", "n": 1, "ok": True}) == _stored(["k"])["k"]
 
 
 @requires_postgresql
-def test_threads_inserting_at_once_each_get_their_own_row(app, group):
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_threads_inserting_at_once_each_get_their_own_row(app, group, in_flight):
     import threading
 
-    group_commit, statements = group
+    _, statements = group
+    one, rows = _group_statements()
+    group_commit = driver.GroupCommit(one_row=one, rows=rows, key="key", max_in_flight=in_flight)
     results: dict[str, object] = {}
 
     def insert_many(thread: int):
@@ -239,10 +245,49 @@ def test_threads_inserting_at_once_each_get_their_own_row(app, group):
     for thread in threads:
         thread.join(timeout=60)
     stored = _stored(list(results))
-    assert len(results) == 320 and not group_commit._busy
+    assert len(results) == 320 and group_commit._in_flight == 0
     assert results == {key: stored.get(key) for key in results}  # every id is that row's; refused rows None
     assert len(stored) == 320 - 8 * 6
     assert len([s for s in statements if s.startswith("insert")]) < 320  # some inserts shared a statement
+
+
+@requires_postgresql
+def test_with_two_batches_in_flight_a_third_waits_for_the_first_to_finish(app, group, monkeypatch):
+    import threading
+
+    _, statements = group
+    one, rows = _group_statements()
+    group_commit = driver.GroupCommit(one_row=one, rows=rows, key="key", max_in_flight=2)
+    gates, write, writes = [threading.Event(), threading.Event()], group_commit._write, []
+
+    def held_write(batch):  # the first two batches wait in "the database" until their gate opens
+        writes.append([w.values["key"] for w in batch])
+        if len(writes) <= 2:
+            gates[len(writes) - 1].wait(timeout=30)
+        write(batch)
+
+    monkeypatch.setattr(group_commit, "_write", held_write)
+    results = {}
+
+    def insert(key):
+        with app.app_context():
+            results[key] = group_commit.insert({"key": key, "n": 1, "ok": True})
+
+    started = {key: threading.Thread(target=insert, args=(key,)) for key in ("p", "q", "r")}
+    started["p"].start()
+    wait_until(lambda: len(writes) == 1)
+    started["q"].start()  # a second slot: q leads its own batch while p's is still out
+    wait_until(lambda: len(writes) == 2)
+    assert writes == [["p"], ["q"]] and group_commit._in_flight == 2
+    started["r"].start()  # both slots taken: r waits
+    wait_until(lambda: len(group_commit._queue) == 1)
+    gates[1].set()  # q's batch comes back first and hands its slot to r
+    started["q"].join(timeout=30)
+    started["r"].join(timeout=30)
+    assert writes[2] == ["r"] and "p" not in results and group_commit._in_flight == 1
+    gates[0].set()
+    started["p"].join(timeout=30)
+    assert results == _stored(["p", "q", "r"]) and group_commit._in_flight == 0 and group_commit._queue == []
 
 
 def test_each_engine_has_its_own_group(app, make_app):

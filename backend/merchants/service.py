@@ -190,7 +190,7 @@ def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None,
 
 
 def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_levels=None,
-           now: datetime | None = None) -> RedeemOutcome:
+           now: datetime | None = None, batches_in_flight: int = 1) -> RedeemOutcome:
     """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
 
     Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
@@ -213,7 +213,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         pass_id = claims.pass_id
         subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
         day = local_day(request.scanned_at)
-        redemption = _record_unless_contested(request, claims, subject_id, day, offline, now)
+        redemption = _record_unless_contested(request, claims, subject_id, day, offline, now, batches_in_flight)
         if redemption is None:
             redemption = _record_under_lock_retrying(request, claims, subject_id, day, offline, now)
     except DomainError as error:
@@ -293,7 +293,8 @@ class _LimitReached(Exception):
     """The holder has used the perk as often as the day allows (or this is a replay: the caller tells)."""
 
 
-def _record_unless_contested(request, claims, subject_id, day, offline, now) -> NewRedemption | None:
+def _record_unless_contested(request, claims, subject_id, day, offline, now,
+                             batches_in_flight: int = 1) -> NewRedemption | None:
     """The common case in one autocommit statement (two when the perk's facts are not in memory); None
     when the request must be judged under the holder's lock: the insert wrote nothing, or a rule
     refused what the pass shows (the standing now may differ)."""
@@ -332,7 +333,7 @@ def _record_unless_contested(request, claims, subject_id, day, offline, now) -> 
     if standing_checked:
         new_id = driver.first_value(_insert_unless_taken(dialect), _column_values(redemption))
     elif dialect == "postgresql":  # written together with the inserts other threads have waiting
-        new_id = _grouped_inserts().insert(_column_values(redemption))
+        new_id = _grouped_inserts(batches_in_flight).insert(_column_values(redemption))
     else:
         new_id = driver.first_value(_insert_if_standing(dialect), _column_values(redemption))
     if new_id is None:
@@ -401,12 +402,17 @@ def _insert_rows_if_standing(rows: int):
     return statement.returning(table.c.id, table.c.client_id)
 
 
-def _grouped_inserts() -> driver.GroupCommit:
+def _grouped_inserts(in_flight: int) -> driver.GroupCommit:
     """Concurrent redemptions of one worker share a statement and a commit (see driver.GroupCommit):
     each commit waits for the disk, and while every thread of a worker waited on its own commit
-    the worker's core sat idle (~12% of the cores in the benchmark)."""
+    the worker's core sat idle (~12% of the cores in the benchmark). `in_flight`
+    (REDEMPTION_BATCHES_IN_FLIGHT, read when the group is made): with 2 instead of 1, threads wait
+    less for another batch's round trip (cores ~2-4 points busier on loopback), but batches are
+    smaller and PostgreSQL spends ~25% more CPU per redemption: no faster on this machine
+    (bench/redemption_ab.py, docs/benchmarks.md), so 1 stays the default."""
     return driver.group_commit(db.engine, "redemptions", lambda: driver.GroupCommit(
-        one_row=_insert_if_standing("postgresql"), rows=_insert_rows_if_standing, key="client_id"))
+        one_row=_insert_if_standing("postgresql"), rows=_insert_rows_if_standing, key="client_id",
+        max_in_flight=in_flight))
 
 
 # PostgreSQL aborts one side of a deadlock (40P01) or a serialization conflict (40001): nothing of

@@ -109,7 +109,8 @@ def redeem(body):
     )
     levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
-                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
+                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"],
+                             batches_in_flight=current_app.config["REDEMPTION_BATCHES_IN_FLIGHT"])
     return schema_json(redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201)
 
 

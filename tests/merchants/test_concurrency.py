@@ -14,6 +14,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from backend import driver
 from backend.extensions import db
 from backend.merchants import service
 from backend.merchants.models import Redemption
@@ -157,10 +158,11 @@ def test_a_retry_after_a_timeout_never_doubles(shop, serve, app):
     assert recorded(perk) == 1
 
 
-def test_many_holders_at_once_each_get_their_own_answer(shop, serve):
+@pytest.mark.parametrize("in_flight", [1, 2], ids=["one-batch-in-flight", "two-batches-in-flight"])
+def test_many_holders_at_once_each_get_their_own_answer(shop, serve, in_flight):
     """One worker's simultaneous redemptions share statements and commits (group commit on
     PostgreSQL): every one of them still gets exactly its own answer."""
-    url = serve()
+    url = serve(REDEMPTION_BATCHES_IN_FLIGHT=in_flight)
     perk = shop.perk()
     warm(url, shop, perk)
     fine = [shop.holder() for _ in range(12)]
@@ -178,6 +180,7 @@ def test_many_holders_at_once_each_get_their_own_answer(shop, serve):
         responses = race(url, shop.header(), bodies)
     shared = [statement for statement in seen if "%(client_id_1)s" in statement]  # more than one redemption
     assert shared, "no two redemptions shared a statement: the race did not exercise group commit"
+    assert driver._GROUPS[engine]["redemptions"]._max_in_flight == in_flight  # the setting reached the group
     by_client = {sent["client_id"]: response for sent, response in zip(bodies, responses)}
     for pair, replay in zip(fine_bodies[:5], replays):  # of each pair, one recorded and one refused
         codes = sorted([by_client[pair["client_id"]].status_code, by_client[replay["client_id"]].status_code])
