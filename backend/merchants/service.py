@@ -26,6 +26,7 @@ import functools
 import hashlib
 import hmac
 import importlib
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -353,6 +354,8 @@ def _perk_facts_of(facts) -> PerkFacts:
 # A new redemption's columns: not its id (the database's), nor the void columns (empty until voided).
 _INSERTED_COLUMNS = [column for column in Redemption.__table__.columns
                      if column.key not in ("id", "voided_at", "voided_by", "void_reason")]
+_INSERTED_KEYS = tuple(column.key for column in _INSERTED_COLUMNS)
+_inserted_values = operator.attrgetter(*_INSERTED_KEYS)  # one C call instead of a getattr per column
 
 
 # Each statement is built once per dialect: building one anew for every redemption cost more than executing it.
@@ -486,7 +489,7 @@ def _judge_perk(request, claims, perk_facts: PerkFacts, tier_level: int, day) ->
 
 def _column_values(redemption: NewRedemption) -> dict:
     """The row to insert through Core (the ORM unit of work cost more than the rest of the request)."""
-    return {column.key: getattr(redemption, column.key) for column in _INSERTED_COLUMNS}
+    return dict(zip(_INSERTED_KEYS, _inserted_values(redemption)))
 
 
 def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Redemption | None:
