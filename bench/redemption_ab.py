@@ -1,6 +1,10 @@
 """A/B of one setting under the redemption load, both variants in the same run.
 
     .venv/bin/python bench/redemption_ab.py --setting REDEMPTION_BATCHES_IN_FLIGHT --values 1,2 [--rounds 5]
+    .venv/bin/python bench/redemption_ab.py --setting GUNICORN_CMD_ARGS --values="--chdir /tmp/old,--chdir $PWD"
+
+(The second compares two checkouts of the code, e.g. one made by `git worktree add /tmp/old <commit>`:
+gunicorn's --chdir loads the app from there; the database schema must be the same.)
 
 This VM's speed drifts by tens of percent within minutes, so two benchmark runs made one after the
 other cannot tell a few percent apart. This starts one gunicorn per value of the setting on the
@@ -38,7 +42,8 @@ def main() -> None:
     values = args.values.split(",")
     cores = os.cpu_count() or 1
     with demo_database("postgresql", PASS_TTL_SECONDS="900") as env, tempfile.TemporaryDirectory() as tmp:
-        paths = {(value, n): Path(tmp) / f"bodies-{n}-{value}.jsonl" for value in values for n in range(args.rounds + 1)}
+        paths = {(value, n): Path(tmp) / f"bodies-{n}-{index}.jsonl"
+                 for index, value in enumerate(values) for n in range(args.rounds + 1)}
         counts = [args.rate_ceiling * (2 if n == 0 else args.seconds) for (_, n) in paths]
         token = write_bodies(env, counts, list(paths.values()))
         results: dict[str, list[tuple[float, float, int, float]]] = {value: [] for value in values}
