@@ -259,6 +259,8 @@ class GroupCommit:
 
     `one_row` is the single-row statement; `rows(n)` builds the n-row one (cached by the caller),
     whose parameters are each single-row parameter name with `_<row index>` appended.
+    `max_in_flight` batches may be on their way at once; an insert that finds them all out waits,
+    and the first one waiting leads when a batch comes back (in that batch's place).
     """
 
     def __init__(self, *, one_row, rows: Callable[[int], object], key: str, max_rows: int = 16,

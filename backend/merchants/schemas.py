@@ -1,7 +1,7 @@
 """Request and response shapes of the partner directory, redemption, the merchant's history and the
 office's catalogue of partners and perks."""
-from typing import Annotated
 import uuid
+from typing import Annotated
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
