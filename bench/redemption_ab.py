@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate-ceiling", type=int, default=1500, help="passes prepared per second of load")
+    parser.add_argument("--with-ping", action="store_true",
+                        help="also a hello-world round before each redemption round, for each value's ratio")
     args = parser.parse_args()
     values = args.values.split(",")
     cores = os.cpu_count() or 1
@@ -47,6 +49,7 @@ def main() -> None:
         counts = [args.rate_ceiling * (2 if n == 0 else args.seconds) for (_, n) in paths]
         token = write_bodies(env, counts, list(paths.values()))
         results: dict[str, list[tuple[float, float, int, float]]] = {value: [] for value in values}
+        pings: dict[str, list[float]] = {value: [] for value in values}
         with ExitStack() as servers:
             bases = {value: servers.enter_context(gunicorn({**env, args.setting: value})) for value in values}
 
@@ -59,6 +62,10 @@ def main() -> None:
                 redeem(value, 0, 2)
             for n in range(1, args.rounds + 1):
                 for value in (values if n % 2 else values[::-1]):
+                    if args.with_ping:
+                        ping = wrk(bases[value] + "/api/ping", seconds=args.seconds, connections=args.connections, threads=2)
+                        pings[value].append(ping.rate)
+                        print(f"round {n} {args.setting}={value}: {ping.rate:7.1f} pings/s  p99 {ping.p99_ms:5.1f} ms", flush=True)
                     before = cpu_seconds_by_process()
                     run = redeem(value, n, args.seconds)
                     cpu = cpu_us_per_request(before, cpu_seconds_by_process(), run.requests)
@@ -74,6 +81,10 @@ def main() -> None:
         print(f"{args.setting}={value}: median {statistics.median(r[0] for r in rows):7.1f} redemptions/s, "
               f"p99 {statistics.median(r[1] for r in rows):5.1f} ms, CPU {statistics.median(r[2] for r in rows):5.0f} us "
               f"per redemption, cores busy {statistics.median(r[3] for r in rows):.0%}")
+        if pings[value]:
+            ping_rate = statistics.median(pings[value])
+            print(f"{args.setting}={value}: median {ping_rate:7.1f} pings/s, ratio "
+                  f"{statistics.median(r[0] for r in rows) / ping_rate:.1%}")
 
 
 if __name__ == "__main__":
