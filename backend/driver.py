@@ -11,7 +11,7 @@ per dialect with its bind processors), and only its execution goes to the driver
   again cost ~90 us of CPU per statement on this machine, more than half of psycopg's own work.
   A connection the driver found broken is closed, with every idle one (like the pool's
   invalidation); `engine.dispose()` closes the idle ones; after a fork the child opens its own;
-  with `DATABASE_POOL_PRE_PING` an idle one is pinged before use, as the pool does;
+  with `DATABASE_POOL_PRE_PING` an idle one is pinged before use, as the pool does.
   Other databases (SQLite) keep the pool's checkout, where a connection is a file handle;
 * the engine's `before_cursor_execute` listeners are told of the statement (the connection
   argument is None), so that statement logging and the tests that count statements still see it;
@@ -325,7 +325,7 @@ class GroupCommit:
             parameters = {f"{name}_{n}": value for n, waiting in enumerate(batch)
                           for name, value in waiting.values.items()}
             try:
-                written = dict((key, new_id) for new_id, key in all_rows(self._rows(len(batch)), parameters))
+                written = {key: new_id for new_id, key in all_rows(self._rows(len(batch)), parameters)}
             except DBAPIError as error:
                 if error.connection_invalidated:
                     for waiting in batch:

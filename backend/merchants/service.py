@@ -383,7 +383,7 @@ def _insert_if_standing(dialect: str):
     source = select(*values).where(holder.id == params["subject_id"], holder.black_listed.is_(False),
                                    holder.tier_level == params["tier_level"])
     insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    statement = insert.from_select([column.key for column in _INSERTED_COLUMNS], source)
+    statement = insert.from_select(list(_INSERTED_KEYS), source)
     return statement.on_conflict_do_nothing().returning(table.c.id)
 
 
@@ -393,15 +393,14 @@ def _insert_rows_if_standing(rows: int):
     (VALUES ...) v JOIN credit_subjects ON <that row's holder, not black-listed, tier as in its pass>
     ON CONFLICT DO NOTHING RETURNING id, client_id`; row n's parameters are named `<column>_<n>`."""
     table = Redemption.__table__
-    keys = [column_.key for column_ in _INSERTED_COLUMNS]
     given = values(*[column(column_.key, column_.type) for column_ in _INSERTED_COLUMNS], name="v").data(
-        [tuple(bindparam(f"{key}_{n}", type_=column_.type) for key, column_ in zip(keys, _INSERTED_COLUMNS))
+        [tuple(bindparam(f"{key}_{n}", type_=column_.type) for key, column_ in zip(_INSERTED_KEYS, _INSERTED_COLUMNS))
          for n in range(rows)])
     holder = CreditSubject.__table__
-    source = select(*[given.c[key] for key in keys]).select_from(given.join(holder, and_(
+    source = select(*[given.c[key] for key in _INSERTED_KEYS]).select_from(given.join(holder, and_(
         holder.c.id == given.c.subject_id, holder.c.black_listed.is_(False),
         holder.c.tier_level == given.c.tier_level)))
-    statement = pg_insert(table).from_select(keys, source).on_conflict_do_nothing()
+    statement = pg_insert(table).from_select(list(_INSERTED_KEYS), source).on_conflict_do_nothing()
     return statement.returning(table.c.id, table.c.client_id)
 
 
