@@ -90,15 +90,17 @@ def write_bodies(env: dict, counts: list[int], paths: list[Path]) -> str:
                                           .where(CreditSubject.tier_level >= 1,
                                                  CreditSubject.black_listed.is_(False))))
         ctx = key_context()
-        now = datetime.now(timezone.utc).isoformat()
         n = 0
         for count, path in zip(counts, paths):
             with path.open("w") as out:
                 for _ in range(count):
                     subject_id, kind, tier = holders[n % len(holders)]
                     token = pass_service.issue(ctx=ctx, holder_id=subject_id, holder_kind=kind, tier_level=tier).token
+                    # Scanned as it was issued: one time for every body made a pass issued minutes
+                    # into a long preparation look scanned before it was valid (400 pass_not_yet_valid).
+                    scanned_at = datetime.now(timezone.utc).isoformat()
                     out.write(json.dumps({"token": token, "perk_id": perk_id, "client_id": str(uuid.uuid4()),
-                                          "scanned_at": now, "amount_fen": 100 + n % 50000}) + "\n")
+                                          "scanned_at": scanned_at, "amount_fen": 100 + n % 50000}) + "\n")
                     n += 1
         token = issue_access_token(secret=env["SECRET_KEY"], minutes=60, principal=Principal(
             kind="staff", id=cashier.id, role="cashier", partner_id=partner.id))
