@@ -58,6 +58,10 @@ def from_env() -> dict:
         # Group commit of redemptions (PostgreSQL): how many batches one worker may have on their
         # way to the database at once (backend/driver.py GroupCommit; docs/benchmarks.md).
         "REDEMPTION_BATCHES_IN_FLIGHT": int(_env("REDEMPTION_BATCHES_IN_FLIGHT", "1")),
+        # The most autocommit connections (backend/driver.py) one worker process has in use at once;
+        # a statement that finds them all in use waits, as for the pool. gevent workers serve many
+        # requests at once: without a bound each could open its own connection.
+        "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),

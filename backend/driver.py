@@ -32,7 +32,7 @@ from typing import Callable
 
 import psycopg
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import event, exc as sqlalchemy_errors
 from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
@@ -85,21 +85,41 @@ _NATIVE_DIALECTS: dict[int, tuple[object, object]] = {}
 
 
 class AutocommitConnections:
-    """Idle autocommit DBAPI connections of one engine in one process (a stack: the warmest first)."""
+    """Autocommit DBAPI connections of one engine in one process: at most `limit` in use at once
+    (a statement that finds them all taken waits up to `timeout` seconds, as for the engine's
+    pool), and up to `keep` idle ones kept (a stack: the warmest first).
 
-    def __init__(self, engine, keep: int, ping: bool = False):
+    The limit matters under gevent workers: a worker serves hundreds of requests at once, and
+    without it each one in flight could open its own connection (gthread bounded them by its threads)."""
+
+    def __init__(self, engine, keep: int, ping: bool = False, *, limit: int = 8, timeout: float = 30.0):
         self._engine = engine
-        self._keep = keep
+        self._keep = min(keep, limit)
         self._ping = ping  # as the pool's pre-ping: for networks that drop idle connections
         self._idle: list = []
         self._lock = threading.Lock()
+        self._limit = limit
+        self._in_use = threading.BoundedSemaphore(limit)
+        self._timeout = timeout
         self._epoch = 0  # bumped by close_idle(): a connection taken before goes back closed
         self.pid = os.getpid()
 
     def take(self):
         """-> (DBAPI connection, its cursor, epoch); opens one through the engine's pool when none is idle.
 
-        Each connection keeps one cursor for good: a new psycopg cursor per statement cost ~30 us."""
+        Each connection keeps one cursor for good: a new psycopg cursor per statement cost ~30 us.
+        Raises sqlalchemy.exc.TimeoutError when `limit` connections stay in use for `timeout` seconds.
+        Every connection taken must come back through give_back() or discard()."""
+        if not self._in_use.acquire(timeout=self._timeout):
+            raise sqlalchemy_errors.TimeoutError(
+                f"all {self._limit} autocommit connections stayed in use for {self._timeout:g} s")
+        try:
+            return self._take()
+        except BaseException:
+            self._in_use.release()
+            raise
+
+    def _take(self):
         while True:
             with self._lock:
                 if not self._idle:
@@ -123,11 +143,21 @@ class AutocommitConnections:
             return False
 
     def give_back(self, connection, cursor, epoch: int) -> None:
-        with self._lock:
-            if epoch == self._epoch and len(self._idle) < self._keep:
-                self._idle.append((connection, cursor))
-                return
-        connection.close()
+        try:
+            with self._lock:
+                if epoch == self._epoch and len(self._idle) < self._keep:
+                    self._idle.append((connection, cursor))
+                    return
+            connection.close()
+        finally:
+            self._in_use.release()
+
+    def discard(self, connection) -> None:
+        """Close a connection taken from here whose state is unknown or broken."""
+        try:
+            connection.close()
+        finally:
+            self._in_use.release()
 
     def close_idle(self) -> None:
         with self._lock:
@@ -158,8 +188,11 @@ def autocommit_connections(engine) -> AutocommitConnections:
             side = None
         if side is None:
             keep = engine.pool.size() if hasattr(engine.pool, "size") else 5
-            ping = bool(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_pre_ping"))
-            side = _SIDE_POOLS[engine] = AutocommitConnections(engine, keep, ping)
+            config = current_app.config
+            ping = bool(config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_pre_ping"))
+            timeout = engine.pool.timeout() if hasattr(engine.pool, "timeout") else 30.0
+            side = _SIDE_POOLS[engine] = AutocommitConnections(
+                engine, keep, ping, limit=config.get("DATABASE_AUTOCOMMIT_CONNECTIONS", 8), timeout=timeout)
             if not event.contains(engine, "engine_disposed", _close_idle_on_dispose):
                 event.listen(engine, "engine_disposed", _close_idle_on_dispose)
         return side
@@ -200,13 +233,13 @@ def _run(statement, values: dict, fetch):
         invalidated = dialect.is_disconnect(error, connection, None)
         if invalidated:  # the server went away: the idle ones are most likely gone too
             side.close_idle()
-            connection.close()
+            side.discard(connection)
         else:
             side.give_back(connection, cursor, epoch)
         raise DBAPIError.instance(prepared.sql, parameters, error, dialect.loaded_dbapi.Error,
                                   connection_invalidated=invalidated, dialect=dialect) from error
     except BaseException:
-        connection.close()  # interrupted mid-statement: its state is unknown
+        side.discard(connection)  # interrupted mid-statement: its state is unknown
         raise
     side.give_back(connection, cursor, epoch)
     return result

@@ -4,6 +4,8 @@ listeners told of the statement)."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 
 import pytest
@@ -305,3 +307,38 @@ def test_each_engine_has_its_own_group(app, make_app):
     with other.app_context():  # another app's engine: a leader there must not write this app's rows
         assert driver.group_commit(db.engine, "test", make) is not mine
     assert len(made) == 2
+
+
+@requires_postgresql
+def test_autocommit_connections_in_use_are_bounded_and_a_statement_past_the_bound_waits(app):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    with app.app_context():
+        side = driver.AutocommitConnections(db.engine, keep=2, limit=2, timeout=0.2)
+        first, second = side.take(), side.take()
+        started = time.monotonic()
+        with pytest.raises(PoolTimeout):  # both in use: a third waits, then gives up as the pool would
+            side.take()
+        assert time.monotonic() - started >= 0.2
+        # A statement waiting for one gets the connection given back.
+        side_waits = driver.AutocommitConnections(db.engine, keep=2, limit=1, timeout=5)
+        held = side_waits.take()
+        taken = []
+        waiter = threading.Thread(target=lambda: taken.append(side_waits.take()))
+        waiter.start()
+        time.sleep(0.1)
+        assert taken == []  # still waiting
+        side_waits.give_back(*held)
+        waiter.join(timeout=5)
+        assert taken and taken[0][0] is held[0]
+        side_waits.discard(taken[0][0])  # a broken connection frees its place too
+        replacement = side_waits.take()
+        assert replacement[0] is not held[0] and not replacement[0].closed
+        side_waits.give_back(*replacement)
+        side.give_back(*first)
+        side.discard(second[0])
+        again = side.take()
+        assert again[0] is first[0]  # the idle one, not a new one
+        side.discard(again[0])
+        side.close_idle()
+        side_waits.close_idle()
