@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import date, datetime, timezone
@@ -165,6 +166,12 @@ def _upsert_postgresql(values: list[dict]) -> None:
     )
 
 
+# An upload is loaded in a thread of a web worker (flows.py). A gevent worker (gunicorn.conf.py)
+# switches only where code waits, and parsing a 20,000-row batch between two database calls would
+# hold up every request of that worker for ~0.3 s: so it gives way every few hundred rows.
+ROWS_BETWEEN_YIELDS = 500
+
+
 def run_import(
     *, rows: Iterable[dict], pepper: str, job: ImportJob, batch_size: int = 20_000,
     on_progress: Callable[[ImportJob], None] | None = None,
@@ -181,6 +188,8 @@ def run_import(
         values: dict[str, dict] = {}
         for row in batch:
             line += 1
+            if line % ROWS_BETWEEN_YIELDS == 0:
+                time.sleep(0)  # gevent: the hub runs the worker's waiting requests; threads: the GIL is offered
             try:
                 parsed = parse_row(row, pepper=pepper, rules=rules)
             except RowError as error:

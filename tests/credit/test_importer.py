@@ -109,3 +109,18 @@ def test_only_the_office_admin_may_upload(client, auth_header):
                                content_type="multipart/form-data")
         assert response.status_code == 403, role
     assert client.post("/api/credit/imports").status_code == 401
+
+
+def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(app, runner, ctx, tmp_path,
+                                                                               monkeypatch):
+    # Under a gevent worker, time.sleep(0) is where the hub serves the worker's other requests.
+    from backend.credit import importer
+
+    yields = []
+    monkeypatch.setattr(importer.time, "sleep", yields.append)
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(f"person,{identifier},1100,,,0,0,2026-11-20\n"
+                                     for identifier in fresh_ids(303, 1200)), encoding="utf-8")
+    result = runner.invoke(args=["credit", "import", str(path), "--batch-size", "1000"])
+    assert result.exit_code == 0, result.output
+    assert yields == [0] * (1200 // importer.ROWS_BETWEEN_YIELDS)
