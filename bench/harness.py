@@ -26,6 +26,7 @@ import secrets
 import shutil
 import socket
 import resource
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,18 @@ def demo_database(kind: str = "postgresql", **settings: str):
             if kind != "sqlite":
                 with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
                     admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def server_shape(env: dict, *, workers: int = 2, threads: int = 4) -> str:
+    """How gunicorn.conf.py shapes the server under `env` (the worker class follows the database)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        worker_class = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["worker_class"]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return f"{workers} {worker_class} workers" + (f" x {threads} threads" if worker_class == "gthread" else "")
 
 
 @contextlib.contextmanager

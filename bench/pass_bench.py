@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import demo_database, flask_cli, gunicorn, warm_up, wrk  # noqa: E402
+from harness import demo_database, flask_cli, gunicorn, server_shape, warm_up, wrk  # noqa: E402
 
 
 def median_ms(action, repeat: int) -> float:
@@ -91,7 +91,7 @@ def main() -> None:
     renders = render_times(args.renders)
 
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, database {args.db}, gunicorn "
-          f"{args.workers} workers x {args.threads} threads, wrk {args.wrk_threads} threads x "
+          f"{server_shape(env, workers=args.workers, threads=args.threads)}, wrk {args.wrk_threads} threads x "
           f"{args.connections} connections, {args.seconds} s per run")
     for n, (h, i) in enumerate(zip(hello, issue), 1):
         print(f"round {n}: GET /api/ping {h.rate:8.1f} req/s p99 {h.p99_ms:6.2f} ms | "

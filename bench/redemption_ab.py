@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rate-ceiling", type=int, default=3000, help="passes prepared per second of load")
+    parser.add_argument("--rate-ceiling", type=int, default=5000, help="passes prepared per second of load")
     parser.add_argument("--with-ping", action="store_true",
                         help="also a hello-world round before each redemption round, for each value's ratio")
     args = parser.parse_args()

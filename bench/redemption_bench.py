@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    COUNTING_LUA, cpu_seconds_by_process, cpu_us_per_request, demo_database, gunicorn, warm_up, wrk)
+    COUNTING_LUA, cpu_seconds_by_process, cpu_us_per_request, demo_database, gunicorn, server_shape, warm_up, wrk)
 
 PERK_PARTNER = "辣盆盆小龙虾饭店"
 
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--rate-ceiling", type=int, default=3000,
+    parser.add_argument("--rate-ceiling", type=int, default=5000,
                         help="passes prepared per second of load (each request needs a fresh one)")
     args = parser.parse_args()
     load = {"seconds": args.seconds, "connections": args.connections, "threads": args.wrk_threads}
@@ -145,8 +145,8 @@ def main() -> None:
                             cpu_us_per_request(middle, after, redeem[-1].requests)))
         with psycopg.connect(env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
             recorded = conn.execute("select count(*), count(distinct pass_id) from redemptions").fetchone()
-    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, gunicorn {args.workers} workers x "
-          f"{args.threads} threads, wrk {args.wrk_threads} threads x {args.connections} connections, "
+    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, gunicorn "
+          f"{server_shape(env, workers=args.workers, threads=args.threads)}, wrk {args.wrk_threads} threads x {args.connections} connections, "
           f"{args.seconds} s per run")
     for n, (h, r) in enumerate(zip(hello, redeem), 1):
         print(f"round {n}: GET /api/ping {h.rate:8.1f} req/s p99 {h.p99_ms:6.2f} ms | POST /api/redemptions "

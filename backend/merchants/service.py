@@ -405,9 +405,10 @@ def _insert_rows_if_standing(rows: int):
 
 
 def _grouped_inserts(in_flight: int) -> driver.GroupCommit:
-    """Concurrent redemptions of one worker share a statement and a commit (see driver.GroupCommit):
-    each commit waits for the disk, and while every thread of a worker waited on its own commit
-    the worker's core sat idle (~12% of the cores in the benchmark). `in_flight`
+    """Concurrent redemptions of one worker (its greenlets under gevent, its threads under gthread)
+    share a statement and a commit (see driver.GroupCommit): each commit waits for the disk, and
+    while every thread of a gthread worker waited on its own commit the worker's core sat idle
+    (~12% of the cores in the benchmark). `in_flight`
     (REDEMPTION_BATCHES_IN_FLIGHT, read when the group is made): with 2 instead of 1, threads wait
     less for another batch's round trip (cores ~2-4 points busier on loopback), but batches are
     smaller and PostgreSQL spends ~25% more CPU per redemption: no faster on this machine

@@ -1,0 +1,85 @@
+"""Redemption through the production server on PostgreSQL: gunicorn's gevent workers (gunicorn.conf.py),
+where one worker serves many requests at once and must never let one request's wait stop the others."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from backend.extensions import db
+from tests.conftest import TEST_DB, Gunicorn
+
+from .test_concurrency import body, race, recorded
+
+pytestmark = pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    started = Gunicorn(app, tmp_path / "gunicorn.log", workers=1)  # one worker: every request shares it
+    yield started
+    started.stop()
+    assert "Using worker: gevent" in started.log_path.read_text(errors="replace")
+
+
+def test_twenty_devices_racing_on_one_pass_through_one_gevent_worker_record_it_once(shop, server):
+    perk, holder = shop.perk(), shop.holder()
+    token = shop.pass_for(holder)
+    responses = race(server.base, shop.header(), [body(token, perk) for _ in range(20)])
+    assert sorted(response.status_code for response in responses) == [201] + [409] * 19
+    assert {response.json()["code"] for response in responses if response.status_code == 409} == {"pass_already_used"}
+    assert recorded(perk, holder) == 1
+
+
+def test_many_passes_at_once_through_one_gevent_worker_are_each_recorded_once_with_their_own_answer(shop, server):
+    perk = shop.perk()
+    holders = [shop.holder() for _ in range(40)]
+    bodies = [body(shop.pass_for(holder), perk, amount_fen=1000 + n) for n, holder in enumerate(holders)]
+    responses = race(server.base, shop.header(), bodies)
+    assert [response.status_code for response in responses] == [201] * 40
+    # Each answer is its own request's, though they travelled to the database together (group commit).
+    assert [(r.json()["client_id"], r.json()["amount_fen"]) for r in responses] == \
+        [(sent["client_id"], sent["amount_fen"]) for sent in bodies]
+    assert len({response.json()["id"] for response in responses}) == 40
+    assert recorded(perk) == 40
+    retries = race(server.base, shop.header(), bodies[:10])  # the same client ids again: the first answers
+    assert [(r.status_code, r.json()) for r in retries] == [(200, r.json()) for r in responses[:10]]
+    assert recorded(perk) == 40
+
+
+def test_a_request_waiting_on_the_database_does_not_hold_up_the_rest_of_its_worker(shop, app, server):
+    """psycopg must wait cooperatively (gunicorn.conf.py's post_worker_init refuses a worker where it
+    would not): with its wait in C, the whole worker would stop while one request waits on a lock."""
+    perk, holder = shop.perk(), shop.holder()
+    token = shop.pass_for(holder)
+    with app.app_context(), db.engine.connect() as blocker:
+        # The redemption's foreign-key check needs a key-share lock on the holder's row: hold it.
+        blocker.execute(db.text("select id from credit_subjects where id = :id for update"), {"id": holder})
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(requests.post, f"{server.base}/api/redemptions", json=body(token, perk),
+                                  headers=shop.header(), timeout=30)
+            deadline = time.monotonic() + 10
+            while not _waits_on_a_lock(app):  # the redemption's statement is in the database, blocked
+                assert time.monotonic() < deadline, "the redemption never reached the lock"
+                time.sleep(0.05)
+            started = time.monotonic()
+            for _ in range(5):
+                assert requests.get(f"{server.base}/api/ping", timeout=5).status_code == 200
+            assert time.monotonic() - started < 2
+            assert not waiting.done()
+            blocker.rollback()  # let it through
+            answer = waiting.result(timeout=30)
+    assert answer.status_code == 201, answer.text
+    assert recorded(perk, holder) == 1
+
+
+def _waits_on_a_lock(app) -> bool:
+    with app.app_context():
+        found = db.session.scalar(db.text(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'INSERT INTO redemptions%'"))
+        db.session.rollback()
+    return found > 0
