@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 import requests
 
 from backend.extensions import db
@@ -83,3 +84,28 @@ def _waits_on_a_lock(app) -> bool:
             "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'INSERT INTO redemptions%'"))
         db.session.rollback()
     return found > 0
+
+
+def test_a_gevent_workers_change_feed_runs_so_redemptions_need_no_redis_round_trip(shop, app, server):
+    """The feed (a greenlet under gevent) keeps revocations and cache generations in the worker's
+    memory; were it not running, each request would ask Redis instead (correct, but a round trip)."""
+    perk = shop.perk()
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+
+    def redemptions_sending(count: int) -> int:
+        """Redeem fresh passes one after another; the Redis commands meanwhile (INFO itself is one)."""
+        bodies = [body(shop.pass_for(shop.holder()), perk) for _ in range(count)]  # a new holder is news: first
+        before = _redis_commands(client)
+        for sent in bodies:
+            answer = requests.post(f"{server.base}/api/redemptions", json=sent, headers=shop.header(), timeout=30)
+            assert answer.status_code == 201, answer.text
+        return _redis_commands(client) - before
+
+    deadline = time.monotonic() + 10  # the first requests start the feed and fill the caches
+    while redemptions_sending(5) > 2 and time.monotonic() < deadline:
+        pass
+    assert redemptions_sending(15) <= 3
+
+
+def _redis_commands(client) -> int:
+    return sum(stats["calls"] for name, stats in client.info("commandstats").items())
