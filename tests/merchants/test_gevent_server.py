@@ -109,3 +109,22 @@ def test_a_gevent_workers_change_feed_runs_so_redemptions_need_no_redis_round_tr
 
 def _redis_commands(client) -> int:
     return sum(stats["calls"] for name, stats in client.info("commandstats").items())
+
+
+def test_with_redis_unreachable_a_gevent_worker_still_records_each_pass_once(shop, make_app, tmp_path):
+    without_redis = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    server = Gunicorn(without_redis, tmp_path / "gunicorn.log", workers=1)
+    try:
+        assert requests.get(f"{server.base}/api/health", timeout=10).json()["redis"] == "down"
+        perk, holder = shop.perk(), shop.holder()
+        token = shop.pass_for(holder)
+        responses = race(server.base, shop.header(), [body(token, perk) for _ in range(10)])
+        assert sorted(response.status_code for response in responses) == [201] + [409] * 9
+        first = next(response for response in responses if response.status_code == 201)
+        sent = {**body(token, perk), "client_id": first.json()["client_id"]}
+        retry = requests.post(f"{server.base}/api/redemptions", json=sent, headers=shop.header(), timeout=30)
+        assert retry.status_code == 200 and retry.json() == first.json()
+    finally:
+        server.stop()
+    assert "Using worker: gevent" in server.log_path.read_text(errors="replace")
+    assert recorded(perk, holder) == 1
