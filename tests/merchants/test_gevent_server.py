@@ -93,7 +93,7 @@ def test_a_gevent_workers_change_feed_runs_so_redemptions_need_no_redis_round_tr
     client = redis.Redis.from_url(app.config["REDIS_URL"])
 
     def redemptions_sending(count: int) -> int:
-        """Redeem fresh passes one after another; the Redis commands meanwhile (INFO itself is one)."""
+        """Redeem fresh passes one after another; the Redis commands meanwhile."""
         bodies = [body(shop.pass_for(shop.holder()), perk) for _ in range(count)]  # a new holder is news: first
         before = _redis_commands(client)
         for sent in bodies:
@@ -102,13 +102,18 @@ def test_a_gevent_workers_change_feed_runs_so_redemptions_need_no_redis_round_tr
         return _redis_commands(client) - before
 
     deadline = time.monotonic() + 10  # the first requests start the feed and fill the caches
-    while redemptions_sending(5) > 2 and time.monotonic() < deadline:
+    while redemptions_sending(5) > 0 and time.monotonic() < deadline:
         pass
-    assert redemptions_sending(15) <= 3
+    # Without the feed every window sends ~4 commands per redemption; with it, a window may still
+    # meet another process's periodic reload (every 120 s), so one quiet window in three suffices.
+    assert 0 in [redemptions_sending(15) for _ in range(3)]
 
 
 def _redis_commands(client) -> int:
-    return sum(stats["calls"] for name, stats in client.info("commandstats").items())
+    """Commands Redis has served, but for the health checks that every process's feed sends every
+    few seconds (PING) and this count itself (INFO): other servers' and the test's own."""
+    return sum(stats["calls"] for name, stats in client.info("commandstats").items()
+               if name not in ("cmdstat_ping", "cmdstat_info"))
 
 
 def test_with_redis_unreachable_a_gevent_worker_still_records_each_pass_once(shop, make_app, tmp_path):
