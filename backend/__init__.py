@@ -7,7 +7,7 @@ import logging
 from apiflask import APIFlask
 from flask.sessions import SessionInterface
 
-from . import changefeed
+from . import admission, changefeed
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import db, limiter, migrate, redis_store
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     register_config(app, config)
     app.session_interface = NoCookieSession()
     register_extensions(app)
+    admission.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)

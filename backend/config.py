@@ -30,6 +30,19 @@ def database_url_from_env() -> str:
     return url
 
 
+def pool_connections() -> int:
+    """How many connections one worker's SQLAlchemy pool may open (size + overflow)."""
+    return int(_env("DATABASE_POOL_SIZE", "5")) + int(_env("DATABASE_MAX_OVERFLOW", "10"))
+
+
+def _engine_options() -> dict:
+    options = {"pool_pre_ping": _flag("DATABASE_POOL_PRE_PING")}
+    if database_url_from_env().startswith("postgresql"):  # SQLite's pools take no size
+        options.update(pool_size=int(_env("DATABASE_POOL_SIZE", "5")),
+                       max_overflow=int(_env("DATABASE_MAX_OVERFLOW", "10")))
+    return options
+
+
 def from_env() -> dict:
     """The Flask config mapping built from the process environment."""
     demo = _flag("DEMO")
@@ -41,7 +54,7 @@ def from_env() -> dict:
         # Off by default: a ping before every checkout is a round trip on every request. After a
         # database restart each stale pooled connection fails one request, and SQLAlchemy then
         # discards the whole pool; turn it on where a proxy silently drops idle connections.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _flag("DATABASE_POOL_PRE_PING")},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Key prefix for everything this app keeps in Redis: lets several apps (or test runs) share one server.
         "REDIS_PREFIX": _env("REDIS_PREFIX", "xym:"),
@@ -62,6 +75,9 @@ def from_env() -> dict:
         # a statement that finds them all in use waits, as for the pool. gevent workers serve many
         # requests at once: without a bound each could open its own connection.
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
+        # Requests one worker process runs at once (backend/admission.py): each may hold two of the
+        # pool's connections, so at most half of them; the others wait their turn.
+        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(max(1, pool_connections() // 2)))),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),

@@ -112,8 +112,9 @@ class Redemption(db.Model):
         UniqueConstraint("pass_id", "perk_id"),
         UniqueConstraint("perk_id", "subject_id", "local_day", "day_slot"),
         CheckConstraint("status in ('recorded', 'voided')", name="status"),
-        # A merchant's day (its history and today's totals, asked by every scanner) without a scan.
-        Index("ix_redemptions_partner_day", "partner_id", "local_day"),
+        # Without a scan: a merchant's day (its history and today's totals, asked by every scanner)
+        # and the office's range of days across partners (statistics, exports).
+        Index("ix_redemptions_day_partner", "local_day", "partner_id"),
     )
 
 

@@ -133,3 +133,23 @@ def test_with_redis_unreachable_a_gevent_worker_still_records_each_pass_once(sho
         server.stop()
     assert "Using worker: gevent" in server.log_path.read_text(errors="replace")
     assert recorded(perk, holder) == 1
+
+
+@pytest.mark.parametrize("pool", [(2, 0), (3, 1)])
+def test_requests_arriving_together_at_a_worker_with_a_small_pool_are_all_answered(shop, app, tmp_path, pool):
+    """A request may hold two pooled connections at once (its session's and an autocommit one): were
+    more requests let in than can each hold two, every connection would end up held by a request
+    waiting for its second, until the pool's timeout (backend/admission.py)."""
+    size, overflow = pool
+    server = Gunicorn(app, tmp_path / "gunicorn.log", workers=1,
+                      env={"DATABASE_POOL_SIZE": str(size), "DATABASE_MAX_OVERFLOW": str(overflow)})
+    try:
+        perk = shop.perk()  # new to the worker: its facts are read on an autocommit connection
+        bodies, header = [body(shop.pass_for(shop.holder()), perk) for _ in range(12)], shop.header()
+        with ThreadPoolExecutor(len(bodies)) as pool_:
+            answers = list(pool_.map(lambda sent: requests.post(
+                f"{server.base}/api/redemptions", json=sent, headers=header, timeout=20), bodies))
+    finally:
+        server.stop()
+    assert [answer.status_code for answer in answers] == [201] * 12
+    assert recorded(perk) == 12

@@ -347,16 +347,28 @@ def test_history_filters_by_day_and_perk_and_totals_today(shop):
     assert rows == []
 
 
-def test_a_merchants_day_is_read_through_its_index_not_a_scan_of_every_redemption(shop):
-    query = "select * from redemptions where partner_id = :partner and local_day = :day"
-    params = {"partner": shop.partner_id, "day": local_day(utc())}
+def _plan(query: str, params: dict) -> str:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(db.text("set local enable_seqscan = off"))  # a test table is small enough to scan
         plan = " ".join(db.session.execute(db.text(f"explain {query}"), params).scalars())
     else:
         plan = " ".join(str(row[-1]) for row in db.session.execute(db.text(f"explain query plan {query}"), params))
     db.session.rollback()
-    assert "ix_redemptions_partner_day" in plan, plan
+    return plan
+
+
+def test_a_merchants_day_is_read_through_its_index_not_a_scan_of_every_redemption(shop):
+    plan = _plan("select * from redemptions where partner_id = :partner and local_day = :day",
+                 {"partner": shop.partner_id, "day": local_day(utc())})
+    assert "ix_redemptions_day_partner" in plan, plan
+
+
+def test_the_offices_range_of_days_is_read_through_an_index_not_a_scan_of_every_redemption(shop):
+    # What office.service.stats asks: recorded redemptions of a range of days, across every partner.
+    today = local_day(utc())
+    plan = _plan("select count(*) from redemptions where status = 'recorded' and local_day >= :start and local_day <= :end",
+                 {"start": today - timedelta(days=6), "end": today})
+    assert "ix_redemptions_day_partner" in plan, plan
 
 
 def test_the_database_refuses_a_redemption_pairing_a_partner_with_another_partners_perk(shop):
