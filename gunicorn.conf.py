@@ -14,7 +14,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 # very greenlet holding the lock (a writer yielding on a Redis call) until its busy timeout.
 _on_postgresql = os.environ.get("DATABASE_URL", "").startswith("postgres")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent" if _on_postgresql else "gthread")
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # gevent: requests at once
+# gevent: connections one worker holds at once (of their requests, WORKER_REQUESTS_AT_ONCE run at once)
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # gthread only
 timeout = 30
 graceful_timeout = 20

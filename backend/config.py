@@ -30,16 +30,15 @@ def database_url_from_env() -> str:
     return url
 
 
-def pool_connections() -> int:
-    """How many connections one worker's SQLAlchemy pool may open (size + overflow)."""
-    return int(_env("DATABASE_POOL_SIZE", "5")) + int(_env("DATABASE_MAX_OVERFLOW", "10"))
+def _pool_limits() -> dict:
+    """One worker's SQLAlchemy pool: connections kept, and opened beyond them at busy moments."""
+    return {"pool_size": int(_env("DATABASE_POOL_SIZE", "5")), "max_overflow": int(_env("DATABASE_MAX_OVERFLOW", "10"))}
 
 
 def _engine_options() -> dict:
     options = {"pool_pre_ping": _flag("DATABASE_POOL_PRE_PING")}
     if database_url_from_env().startswith("postgresql"):  # SQLite's pools take no size
-        options.update(pool_size=int(_env("DATABASE_POOL_SIZE", "5")),
-                       max_overflow=int(_env("DATABASE_MAX_OVERFLOW", "10")))
+        options.update(_pool_limits())
     return options
 
 
@@ -77,7 +76,7 @@ def from_env() -> dict:
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
         # Requests one worker process runs at once (backend/admission.py): each may hold two of the
         # pool's connections, so at most half of them; the others wait their turn.
-        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(max(1, pool_connections() // 2)))),
+        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(max(1, sum(_pool_limits().values()) // 2)))),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
