@@ -92,7 +92,7 @@ class AutocommitConnections:
     The limit matters under gevent workers: a worker serves hundreds of requests at once, and
     without it each one in flight could open its own connection (gthread bounded them by its threads)."""
 
-    def __init__(self, engine, keep: int, ping: bool = False, *, limit: int = 8, timeout: float = 30.0):
+    def __init__(self, engine, keep: int, ping: bool = False, *, limit: int, timeout: float):
         self._engine = engine
         self._keep = min(keep, limit)
         self._ping = ping  # as the pool's pre-ping: for networks that drop idle connections
@@ -192,7 +192,7 @@ def autocommit_connections(engine) -> AutocommitConnections:
             ping = bool(config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_pre_ping"))
             timeout = engine.pool.timeout() if hasattr(engine.pool, "timeout") else 30.0
             side = _SIDE_POOLS[engine] = AutocommitConnections(
-                engine, keep, ping, limit=config.get("DATABASE_AUTOCOMMIT_CONNECTIONS", 8), timeout=timeout)
+                engine, keep, ping, limit=config["DATABASE_AUTOCOMMIT_CONNECTIONS"], timeout=timeout)
             if not event.contains(engine, "engine_disposed", _close_idle_on_dispose):
                 event.listen(engine, "engine_disposed", _close_idle_on_dispose)
         return side
