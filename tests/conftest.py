@@ -157,18 +157,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gunicorn_env(app, port: int, *, workers: int = 2, **settings: str) -> dict:
+    """The environment of a gunicorn serving wsgi:app on `app`'s database, Redis prefix and secrets."""
+    config = app.config
+    return {**os.environ, "DEMO": "1", "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": config["REDIS_URL"], "REDIS_PREFIX": config["REDIS_PREFIX"],
+            "SECRET_KEY": config["SECRET_KEY"], "PASS_KEY_SECRET": config["PASS_KEY_SECRET"],
+            "IDENTITY_PEPPER": config["IDENTITY_PEPPER"], "HOST": "127.0.0.1", "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers), "PYTHONPATH": str(ROOT), **settings}
+
+
 class Gunicorn:
     """gunicorn serving wsgi:app on a test app's database, Redis prefix and secrets, as in production."""
 
     def __init__(self, app, log_path: Path, workers: int = 2, env: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        config = app.config
-        env = {**os.environ, "DEMO": "1", "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-               "REDIS_URL": config["REDIS_URL"], "REDIS_PREFIX": config["REDIS_PREFIX"],
-               "SECRET_KEY": config["SECRET_KEY"], "PASS_KEY_SECRET": config["PASS_KEY_SECRET"],
-               "IDENTITY_PEPPER": config["IDENTITY_PEPPER"], "HOST": "127.0.0.1", "PORT": str(self.port),
-               "WEB_CONCURRENCY": str(workers), "PYTHONPATH": str(ROOT), **(env or {})}
+        env = gunicorn_env(app, self.port, workers=workers, **(env or {}))
         self.log_path = log_path
         self.log = open(log_path, "wb")
         # Its own process group, so that kill() takes the workers down with the master, like a crash.

@@ -5,11 +5,12 @@ import os
 import runpy
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 import requests
 
-from .conftest import ROOT, TEST_DB, Gunicorn, free_port
+from .conftest import ROOT, TEST_DB, Gunicorn, free_port, gunicorn_env
 
 
 def test_a_second_server_on_a_busy_port_refuses_to_start_instead_of_sharing_it(app, tmp_path):
@@ -17,9 +18,8 @@ def test_a_second_server_on_a_busy_port_refuses_to_start_instead_of_sharing_it(a
     # the same port too, and the two would split the connections between them.
     first = Gunicorn(app, tmp_path / "first.log")
     try:
-        env = {**os.environ, "DEMO": "1", "HOST": "127.0.0.1", "PORT": str(first.port), "PYTHONPATH": str(ROOT)}
         second = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                                env=env, capture_output=True, text=True, timeout=30)
+                                env=gunicorn_env(app, first.port), capture_output=True, text=True, timeout=30)
         assert second.returncode != 0
         assert "端口已被占用" in second.stdout + second.stderr
         for _ in range(20):  # and every connection still reaches the first server
@@ -29,20 +29,11 @@ def test_a_second_server_on_a_busy_port_refuses_to_start_instead_of_sharing_it(a
 
 
 def _server_settings(**env) -> dict:
-    """gunicorn.conf.py's values as gunicorn reads them, under the given environment."""
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update({name: value for name, value in env.items() if value is not None})
-    for name, value in env.items():
-        if value is None:
+    """gunicorn.conf.py's values as gunicorn reads them, under the given environment (None: unset)."""
+    with mock.patch.dict(os.environ, {name: value for name, value in env.items() if value is not None}):
+        for name in [name for name, value in env.items() if value is None]:
             os.environ.pop(name, None)
-    try:
         return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def test_postgresql_deployments_get_gevent_workers_and_sqlite_keeps_threads():
@@ -56,10 +47,8 @@ def test_postgresql_deployments_get_gevent_workers_and_sqlite_keeps_threads():
 def test_a_gevent_worker_whose_database_waits_would_block_it_refuses_to_serve(app, tmp_path):
     # --preload imports the app (and psycopg) in the master, before a worker patches the standard
     # library for gevent: psycopg would then wait for the database in C, stopping the whole worker.
-    env = {**os.environ, "DEMO": "1", "HOST": "127.0.0.1", "PORT": str(free_port()), "PYTHONPATH": str(ROOT),
-           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
-           "REDIS_PREFIX": app.config["REDIS_PREFIX"], "WEB_CONCURRENCY": "1"}
     started = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--preload", "wsgi:app"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                             cwd=ROOT, env=gunicorn_env(app, free_port(), workers=1), capture_output=True, text=True,
+                             timeout=60)
     assert started.returncode != 0
     assert "its database waits would block the whole worker" in started.stdout + started.stderr
