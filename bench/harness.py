@@ -33,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import psycopg
 import requests
@@ -121,13 +122,8 @@ def demo_database(kind: str = "postgresql", **settings: str):
 
 def server_shape(env: dict, *, workers: int = 2, threads: int = 4) -> str:
     """How gunicorn.conf.py shapes the server under `env` (the worker class follows the database)."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         worker_class = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["worker_class"]
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     return f"{workers} {worker_class} workers" + (f" x {threads} threads" if worker_class == "gthread" else "")
 
 
