@@ -17,7 +17,7 @@ import threading
 
 from flask import Flask, g
 
-from .errors import DomainError
+from .errors import DomainError, ErrorCode
 
 WAIT_SECONDS = 30.0  # as long as the pool would let a request wait for a connection
 
@@ -29,7 +29,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _take_a_turn() -> None:
         if not slots.acquire(timeout=wait_seconds):
-            raise DomainError("service_unavailable")
+            raise DomainError(ErrorCode.SERVICE_UNAVAILABLE)
         g._admitted = True
 
     @app.teardown_request

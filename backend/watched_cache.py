@@ -60,6 +60,18 @@ class WatchedCache:
             return None
         return entry[2]
 
+    def get_or_load(self, key, load):
+        """The remembered value, or `load()`'s (remembered unless None). The generation is read before
+        `load` runs, so a change committed during the load can only cause a miss, never a stale hit."""
+        generation = self.current_generation()
+        entry = self._entries().get(key) if generation is not None else None
+        if entry is not None and entry[0] == generation and time.monotonic() - entry[1] <= self.entry_seconds:
+            return entry[2]
+        value = load()
+        if value is not None:
+            self.put(key, value, generation)
+        return value
+
     def put(self, key, value, generation: str | None) -> None:
         """Keep a value read from the database, tagged with the generation read before it."""
         if generation is None:

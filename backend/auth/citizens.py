@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..credit.identifiers import is_valid_id_number
 from ..credit.models import CreditSubject
 from ..dbtypes import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..timeutil import iso
 from ..extensions import db
 from . import sessions, sms, wechat
@@ -34,7 +34,7 @@ NAME = re.compile(r"^[\u3400-\u9fff\u00b7A-Za-z][\u3400-\u9fff\u00b7A-Za-z ]{0,2
 def normalise_phone(phone: str) -> str:
     phone = (phone or "").strip().removeprefix("+86").replace(" ", "").replace("-", "")
     if not PHONE.match(phone):
-        raise DomainError("validation_error", "请输入正确的手机号", field="phone")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请输入正确的手机号", field="phone")
     return phone
 
 
@@ -71,19 +71,19 @@ def verify_sms_code(*, phone: str, code: str) -> None:
                                                   SmsCode.expires_at > now)
                             .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
     if row is None or not SMS_CODE.match(code or ""):
-        raise DomainError("sms_code_invalid")
+        raise DomainError(ErrorCode.SMS_CODE_INVALID)
     # Count the attempt before comparing, atomically, so parallel guesses cannot exceed the budget.
     counted = db.session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.attempts < SMS_MAX_ATTEMPTS,
                                                        SmsCode.used_at.is_(None))
                                  .values(attempts=SmsCode.attempts + 1)).rowcount
     db.session.commit()
     if counted != 1 or not secrets.compare_digest(row.code_hash, _code_digest(phone, code)):
-        raise DomainError("sms_code_invalid")
+        raise DomainError(ErrorCode.SMS_CODE_INVALID)
     spent = db.session.execute(update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
                                .values(used_at=now)).rowcount
     if spent != 1:
         db.session.rollback()
-        raise DomainError("sms_code_invalid")
+        raise DomainError(ErrorCode.SMS_CODE_INVALID)
 
 
 def sms_login(*, phone: str, code: str) -> sessions.TokenPair:
@@ -120,7 +120,7 @@ def _find_or_create(column, value: str, **fields) -> CitizenAccount:
 def _start(account: CitizenAccount) -> sessions.TokenPair:
     if account.disabled:
         db.session.rollback()
-        raise DomainError("unauthorized", "账号已停用，请联系信用办")
+        raise DomainError(ErrorCode.UNAUTHORIZED, "账号已停用，请联系信用办")
     pair = sessions.start_session(Principal(kind="citizen", id=account.id, role="citizen"))
     db.session.commit()
     return pair
@@ -133,7 +133,7 @@ def normalise_name(name: str) -> str:
     name = re.sub(r"[\u2022\u30fb\u00b7\uff65.]", "\u00b7", name)  # the many dots people type for ·
     name = re.sub(r"\s+", " ", name)
     if not NAME.match(name):
-        raise DomainError("name_invalid")
+        raise DomainError(ErrorCode.NAME_INVALID)
     return name
 
 
@@ -150,7 +150,7 @@ def bind_identity(*, account_id: int, name: str, id_number: str) -> dict:
     name = normalise_name(name)
     id_number = (id_number or "").strip().upper()
     if not is_valid_id_number(id_number):
-        raise DomainError("id_number_invalid")
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID)
     pepper = current_app.config["IDENTITY_PEPPER"]
     digest = identity_hash(pepper=pepper, identifier=id_number)
     account = db.session.get(CitizenAccount, account_id)
@@ -158,11 +158,11 @@ def bind_identity(*, account_id: int, name: str, id_number: str) -> dict:
     if account.subject_id is not None:
         if subject is not None and account.subject_id == subject.id:
             return identity_json(account)  # binding again to the same identity is harmless
-        raise DomainError("identity_already_bound")
+        raise DomainError(ErrorCode.IDENTITY_ALREADY_BOUND)
     checker = current_app.extensions.get("identity_name_check")
     if subject is None or subject.kind != "person" or (checker is not None and not checker(name, id_number)):
         log.info("identity binding refused for account %s", account_id)
-        raise DomainError("identity_mismatch")
+        raise DomainError(ErrorCode.IDENTITY_MISMATCH)
     try:
         bound = db.session.execute(
             update(CitizenAccount).where(CitizenAccount.id == account_id, CitizenAccount.subject_id.is_(None))
@@ -173,9 +173,9 @@ def bind_identity(*, account_id: int, name: str, id_number: str) -> dict:
     except IntegrityError:  # the unique constraint: this identity is already another account's
         db.session.rollback()
         log.info("identity binding refused for account %s (identity bound elsewhere)", account_id)
-        raise DomainError("identity_mismatch") from None
+        raise DomainError(ErrorCode.IDENTITY_MISMATCH) from None
     if bound != 1:
-        raise DomainError("identity_already_bound")
+        raise DomainError(ErrorCode.IDENTITY_ALREADY_BOUND)
     log.info("account %s bound to credit subject %s", account_id, subject.id)
     db.session.refresh(account)
     return identity_json(account)

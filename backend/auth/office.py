@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ..credit.identifiers import is_valid_id_number, is_valid_uscc
 from ..credit.models import CreditSubject
 from ..dbtypes import utcnow
-from ..errors import DomainError, NotFound
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..office.audit import record
 from ..timeutil import iso
@@ -25,18 +25,18 @@ def authorise_representative(*, actor: Principal, uscc: str, id_number: str) -> 
     uscc = (uscc or "").strip().upper()
     id_number = (id_number or "").strip().upper()
     if not is_valid_uscc(uscc):
-        raise DomainError("uscc_invalid")
+        raise DomainError(ErrorCode.USCC_INVALID)
     if not is_valid_id_number(id_number):
-        raise DomainError("id_number_invalid")
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID)
     pepper = current_app.config["IDENTITY_PEPPER"]
     company = db.session.scalar(select(CreditSubject).where(
         CreditSubject.identity_hash == identity_hash(pepper=pepper, identifier=uscc), CreditSubject.kind == "company"))
     if company is None:
-        raise DomainError("company_not_found")
+        raise DomainError(ErrorCode.COMPANY_NOT_FOUND)
     account = db.session.scalar(select(CitizenAccount).join(CreditSubject, CitizenAccount.subject_id == CreditSubject.id)
                                 .where(CreditSubject.identity_hash == identity_hash(pepper=pepper, identifier=id_number)))
     if account is None:
-        raise DomainError("representative_not_bound")
+        raise DomainError(ErrorCode.REPRESENTATIVE_NOT_BOUND)
     rep = db.session.scalar(select(CompanyRepresentative).where(CompanyRepresentative.account_id == account.id,
                                                                 CompanyRepresentative.company_subject_id == company.id))
     if rep is None:
@@ -53,7 +53,7 @@ def authorise_representative(*, actor: Principal, uscc: str, id_number: str) -> 
 def revoke_representative(*, actor: Principal, representative_id: int) -> CompanyRepresentative:
     rep = db.session.get(CompanyRepresentative, representative_id)
     if rep is None:
-        raise NotFound()
+        raise DomainError(ErrorCode.NOT_FOUND)
     if rep.revoked_at is None:
         rep.revoked_at = utcnow()
         record(actor=actor.actor, action="representative.revoked", target=f"representative:{rep.id}",

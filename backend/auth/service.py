@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 
-from ..errors import DomainError, Unauthorized
+from ..errors import DomainError, ErrorCode
 
 ISSUER = "xinyongma"
 AUDIENCE = "xinyongma-api"
@@ -68,7 +68,7 @@ def decode_access_token(*, secret: str, token: str) -> Principal:
     if known is not None:
         if time.time() >= known[1]:
             _verified.pop((secret, token), None)
-            raise DomainError("token_expired")
+            raise DomainError(ErrorCode.TOKEN_EXPIRED)
         return known[0]
     principal, expires_at = _decode(secret=secret, token=token)
     if len(_verified) >= _VERIFIED_MAX:
@@ -84,14 +84,14 @@ def _decode(*, secret: str, token: str) -> tuple[Principal, int]:
             options={"require": ["exp", "iat", "iss", "aud", "sub", "typ", "role", "sid"]},
         )
     except jwt.ExpiredSignatureError:
-        raise DomainError("token_expired") from None
+        raise DomainError(ErrorCode.TOKEN_EXPIRED) from None
     except jwt.InvalidTokenError:
-        raise Unauthorized() from None
+        raise DomainError(ErrorCode.UNAUTHORIZED) from None
     if claims["typ"] != "access":
-        raise Unauthorized()
+        raise DomainError(ErrorCode.UNAUTHORIZED)
     kind, _, raw_id = claims["sub"].partition(":")
     if kind not in {"citizen", "staff", "device", "office"} or not raw_id.isdigit():
-        raise Unauthorized()
+        raise DomainError(ErrorCode.UNAUTHORIZED)
     return Principal(kind=kind, id=int(raw_id), role=claims["role"], partner_id=claims.get("pid"),
                      session_id=claims["sid"]), int(claims["exp"])
 

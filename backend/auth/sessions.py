@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 
 from .. import changefeed
 from ..dbtypes import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db, redis_store
 from .models import CitizenAccount, Device, MerchantStaff, OfficeUser, RefreshToken, RevokedSession
 from .service import Principal, issue_access_token, secret_digest
@@ -111,9 +111,9 @@ def refresh_session(*, refresh_token: str) -> TokenPair:
     now = utcnow()
     row = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _refresh_digest(refresh_token)))
     if row is None or row.expires_at <= now:
-        raise DomainError("refresh_invalid")
+        raise DomainError(ErrorCode.REFRESH_INVALID)
     if row.revoked_at is not None:
-        raise DomainError("session_revoked")
+        raise DomainError(ErrorCode.SESSION_REVOKED)
     # The conditional update is the lock: of two concurrent uses exactly one spends the token.
     spent = db.session.execute(
         update(RefreshToken).where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None),
@@ -126,7 +126,7 @@ def refresh_session(*, refresh_token: str) -> TokenPair:
                     row.principal_id)
         revoke_sessions([family], reason="refresh_reuse")
         db.session.commit()
-        raise DomainError("session_revoked")
+        raise DomainError(ErrorCode.SESSION_REVOKED)
     principal = current_principal_of(kind=row.principal_kind, principal_id=row.principal_id,
                                      session_id=row.family_id)
     if principal is None:
@@ -134,7 +134,7 @@ def refresh_session(*, refresh_token: str) -> TokenPair:
         db.session.rollback()
         revoke_sessions([family], reason="account_inactive")
         db.session.commit()
-        raise DomainError("session_revoked")
+        raise DomainError(ErrorCode.SESSION_REVOKED)
     pair = _issue(principal=principal)
     db.session.commit()
     return pair

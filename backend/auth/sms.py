@@ -10,7 +10,7 @@ import logging
 
 from flask import current_app
 
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class LogSender:
     def send(self, phone: str, text: str) -> None:
         if not (current_app.config.get("DEMO") or current_app.config.get("TESTING")):
             log.error("no SMS gateway configured: refusing to send sign-in codes")
-            raise DomainError("sms_unavailable")
+            raise DomainError(ErrorCode.SMS_UNAVAILABLE)
         log.info("演示短信 → %s：%s", phone, text)
 
 

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..dbtypes import utcnow
-from ..errors import DomainError, NotFound
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import Partner
 from ..office.audit import record
@@ -59,7 +59,7 @@ def staff_login(*, username: str, password: str) -> sessions.TokenPair:
     staff = db.session.scalar(select(MerchantStaff).where(MerchantStaff.username == (username or "").strip()))
     if not _check_password(staff, password) or not staff.active:
         log.info("merchant staff sign-in refused")
-        raise DomainError("invalid_credentials")
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     pair = sessions.start_session(Principal(kind="staff", id=staff.id, role=staff.role, partner_id=staff.partner_id))
     db.session.commit()
     return pair
@@ -69,7 +69,7 @@ def office_login(*, username: str, password: str) -> sessions.TokenPair:
     user = db.session.scalar(select(OfficeUser).where(OfficeUser.username == (username or "").strip()))
     if not _check_password(user, password) or not user.active:
         log.info("office sign-in refused")
-        raise DomainError("invalid_credentials")
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     pair = sessions.start_session(Principal(kind="office", id=user.id, role=user.role))
     record(actor=f"office:{user.id}", action="office.sign_in", target=f"office_user:{user.id}")
     db.session.commit()
@@ -83,7 +83,7 @@ MIN_PASSWORD_LENGTH = 10
 
 def _new_password_hash(password: str) -> str:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise DomainError("password_too_weak")
+        raise DomainError(ErrorCode.PASSWORD_TOO_WEAK)
     return hasher.hash(password)
 
 
@@ -93,14 +93,14 @@ def _username_free(username: str) -> str:
     taken = db.session.scalar(select(MerchantStaff.id).where(MerchantStaff.username == username)) or \
         db.session.scalar(select(OfficeUser.id).where(OfficeUser.username == username))
     if taken:
-        raise DomainError("username_taken")
+        raise DomainError(ErrorCode.USERNAME_TAKEN)
     return username
 
 
 def create_staff(*, actor: str, partner_id: int, username: str, role: str, password: str) -> MerchantStaff:
     """A merchant admin (made by the office) or cashier (by the office or the merchant's admin); audited."""
     if db.session.get(Partner, partner_id) is None:
-        raise NotFound()
+        raise DomainError(ErrorCode.NOT_FOUND)
     staff = MerchantStaff(partner_id=partner_id, username=_username_free(username), role=role,
                           password_hash=_new_password_hash(password))
     db.session.add(staff)
@@ -156,9 +156,9 @@ def enrol_device(*, code: str, name: str) -> tuple[Device, str]:
     digest = _enrolment_digest(normalise_enrolment_code(code))
     enrolment = db.session.scalar(select(DeviceEnrolment).where(DeviceEnrolment.code_hash == digest))
     if enrolment is None or enrolment.used_at is not None:
-        raise DomainError("enrolment_code_invalid")
+        raise DomainError(ErrorCode.ENROLMENT_CODE_INVALID)
     if enrolment.expires_at <= utcnow():
-        raise DomainError("enrolment_code_expired")
+        raise DomainError(ErrorCode.ENROLMENT_CODE_EXPIRED)
     device = Device(partner_id=enrolment.partner_id, name=(name or "").strip()[:64] or "收银台",
                     enrolled_by=enrolment.created_by)
     db.session.add(device)
@@ -169,7 +169,7 @@ def enrol_device(*, code: str, name: str) -> tuple[Device, str]:
                                .values(used_at=utcnow(), device_id=device.id)).rowcount
     if spent != 1:
         db.session.rollback()
-        raise DomainError("enrolment_code_invalid")
+        raise DomainError(ErrorCode.ENROLMENT_CODE_INVALID)
     record(actor=f"device:{device.id}", action="device.enrolled", target=f"partner:{device.partner_id}",
            detail={"enrolment_id": enrolment.id, "name": device.name})
     db.session.commit()
@@ -184,7 +184,7 @@ def revoke_device(*, partner_id: int, device_id: int, actor: str) -> Device:
     """Revoke a device of this merchant: its token stops working on its next request."""
     device = db.session.get(Device, device_id)
     if device is None or device.partner_id != partner_id:
-        raise NotFound()  # another merchant's device: not even its existence is told
+        raise DomainError(ErrorCode.NOT_FOUND)  # another merchant's device: not even its existence is told
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         sessions.revoke_sessions([sessions.device_session_id(device.id)], reason="device_revoked",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from ..errors import NotFound
+from ..errors import DomainError, ErrorCode
 from ..extensions import db, limiter
 from ..timeutil import iso
 from . import citizens, limits, office, sessions, staff
@@ -121,7 +121,7 @@ def _partner_json(partner_id: int) -> dict:
     from ..merchants.views import partner_json
     partner = db.session.get(Partner, partner_id)
     if partner is None:
-        raise NotFound()
+        raise DomainError(ErrorCode.NOT_FOUND)
     return partner_json(partner, tier_levels())
 
 

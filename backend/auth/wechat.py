@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 import requests
 
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 
 ERRCODES = {
-    40029: "wechat_code_invalid",  # invalid js_code
-    40163: "wechat_code_invalid",  # code already used
-    45011: "rate_limited",  # API minute quota of this user reached
-    40226: "wechat_user_blocked",  # high-risk user, blocked by WeChat
-    -1: "wechat_unavailable",  # system busy
+    40029: ErrorCode.WECHAT_CODE_INVALID,  # invalid js_code
+    40163: ErrorCode.WECHAT_CODE_INVALID,  # code already used
+    45011: ErrorCode.RATE_LIMITED,  # API minute quota of this user reached
+    40226: ErrorCode.WECHAT_USER_BLOCKED,  # high-risk user, blocked by WeChat
+    -1: ErrorCode.WECHAT_UNAVAILABLE,  # system busy
 }
 TIMEOUT = (3.05, 5)  # connect, read: a hung WeChat must not hold a worker thread
 
@@ -39,7 +39,7 @@ def code_to_session(*, base_url: str, appid: str | None, secret: str | None, cod
                     timeout: tuple[float, float] = TIMEOUT) -> WeChatIdentity:
     if not appid or not secret:
         log.error("WECHAT_APPID / WECHAT_SECRET are not set: WeChat sign-in is off")
-        raise DomainError("wechat_unavailable")
+        raise DomainError(ErrorCode.WECHAT_UNAVAILABLE)
     try:
         response = requests.get(
             base_url.rstrip("/") + "/sns/jscode2session",
@@ -49,19 +49,19 @@ def code_to_session(*, base_url: str, appid: str | None, secret: str | None, cod
         body = response.json()  # WeChat answers JSON, sometimes labelled text/plain
     except (requests.RequestException, ValueError) as error:
         log.warning("jscode2session failed: %s", type(error).__name__)
-        raise DomainError("wechat_unavailable") from None
+        raise DomainError(ErrorCode.WECHAT_UNAVAILABLE) from None
     if not isinstance(body, dict) or response.status_code != 200:
         log.warning("jscode2session answered HTTP %s", response.status_code)
-        raise DomainError("wechat_unavailable")
+        raise DomainError(ErrorCode.WECHAT_UNAVAILABLE)
     errcode = body.get("errcode") or 0
     if errcode != 0:
-        code_name = ERRCODES.get(errcode, "wechat_unavailable")
-        level = logging.ERROR if code_name == "wechat_unavailable" and errcode != -1 else logging.INFO
+        code_name = ERRCODES.get(errcode, ErrorCode.WECHAT_UNAVAILABLE)
+        level = logging.ERROR if code_name is ErrorCode.WECHAT_UNAVAILABLE and errcode != -1 else logging.INFO
         log.log(level, "jscode2session errcode %s (%s)", errcode, str(body.get("errmsg", ""))[:100])
         raise DomainError(code_name)
     openid = body.get("openid")
     if not isinstance(openid, str) or not openid or len(openid) > 64:
         log.warning("jscode2session answered without a usable openid")
-        raise DomainError("wechat_unavailable")
+        raise DomainError(ErrorCode.WECHAT_UNAVAILABLE)
     unionid = body.get("unionid")
     return WeChatIdentity(openid=openid, unionid=unionid if isinstance(unionid, str) else None)

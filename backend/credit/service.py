@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .models import CreditSubject, Tier, TierRule
 
@@ -53,7 +53,7 @@ def recompute_all_tiers() -> int:
 def standing_or_raise(subject: CreditSubject) -> int:
     """The subject's tier if it may use perks now; otherwise the refusal with its reason."""
     if subject.black_listed:
-        raise DomainError("holder_blacklisted")
+        raise DomainError(ErrorCode.HOLDER_BLACKLISTED)
     if subject.tier_level < 1:
-        raise DomainError("holder_not_eligible")
+        raise DomainError(ErrorCode.HOLDER_NOT_ELIGIBLE)
     return subject.tier_level

@@ -5,7 +5,7 @@ from apiflask import APIBlueprint
 from flask import current_app
 
 from ..auth.guard import auth, current_principal
-from ..errors import NotFound
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..office.models import ImportJob
 from . import flows
@@ -32,5 +32,5 @@ def start_import(upload):
 def import_progress(job_id: int):
     job = db.session.get(ImportJob, job_id)
     if job is None:
-        raise NotFound()
+        raise DomainError(ErrorCode.NOT_FOUND)
     return flows.job_json(job)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..credit.models import Tier
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..office import audit
 from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
@@ -24,7 +24,7 @@ PARTNER_FIELDS = ("name", "scenario_code", "address", "active")
 
 
 def _invalid(field: str, message: str) -> DomainError:
-    return DomainError("validation_error", message, field=field)
+    return DomainError(ErrorCode.VALIDATION_ERROR, message, field=field)
 
 
 def _tiers_by_code() -> dict[str, int]:
@@ -66,7 +66,7 @@ def list_scenarios() -> list[Scenario]:
 def get_partner(partner_id: int) -> Partner:
     partner = db.session.get(Partner, partner_id)
     if partner is None:
-        raise DomainError("not_found", "找不到该合作单位")
+        raise DomainError(ErrorCode.NOT_FOUND, "找不到该合作单位")
     return partner
 
 
@@ -207,7 +207,7 @@ def update_perk(*, actor: str, perk_id: int, changes: dict) -> Perk:
     """Change a perk's rules; the next redemption applies them (no code change, no restart)."""
     perk = db.session.get(Perk, perk_id)
     if perk is None:
-        raise DomainError("not_found", "找不到该优惠")
+        raise DomainError(ErrorCode.NOT_FOUND, "找不到该优惠")
     levels = {level: code for code, level in _tiers_by_code().items()}
     before = perk_rules(perk, levels)
     try:
@@ -243,7 +243,7 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
     entry = db.session.scalar(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar,
                                                                HolidayCalendarDay.day == day))
     if entry is None:
-        raise DomainError("not_found", "日历中没有该日期")
+        raise DomainError(ErrorCode.NOT_FOUND, "日历中没有该日期")
     db.session.delete(entry)
     audit.record(actor=actor, action="calendar.remove_day", target=f"calendar:{calendar}",
                  detail={"day": day.isoformat(), "name": entry.name})

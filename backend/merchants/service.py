@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ..credit.models import CreditSubject
 from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from .. import driver
 from ..extensions import db, read_outside_transaction
 from ..office import audit
@@ -124,15 +124,15 @@ def check_perk_rules(*, perk, partner_active: bool, blacked_out: bool, holder_ki
                      day) -> None:
     """Refuse if the perk is off, out of its dates or blacked out, or not for this kind and tier."""
     if not perk.active or not partner_active:
-        raise DomainError("perk_unavailable")
+        raise DomainError(ErrorCode.PERK_UNAVAILABLE)
     if (perk.active_from and day < perk.active_from) or (perk.active_until and day > perk.active_until):
-        raise DomainError("perk_unavailable", "该优惠不在有效期内")
+        raise DomainError(ErrorCode.PERK_UNAVAILABLE, "该优惠不在有效期内")
     if blacked_out:
-        raise DomainError("perk_unavailable", "节假日期间暂停该优惠")
+        raise DomainError(ErrorCode.PERK_UNAVAILABLE, "节假日期间暂停该优惠")
     if holder_kind not in perk.holder_kinds.split(","):
-        raise DomainError("tier_not_eligible", "该优惠不适用于此类主体")
+        raise DomainError(ErrorCode.TIER_NOT_ELIGIBLE, "该优惠不适用于此类主体")
     if tier_level < perk.min_tier_level:
-        raise DomainError("tier_not_eligible")
+        raise DomainError(ErrorCode.TIER_NOT_ELIGIBLE)
 
 
 def _lock_subject(subject_id: int) -> None:
@@ -167,15 +167,15 @@ def _first_answer(request: RedeemRequest) -> Redemption | None:
         existing = db.session.get(Redemption, redemption_id)
         if (existing.partner_id != request.partner_id or existing.perk_id != request.perk_id
                 or existing.pass_id != _pass_id_of(request.token)):
-            raise DomainError("client_id_reused")
+            raise DomainError(ErrorCode.CLIENT_ID_REUSED)
         return existing
     if conflict_id is not None:
         conflict = db.session.get(RedemptionConflict, conflict_id)
         first = db.session.get(Redemption, conflict.redemption_id)
         if (first.partner_id != request.partner_id or first.perk_id != request.perk_id
                 or first.pass_id != _pass_id_of(request.token)):
-            raise DomainError("client_id_reused")
-        raise DomainError("pass_already_used", CONFLICT_MESSAGE, conflict_id=conflict.id)
+            raise DomainError(ErrorCode.CLIENT_ID_REUSED)
+        raise DomainError(ErrorCode.PASS_ALREADY_USED, CONFLICT_MESSAGE, conflict_id=conflict.id)
     return None
 
 
@@ -204,9 +204,9 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
     pass_id = subject_id = None
     try:
         if delay < -ctx.skew:
-            raise DomainError("validation_error", "扫码时间晚于服务器时间")
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "扫码时间晚于服务器时间")
         if delay > offline_window_hours * 3600:
-            raise DomainError("offline_too_late")
+            raise DomainError(ErrorCode.OFFLINE_TOO_LATE)
         # A queued scan is judged at the moment it was scanned; the window above bounds how late.
         verify_at = min(now, request.scanned_at)
         claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),
@@ -453,7 +453,7 @@ def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRed
         if db.session.scalar(select(Redemption.id).where(Redemption.pass_id == claims.pass_id,
                                                          Redemption.perk_id == perk.id)):
             raise _AlreadyRecorded() from None
-        raise DomainError("limit_reached") from None
+        raise DomainError(ErrorCode.LIMIT_REACHED) from None
     redemption.id = db.session.execute(Redemption.__table__.insert().values(**_column_values(redemption))
                                        .returning(Redemption.__table__.c.id)).scalar_one()
     db.session.commit()
@@ -463,13 +463,13 @@ def _record_under_lock(request, claims, subject_id, day, offline, now) -> NewRed
 def _judge(request, claims, facts, subject_id, day) -> tuple[PerkRules, int]:
     """The perk's rules and the tier the redemption is given at, or the refusal; `facts`: a `_FACTS` row."""
     if facts is None or facts.partner_id != request.partner_id:
-        raise DomainError("perk_unavailable", "本商户没有该优惠")
+        raise DomainError(ErrorCode.PERK_UNAVAILABLE, "本商户没有该优惠")
     tier_level = claims.tier
     if subject_id is not None:
         if facts.holder_id is None:
-            raise DomainError("pass_invalid", reason="holder")
+            raise DomainError(ErrorCode.PASS_INVALID, reason="holder")
         if facts.black_listed:
-            raise DomainError("holder_blacklisted")
+            raise DomainError(ErrorCode.HOLDER_BLACKLISTED)
         # The standing now decides, not the tier printed in a pass issued a minute ago.
         tier_level = facts.holder_tier
     return _judge_perk(request, claims, _perk_facts_of(facts), tier_level, day), tier_level
@@ -479,9 +479,9 @@ def _judge_perk(request, claims, perk_facts: PerkFacts, tier_level: int, day) ->
     """The perk's rules if they give it to this holder kind and tier at this merchant on this day."""
     perk = perk_facts.rules
     if perk.partner_id != request.partner_id:
-        raise DomainError("perk_unavailable", "本商户没有该优惠")
+        raise DomainError(ErrorCode.PERK_UNAVAILABLE, "本商户没有该优惠")
     if tier_level < 1:
-        raise DomainError("tier_not_eligible")
+        raise DomainError(ErrorCode.TIER_NOT_ELIGIBLE)
     check_perk_rules(perk=perk, partner_active=perk_facts.partner_active, blacked_out=perk_facts.blacked_out,
                      holder_kind=claims.kind, tier_level=tier_level, day=day)
     return perk
@@ -496,7 +496,7 @@ def _first_answer_or_record(request: RedeemRequest, *, pass_id, offline) -> Rede
     try:
         return _first_answer(request)
     except DomainError as error:
-        if error.code == "client_id_reused":
+        if error.code is ErrorCode.CLIENT_ID_REUSED:
             _record_failure(request, error, pass_id=pass_id, offline=offline)
         raise
 
@@ -507,7 +507,7 @@ def _build(request, perk, claims, subject_id, tier_level, day, offline, now, *, 
     amount = payable = discount = quota = None
     if perk.kind == "discount":
         if request.amount_fen is None or request.amount_fen <= 0:
-            raise DomainError("amount_required")
+            raise DomainError(ErrorCode.AMOUNT_REQUIRED)
         amount = request.amount_fen
         payable, discount = price(amount_fen=amount, discount_permille=perk.discount_permille,
                                   max_discount_fen=perk.max_discount_fen)
@@ -542,11 +542,11 @@ def _resolve_conflict(request: RedeemRequest, *, pass_id, subject_id, offline) -
     used = db.session.scalar(select(Redemption).where(Redemption.pass_id == pass_id,
                                                      Redemption.perk_id == request.perk_id))
     if used is None:
-        error = DomainError("limit_reached")
+        error = DomainError(ErrorCode.LIMIT_REACHED)
     elif offline:
         error = _record_offline_conflict(request, used)
     else:
-        error = DomainError("pass_already_used")
+        error = DomainError(ErrorCode.PASS_ALREADY_USED)
     _record_failure(request, error, pass_id=pass_id, subject_id=subject_id, offline=offline)
     raise error
 
@@ -563,7 +563,7 @@ def _record_offline_conflict(request: RedeemRequest, first: Redemption) -> Domai
     except IntegrityError:  # the same client id raced itself here: its twin filed the conflict
         db.session.rollback()
         conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.client_id == request.client_id))
-    return DomainError("pass_already_used", CONFLICT_MESSAGE, conflict_id=conflict.id)
+    return DomainError(ErrorCode.PASS_ALREADY_USED, CONFLICT_MESSAGE, conflict_id=conflict.id)
 
 
 # -- voids ----------------------------------------------------------------------------------------
@@ -576,13 +576,13 @@ def void(*, redemption_id: int, actor: str, reason: str | None, partner_id: int 
     reason = (reason or "").strip() or None
     redemption = db.session.scalar(select(Redemption).where(Redemption.id == redemption_id).with_for_update())
     if redemption is None or (partner_id is not None and redemption.partner_id != partner_id):
-        raise DomainError("not_found", "找不到该核销记录")
+        raise DomainError(ErrorCode.NOT_FOUND, "找不到该核销记录")
     if partner_id is None and reason is None:
-        raise DomainError("validation_error", "信用办撤销核销须填写原因", field="reason")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "信用办撤销核销须填写原因", field="reason")
     if redemption.status == "voided":
-        raise DomainError("already_voided")
+        raise DomainError(ErrorCode.ALREADY_VOIDED)
     if partner_id is not None and now > voidable_until(redemption, window_minutes):
-        raise DomainError("void_window_closed")
+        raise DomainError(ErrorCode.VOID_WINDOW_CLOSED)
     redemption.status, redemption.voided_at, redemption.voided_by = "voided", now, actor
     redemption.void_reason = reason
     audit.record(actor=actor, action="redemption.void", target=f"redemption:{redemption.id}",
@@ -640,13 +640,13 @@ def resolve_conflict(*, conflict_id: int, actor: str, resolution: str, now: date
     """The office closes a reviewed conflict with what it decided; audited."""
     resolution = (resolution or "").strip()
     if not resolution:
-        raise DomainError("validation_error", "请填写处理结论", field="resolution")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请填写处理结论", field="resolution")
     conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.id == conflict_id)
                                  .with_for_update())
     if conflict is None:
-        raise DomainError("not_found")
+        raise DomainError(ErrorCode.NOT_FOUND)
     if conflict.resolved_at is not None:
-        raise DomainError("conflict", "该冲突已处理")
+        raise DomainError(ErrorCode.CONFLICT, "该冲突已处理")
     conflict.resolved_at, conflict.resolution = now or utcnow(), resolution
     audit.record(actor=actor, action="redemption_conflict.resolve", target=f"redemption_conflict:{conflict.id}",
                  detail={"resolution": resolution, "redemption_id": conflict.redemption_id})

@@ -11,7 +11,7 @@ from flask import current_app
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, service
@@ -47,7 +47,7 @@ def merchant_partner_id() -> int:
     """The partner a merchant principal works for; a merchant token without one is refused."""
     partner_id = current_principal().partner_id
     if partner_id is None:
-        raise DomainError("forbidden")
+        raise DomainError(ErrorCode.FORBIDDEN)
     return partner_id
 
 

@@ -7,7 +7,7 @@ import io
 from sqlalchemy import func, select
 
 from ..credit.models import Tier
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import Partner, Redemption, Scenario
 
@@ -25,7 +25,7 @@ CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用�
 def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
     """Counts and sums of recorded (not voided) redemptions, grouped for the office's review."""
     if group_by not in GROUPINGS:
-        raise DomainError("validation_error", "group_by 只能是 scenario、partner、tier 或 day")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
     key, join = GROUPINGS[group_by]
     query = join(select(key.label("key"), func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
                         func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption))

@@ -8,7 +8,7 @@ from flask import current_app
 
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
 from ..merchants import service as redemptions
 from ..merchants import views as merchant_views
@@ -154,7 +154,7 @@ def remove_calendar_day(calendar, day):
     except ValueError:
         parsed = None
     if parsed is None:
-        raise DomainError("validation_error", "日期格式应为 YYYY-MM-DD", field="day")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "日期格式应为 YYYY-MM-DD", field="day")
     catalog.remove_calendar_day(actor=current_principal().actor, calendar=calendar, day=parsed)
     return ""
 

@@ -12,7 +12,7 @@ from ..auth.models import CitizenAccount, CompanyRepresentative
 from ..credit import standing_cache
 from ..credit.models import CreditSubject
 from ..credit.service import standing_or_raise, tiers
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db, read_outside_transaction
 from ..timeutil import from_unix, iso
 from . import service
@@ -58,15 +58,15 @@ def holder_subject(*, account_id: int, holder: str | None) -> Holder:
         if row is not None:
             standing_cache.remember(account_id, row, generation)
     if row is None or row[0]:
-        raise DomainError("unauthorized")
+        raise DomainError(ErrorCode.UNAUTHORIZED)
     person = Holder(*row[1:5]) if row[1] is not None else None
     company = Holder(*row[5:9]) if row[5] is not None else None
     if holder == "company" or (holder is None and person is None):
         if company is None:
-            raise DomainError("holder_not_bound", "尚未获得企业授权" if holder == "company" else None)
+            raise DomainError(ErrorCode.HOLDER_NOT_BOUND, "尚未获得企业授权" if holder == "company" else None)
         return company
     if person is None:
-        raise DomainError("holder_not_bound")
+        raise DomainError(ErrorCode.HOLDER_NOT_BOUND)
     return person
 
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 
 from ..dbtypes import utcnow
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .codec import VerifierKey
 from .models import Issuer, PassKey, SealKey
@@ -87,7 +87,7 @@ def rotate(*, issuer_code: int, secret: str) -> PassKey:
 def revoke(*, issuer_code: int, kid: int) -> PassKey:
     key = db.session.scalar(select(PassKey).where(PassKey.issuer_code == issuer_code, PassKey.kid == kid))
     if key is None:
-        raise DomainError("not_found", "没有这个密钥")
+        raise DomainError(ErrorCode.NOT_FOUND, "没有这个密钥")
     key.status, key.revoked_at = "revoked", utcnow()
     key.not_after = key.not_after or key.revoked_at
     return key

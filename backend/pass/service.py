@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from . import keyring
 from .codec import PassClaims, PassRejected, encode_pass, open_holder, seal_holder, verify_pass
 
@@ -42,7 +42,7 @@ def issue(*, ctx: KeyContext, holder_id: int, holder_kind: str, tier_level: int,
     """Sign a fresh pass for a holder already checked as eligible. Writes nothing anywhere."""
     signing, _ = _material(ctx)
     if signing is None:
-        raise DomainError("service_unavailable", "签发密钥未配置")
+        raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "签发密钥未配置")
     issued_at = int(time.time()) if now is None else now
     expires_at = issued_at + ctx.ttl
     token = encode_pass(
@@ -63,7 +63,7 @@ def verify(*, ctx: KeyContext, text: str, tier_levels, now: int | None = None) -
             now=int(time.time()) if now is None else now, skew=ctx.skew,
         )
     except PassRejected as rejected:
-        raise DomainError(rejected.code, reason=rejected.reason) from None
+        raise DomainError(ErrorCode(rejected.code), reason=rejected.reason) from None
 
 
 def open_reference(*, ctx: KeyContext, claims: PassClaims) -> int | None:

@@ -5,7 +5,7 @@ from apiflask import APIBlueprint
 from flask import current_app, jsonify, request
 
 from ..auth.guard import auth, current_principal
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
 from . import flows, qr, service
 from .context import key_context, tier_table
@@ -55,7 +55,7 @@ def verify_pass(body):
 def _qr_response(render, mimetype: str):
     holder = request.args.get("holder")
     if holder not in (None, "person", "company"):
-        raise DomainError("validation_error", field="holder")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, field="holder")
     issued = flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=holder,
                                      tier_names=tier_table())
     response = current_app.response_class(render(issued["token"]), mimetype=mimetype)
