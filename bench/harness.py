@@ -127,13 +127,19 @@ def server_shape(env: dict, *, workers: int = 2, threads: int = 4) -> str:
     return f"{workers} {worker_class} workers" + (f" x {threads} threads" if worker_class == "gthread" else "")
 
 
+HELLO_WORLD_APP = "bench.hello_world:app"  # the bare Flask baseline (bench/hello_world.py)
+
+
 @contextlib.contextmanager
-def gunicorn(env: dict, *, workers: int = 2, threads: int = 4):
-    """gunicorn serving wsgi:app with the repo's settings (access log off); yields its base URL."""
+def gunicorn(env: dict, *, workers: int = 2, threads: int = 4, app: str = "wsgi:app", ready_path: str = "/api/ping"):
+    """gunicorn serving `app` with the repo's settings (access log off); yields its base URL.
+
+    `app=HELLO_WORLD_APP, ready_path="/"` serves the bare hello-world with exactly the same settings
+    (the worker class still follows `env`'s DATABASE_URL), so a ratio against it is fair."""
     port = free_port()
     server_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
                   "GUNICORN_THREADS": str(threads)}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(BENCH_CONFIG), "wsgi:app"],
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(BENCH_CONFIG), app],
                               cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -141,7 +147,7 @@ def gunicorn(env: dict, *, workers: int = 2, threads: int = 4):
             if server.poll() is not None:
                 raise SystemExit("gunicorn exited at start-up")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(base + "/api/ping", timeout=1).status_code == 200:
+                if requests.get(base + ready_path, timeout=1).status_code == 200:
                     break
             time.sleep(0.1)
         else:
