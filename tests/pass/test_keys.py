@@ -215,6 +215,10 @@ def test_trust_refuses_small_order_and_non_canonical_keys(ring_app):
         assert db.session.scalar(select(models.PassKey).where(models.PassKey.issuer_code == 130500)) is None
     good = b64url(keyring.raw_public_bytes(Ed25519PrivateKey.generate()))
     assert phone.cli("pass-keys", "trust", "130500", "邯郸市信用办", "1", good).exit_code == 0
+    # What the server serves, a verifier reading the list by the spec's rules keeps whole.
+    served = [key for issuer in phone.client.get("/api/pass/keys").json["issuers"] for key in issuer["keys"]]
+    assert good in [key["public_key"] for key in served]
+    assert [key["kid"] for key in served if codec.verifier_key_from_listing(key) is None] == []
 
 
 def _public_key_starting_with(prefix: str) -> tuple[Ed25519PrivateKey, str]:
