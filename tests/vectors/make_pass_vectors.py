@@ -88,8 +88,9 @@ KEYS = {where: entry[0] for where, entry in REAL_KEYS.items()}
 STRANGER_KEY = key_from_seed("not a trusted key")
 MIXED_ORDER_KEY = crypto_core_ed25519_add(raw_public(key_from_seed("zhaodong kid 2")), ORDER_8_POINT)
 # Keys in the list that a verifier must drop when it loads the list (docs/pass-format.md, "The key
-# list"): a pass under any of them is a pass under an unknown key. The kids 20-22 have signatures
-# that the lax checks of common libraries accept; the others are signed by a real key.
+# list"): a pass under any of them is a pass under an unknown key. Kids 20 and 21 carry the forgery
+# R = B, S = 1, which OpenSSL (WebCrypto) accepts under the identity key; kid 22 a signature that
+# a cofactored verifier (@noble/ed25519) accepts; kids 23-25 are kid 2's key, signed by it.
 DROPPED_KEYS = {
     # (issuer, kid): (what, raw public key, alg, status, not_before)
     (ISSUER, 20): ("the identity point, a small-order key", IDENTITY, "Ed25519", "active", key_time(NOW - 3600)),
