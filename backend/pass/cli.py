@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..dbtypes import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from . import keyring
+from . import codec, keyring
 from .context import key_ring_changed
 from .models import Issuer, PassKey
 
@@ -85,6 +85,10 @@ def _parse_public_key(text: str) -> bytes:
         raise click.BadParameter("not base64url", param_hint="PUBLIC_KEY") from None
     if len(raw) != 32:
         raise click.BadParameter("an Ed25519 public key is 32 bytes", param_hint="PUBLIC_KEY")
+    if not codec.is_valid_public_key(raw):
+        # A small-order key "verifies" forged passes in lax verifiers (docs/pass-format.md, the key list).
+        raise click.BadParameter("not a valid Ed25519 public key (small order, non-canonical or off the curve)",
+                                 param_hint="PUBLIC_KEY")
     return raw
 
 

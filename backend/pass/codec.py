@@ -18,14 +18,18 @@ benchmark all exercise exactly the code that production runs.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import os
+import re
 import struct
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -40,6 +44,9 @@ SIGNATURE_LEN = 64
 PASS_LEN = SIGNED_LEN + SIGNATURE_LEN  # 95
 TEXT_LEN = len(PREFIX) + (PASS_LEN // 2) * 3 + (PASS_LEN % 2) * 2  # 147
 MAX_LIFETIME_SECONDS = 600
+
+KEY_ALG = "Ed25519"
+KEY_STATUSES = frozenset({"active", "retired", "revoked"})
 
 KIND_CODES = {"person": 1, "company": 2}
 KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
@@ -61,7 +68,7 @@ class VerifierKey:
     """What a verifier knows of one signing key: enough to apply rules 6-10."""
 
     public_key: bytes
-    status: str  # active / retired / revoked
+    status: str  # one of KEY_STATUSES; any other makes the key unusable (rule 6)
     not_before: int
     not_after: int | None
 
@@ -200,15 +207,61 @@ def decode_unverified(text: str) -> tuple[PassClaims, bytes, bytes]:
     return claims, raw[:SIGNED_LEN], raw[SIGNED_LEN:]
 
 
+# -- keys ----------------------------------------------------------------------------------------
+
+def is_valid_public_key(raw: bytes) -> bool:
+    """Is `raw` a key a verifier may use: the canonical encoding of a point of the prime-order subgroup?
+
+    libsodium's crypto_core_ed25519_is_valid_point: refuses encodings with y >= p, the eight
+    small-order points under every encoding (a "signature" under the identity key is R = B,
+    S = 1 for any message), points off the curve and points with a small-order component (on
+    which cofactored and cofactorless verifiers disagree)."""
+    return len(raw) == 32 and crypto_core_ed25519_is_valid_point(raw)
+
+
 @functools.lru_cache(maxsize=256)
-def _public_key(raw: bytes) -> VerifyKey:
-    """Loaded once per key (a key is a value; caching it is safe).
+def _public_key(raw: bytes) -> VerifyKey | None:
+    """The key loaded and checked once (a key is a value; caching it is safe); None if it is no valid key.
 
     Verification uses libsodium (PyNaCl): 41 us per signature on this project's 2-core machine
     against 85 us through cryptography's OpenSSL binding, on every redemption and offline sync.
-    Both implement RFC 8032 Ed25519; libsodium is the stricter (it also refuses small-order keys).
+    libsodium's crypto_sign_verify_detached is also the strict Ed25519 that docs/pass-format.md
+    specifies: S < L, R not of small order, and [S]B - [k]A encoding to exactly the bytes of R.
     Signing stays with cryptography: it is once per pass, and the keys are kept in its formats."""
-    return VerifyKey(raw)
+    return VerifyKey(raw) if is_valid_public_key(raw) else None
+
+
+# A key time in the key list: ISO 8601 in UTC, whole seconds, any fraction ignored (truncated).
+_KEY_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,9})?(?:Z|\+00:00)", re.ASCII)
+_KEY_BASE64URL = re.compile(r"[A-Za-z0-9_-]{43}", re.ASCII)  # 32 bytes, unpadded
+
+
+def _key_time(value: Any) -> int:
+    match = _KEY_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"not a key time: {value!r}")
+    return int(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+
+
+def verifier_key_from_listing(entry: Mapping[str, Any]) -> VerifierKey | None:
+    """One key of `GET /api/pass/keys` as a verifier reads it, or None for a key it must drop.
+
+    docs/pass-format.md, "The key list": a key whose `alg` is not Ed25519, whose status is not one
+    of the three, whose public key is not 32 bytes of base64url encoding a valid point, or whose
+    times are not UTC ISO 8601 is dropped, so a pass under it fails rule 6 (unknown key)."""
+    status, public_key = entry.get("status"), entry.get("public_key")
+    if (entry.get("alg") != KEY_ALG or not isinstance(status, str) or status not in KEY_STATUSES
+            or not isinstance(public_key, str) or not _KEY_BASE64URL.fullmatch(public_key)):
+        return None
+    raw = base64.urlsafe_b64decode(public_key + "=")
+    try:
+        not_before = _key_time(entry.get("not_before"))
+        not_after = None if entry.get("not_after") is None else _key_time(entry["not_after"])
+    except ValueError:
+        return None
+    if not is_valid_public_key(raw):
+        return None
+    return VerifierKey(public_key=raw, status=status, not_before=not_before, not_after=not_after)
 
 
 def verify_pass(
@@ -225,12 +278,13 @@ def verify_pass(
     if not is_known_issuer(claims.issuer):
         raise PassRejected("pass_unknown_issuer", "issuer")
     key = find_key(claims.issuer, claims.kid)
-    if key is None:
+    public_key = _public_key(key.public_key) if key is not None and key.status in KEY_STATUSES else None
+    if public_key is None:
         raise PassRejected("pass_unknown_key", "key")
     if key.status == "revoked":
         raise PassRejected("pass_key_revoked", "revoked")
     try:
-        _public_key(key.public_key).verify(SIGNING_CONTEXT + signed, signature)
+        public_key.verify(SIGNING_CONTEXT + signed, signature)
     except BadSignatureError:
         raise PassRejected("pass_invalid", "signature") from None
     if not claims.kind or claims.tier not in tier_levels:

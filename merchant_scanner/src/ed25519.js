@@ -19,15 +19,37 @@ export function webCryptoVerifier(subtle) {
 /**
  * noble path. `ed` is the @noble/ed25519 module, `sha512` from @noble/hashes: noble's own
  * default hashes through crypto.subtle, which a page served over plain HTTP (or an old WebView)
- * does not have. zip215:false gives RFC 8032 strictness, as OpenSSL applies on the server.
+ * does not have. zip215:false refuses non-canonical encodings, S >= L and small-order keys, but
+ * checks the cofactored equation ([8]([S]B - R - [k]A) = 0), which also holds when R carries a
+ * small-order component; libsodium on the server and WebCrypto check [S]B - [k]A = R exactly.
+ * With A of prime order (publicKeyCheck) the two agree once R is of prime order too.
  */
 export function nobleVerifier(ed, sha512) {
   if (sha512 && !ed.hashes.sha512) ed.hashes.sha512 = sha512;
   return async function verifyEd25519(publicKey, signature, message) {
     try {
-      return ed.verify(signature, message, publicKey, { zip215: false });
+      return ed.verify(signature, message, publicKey, { zip215: false })
+        && ed.Point.fromBytes(signature.subarray(0, 32), false).isTorsionFree();
     } catch {
       return false; // a malformed key or signature is a failed check, as on the server
+    }
+  };
+}
+
+/**
+ * The key list's check of one public key (`isValidKey` of parseKeyList), as libsodium's
+ * crypto_core_ed25519_is_valid_point on the server: the canonical encoding of a point of the
+ * prime-order subgroup. Refuses y >= p, the small-order points under every encoding (a pass
+ * "signed" under the identity is R = B, S = 1, and WebCrypto accepts it), points off the curve
+ * and points with a small-order component. `ed` is the @noble/ed25519 module; no hashing needed.
+ */
+export function publicKeyCheck(ed) {
+  return function isValidKey(publicKey) {
+    try {
+      const point = ed.Point.fromBytes(publicKey, false);
+      return !point.isSmallOrder() && point.isTorsionFree();
+    } catch {
+      return false; // not 32 bytes, or no point at all
     }
   };
 }

@@ -2,8 +2,14 @@
 // at the office must reach the scanner, so the list is refreshed often and scanning stops when
 // the cached copy is older than MAX_AGE and cannot be refreshed.
 
+import * as ed from '@noble/ed25519';
 import { parseKeyList } from './verify.js';
+import { publicKeyCheck } from './ed25519.js';
 import { request } from './api.js';
+
+// Each key is checked once, here, when a list is loaded (docs/pass-format.md, "The key list"):
+// with noble's point arithmetic, which every browser runs, whichever engine verifies signatures.
+const isValidKey = publicKeyCheck(ed);
 
 export const MAX_AGE_MS = 24 * 3600 * 1000;
 export const REFRESH_EVERY_MS = 10 * 60 * 1000;
@@ -21,7 +27,7 @@ export class KeyCache {
   }
 
   set(entry) {
-    this.trust = parseKeyList(entry.json);
+    this.trust = parseKeyList(entry.json, { isValidKey });
     this.entry = entry;
   }
 

@@ -1,7 +1,8 @@
 // The twelve verification rules of docs/pass-format.md, in order, with the same codes and reasons
 // as backend/pass/codec.py. Pure: no DOM, no network, no third-party import, so the browser and
 // the Node tests run exactly this code. The Ed25519 check is injected as
-// `verifyEd25519(publicKey, signature, message) -> Promise<boolean>` (see ed25519.js).
+// `verifyEd25519(publicKey, signature, message) -> Promise<boolean>`, and the key list's check of
+// each key as `isValidKey(publicKey) -> boolean` (see ed25519.js).
 
 import { b45decode, Base45Error } from './base45.js';
 
@@ -28,6 +29,9 @@ export class PassRejected extends Error {
 
 // -- key list --------------------------------------------------------------------------------
 
+export const KEY_ALG = 'Ed25519';
+export const KEY_STATUSES = new Set(['active', 'retired', 'revoked']);
+
 export function base64urlDecode(text) {
   const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
   const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
@@ -36,45 +40,88 @@ export function base64urlDecode(text) {
   return out;
 }
 
-/** Unix seconds from what a key list carries: ISO 8601 from the API, numbers in the vectors. */
-function toUnix(value) {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'number') return value;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`bad time in key list: ${value}`);
-  return Math.floor(ms / 1000);
+// A key time: ISO 8601 in UTC, whole seconds; a fraction is ignored (truncated), as the server's
+// own verifier does. Anything else (no zone, another zone, 30 February) is no time.
+const KEY_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,9})?(?:Z|\+00:00)$/;
+const KEY_BASE64URL = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, unpadded
+
+function keyTime(value) {
+  const match = typeof value === 'string' ? KEY_TIME.exec(value) : null;
+  const ms = match ? Date.parse(`${match[1]}Z`) : NaN;
+  // Date.parse rolls 30 February over into March; the round trip refuses it.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== match[1]) return undefined;
+  return ms / 1000;
 }
 
 /**
- * Turn `GET /api/pass/keys` (or the vectors file, which uses Unix seconds and `tiers` keyed by
- * level) into the lookup structure the rules need.
+ * One key of the list as the rules need it, or null for a key the verifier drops
+ * (docs/pass-format.md, "The key list"): another `alg`, an unknown status, a public key that is
+ * not 32 bytes of base64url or not a valid point (`isValidKey`), a malformed time.
  */
-export function parseKeyList(json) {
+function readKey(k, isValidKey) {
+  if (k.alg !== KEY_ALG || !KEY_STATUSES.has(k.status)) return null;
+  if (typeof k.public_key !== 'string' || !KEY_BASE64URL.test(k.public_key)) return null;
+  const notBefore = keyTime(k.not_before);
+  const notAfter = k.not_after === null || k.not_after === undefined ? null : keyTime(k.not_after);
+  if (notBefore === undefined || notAfter === undefined) return null;
+  const publicKey = base64urlDecode(k.public_key);
+  if (!isValidKey(publicKey)) return null;
+  return { publicKey, status: k.status, notBefore, notAfter };
+}
+
+/**
+ * Turn `GET /api/pass/keys` (the vectors file has the same shape) into the lookup structure the
+ * rules need. Every key is checked here, once: `isValidKey(bytes)` is publicKeyCheck() of
+ * ed25519.js, and a key that fails it is dropped like any key the verifier cannot use.
+ */
+export function parseKeyList(json, { isValidKey }) {
+  if (typeof isValidKey !== 'function') throw new TypeError('parseKeyList needs isValidKey');
   const issuers = new Map();
   for (const entry of json.issuers || []) {
     const keys = new Map();
     for (const k of entry.keys || []) {
-      if (k.alg && k.alg !== 'Ed25519') continue; // a key we cannot check is a key we do not know
-      keys.set(Number(k.kid), {
-        publicKey: base64urlDecode(k.public_key),
-        status: k.status,
-        notBefore: toUnix(k.not_before),
-        notAfter: toUnix(k.not_after),
-      });
+      const key = readKey(k, isValidKey);
+      if (key) keys.set(Number(k.kid), key);
     }
     issuers.set(Number(entry.issuer), { name: entry.name || String(entry.issuer), keys });
   }
-  // The API publishes level -> code in `tier_levels` and code -> name in `tiers`; the vectors
-  // publish level -> code in `tiers`.
-  const levelSource = json.tier_levels || json.tiers || {};
+  // `tier_levels` maps level -> code (rule 9 knows a level by it), `tiers` code -> name.
   const tierLevels = new Map();
-  for (const [level, code] of Object.entries(levelSource)) {
+  for (const [level, code] of Object.entries(json.tier_levels || {})) {
     if (/^\d+$/.test(level)) tierLevels.set(Number(level), code);
   }
-  const tierNames = json.tier_levels ? { ...(json.tiers || {}) } : {};
-  const skew = Number.isInteger(json.skew_seconds) ? json.skew_seconds
-    : Number.isInteger(json.skew) ? json.skew : DEFAULT_SKEW_SECONDS;
+  const tierNames = { ...(json.tiers || {}) };
+  const skew = Number.isInteger(json.skew_seconds) && json.skew_seconds >= 0 ? json.skew_seconds : DEFAULT_SKEW_SECONDS;
   return { issuers, tierLevels, tierNames, skew };
+}
+
+// -- strict Ed25519 ----------------------------------------------------------------------------
+
+// The group order L (RFC 8032 section 5.1).
+const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+// The y of every small-order point and y + p where that fits in 255 bits: libsodium's blocklist
+// (ge25519_has_small_order in ed25519_ref10.c), compared with the sign bit masked.
+const SMALL_ORDER_Y = [
+  0n, 1n,
+  2707385501144840649318225287225658788936804267575313519463743609750303402022n,
+  55188659117513257062467267217118295137698188065244968500265048394206261417927n,
+  2n ** 255n - 20n, 2n ** 255n - 19n, 2n ** 255n - 18n,
+];
+
+function littleEndian(bytes) {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]);
+  return n;
+}
+
+/**
+ * What rule 8 checks before the engine's equation, because WebCrypto and @noble/ed25519 do not
+ * all check it: S < L, and R is not a small-order point (under any encoding). The server's
+ * libsodium refuses both.
+ */
+export function signatureIsCanonical(signature) {
+  const y = littleEndian(signature.subarray(0, 32)) & ((1n << 255n) - 1n);
+  return littleEndian(signature.subarray(32, 64)) < GROUP_ORDER && !SMALL_ORDER_Y.includes(y);
 }
 
 // -- rules -----------------------------------------------------------------------------------
@@ -120,7 +167,7 @@ export async function verifyPass(text, { trust, now, verifyEd25519, skew = trust
   const message = new Uint8Array(SIGNING_CONTEXT.length + SIGNED_LEN);
   message.set(SIGNING_CONTEXT, 0);
   message.set(signed, SIGNING_CONTEXT.length);
-  if (!(await verifyEd25519(key.publicKey, signature, message))) {
+  if (!signatureIsCanonical(signature) || !(await verifyEd25519(key.publicKey, signature, message))) {
     throw new PassRejected('pass_invalid', 'signature');
   }
   if (!claims.kind || !trust.tierLevels.has(claims.tier)) throw new PassRejected('pass_invalid', 'claims');

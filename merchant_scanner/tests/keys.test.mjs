@@ -25,6 +25,12 @@ test('a cached list is usable up to the age limit and refused after it', () => {
   assert.equal(cache.isUsable(fetched + MAX_AGE_MS + 1), false);
 });
 
+test('the cache checks every key when it loads a list and drops the ones a verifier must not use', () => {
+  const cache = new KeyCache(memoryStorage({ 'xym.scanner.keys': JSON.stringify({ json: vectors, fetched_at: 0 }) }));
+  const kids = [...cache.trust.issuers.get(230184).keys.keys()].sort((a, b) => a - b);
+  assert.deepEqual(kids, [1, 2, 3, 4, 5]); // 20-25: small-order, non-canonical, mixed-order, odd status, alg, time
+});
+
 test('a corrupt cache is treated as no cache, not as a crash', () => {
   const cache = new KeyCache(memoryStorage({ 'xym.scanner.keys': '{not json' }));
   assert.equal(cache.isUsable(), false);

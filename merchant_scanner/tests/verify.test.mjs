@@ -8,20 +8,23 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 
 import { b45decode, b45encode, Base45Error } from '../src/base45.js';
-import { verifyPass, parseKeyList, PassRejected, describeClaims, decodeUnverified } from '../src/verify.js';
-import { webCryptoVerifier, nobleVerifier, webCryptoSupportsEd25519 } from '../src/ed25519.js';
+import {
+  verifyPass, parseKeyList, PassRejected, describeClaims, decodeUnverified, base64urlDecode,
+} from '../src/verify.js';
+import { webCryptoVerifier, nobleVerifier, webCryptoSupportsEd25519, publicKeyCheck } from '../src/ed25519.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../tests/vectors/pass.json', import.meta.url), 'utf8'));
-const trust = parseKeyList(vectors);
+const isValidKey = publicKeyCheck(ed);
+const trust = parseKeyList(vectors, { isValidKey });
 
 const engines = {
   webcrypto: webCryptoVerifier(webcrypto.subtle),
   noble: nobleVerifier(ed, sha512),
 };
 
-async function verdict(token, verifyEd25519) {
+async function verdict(token, verifyEd25519, now = vectors.now) {
   try {
-    const claims = await verifyPass(token, { trust, now: vectors.now, verifyEd25519, skew: vectors.skew });
+    const claims = await verifyPass(token, { trust, now, verifyEd25519 });
     return { valid: true, claims };
   } catch (err) {
     if (!(err instanceof PassRejected)) throw err;
@@ -40,7 +43,7 @@ test('the vectors file has cases of every kind', () => {
 for (const [engine, verifyEd25519] of Object.entries(engines)) {
   for (const c of vectors.cases) {
     test(`${engine}: ${c.name}`, async () => {
-      const got = await verdict(c.token, verifyEd25519);
+      const got = await verdict(c.token, verifyEd25519, c.now ?? vectors.now);
       if (c.valid) {
         assert.deepEqual(got, { valid: true, claims: c.claims });
       } else {
@@ -85,7 +88,7 @@ test('the key list from the API (ISO times, tier names) parses into the same tru
     tier_levels: { 1: 'basic', 2: 'good', 3: 'excellent', 4: 'red_list' },
     skew_seconds: 45,
   };
-  const t = parseKeyList(api);
+  const t = parseKeyList(api, { isValidKey });
   assert.equal(t.skew, 45);
   assert.equal(t.issuers.get(230184).keys.get(2).notBefore, Date.parse('2027-01-15T07:00:00Z') / 1000);
   assert.equal(t.tierLevels.get(4), 'red_list');
@@ -106,4 +109,55 @@ test('base45 round-trips and rejects like RFC 9285 says', () => {
   }
   assert.deepEqual(b45decode('FGW'), new Uint8Array([0xff, 0xff]));
   assert.deepEqual(b45decode('U5'), new Uint8Array([0xff]));
+});
+
+test('the key list takes the skew from skew_seconds, 30 when it is missing or malformed', () => {
+  assert.equal(trust.skew, vectors.skew_seconds);
+  for (const skew of [undefined, -1, 1.5, '45']) {
+    assert.equal(parseKeyList({ issuers: [], skew_seconds: skew }, { isValidKey }).skew, 30, String(skew));
+  }
+});
+
+test('loading the key list drops exactly the keys the vectors mark, and needs the key check', () => {
+  for (const issuer of vectors.issuers) {
+    for (const k of issuer.keys) {
+      assert.equal(trust.issuers.get(issuer.issuer).keys.has(k.kid), !k.dropped_because, `${issuer.issuer}/${k.kid}`);
+    }
+  }
+  assert.throws(() => parseKeyList(vectors), TypeError);
+});
+
+test('key times: a fraction is truncated, a time not in UTC ISO 8601 drops the key', () => {
+  assert.equal(trust.issuers.get(230184).keys.get(4).notBefore, vectors.now - 100);
+  assert.equal(trust.issuers.get(230184).keys.get(5).notAfter, vectors.now - 60);
+  const kid4 = vectors.issuers[0].keys.find((k) => k.kid === 4);
+  const read = (notBefore) => parseKeyList({ issuers: [{ issuer: 1, keys: [{ ...kid4, not_before: notBefore }] }] },
+    { isValidKey }).issuers.get(1).keys.get(4);
+  assert.equal(read('2027-01-15T07:58:20.999999999+00:00').notBefore, vectors.now - 100);
+  for (const bad of ['2027-01-15T07:58:20', '2027-01-15 07:58:20Z', '2027-02-30T07:58:20Z', '2027-01-15T07:58:20+08:00',
+    1799999900, null]) {
+    assert.equal(read(bad), undefined, JSON.stringify(bad));
+  }
+});
+
+test('every encoding of a small-order point is refused as a key; the vectors\' real keys are not', () => {
+  assert.equal(vectors.small_order_keys.length, 14);
+  for (const encoding of vectors.small_order_keys) assert.equal(isValidKey(base64urlDecode(encoding)), false, encoding);
+  for (const k of vectors.issuers.flatMap((i) => i.keys).filter((k) => k.test_only_private_key)) {
+    assert.equal(isValidKey(base64urlDecode(k.public_key)), true, String(k.kid));
+  }
+  assert.equal(isValidKey(new Uint8Array(31)), false);
+});
+
+test('S >= L and a small-order R are refused before any engine runs', async () => {
+  let calls = 0;
+  const acceptsAnything = async () => { calls += 1; return true; };
+  for (const name of ['S >= L (S + L, equal modulo L)', 'R is the identity, a small-order point']) {
+    const c = vectors.cases.find((v) => v.name === name);
+    const refused = { valid: false, code: 'pass_invalid', reason: 'signature' };
+    assert.deepEqual(await verdict(c.token, acceptsAnything), refused);
+  }
+  assert.equal(calls, 0);
+  const good = vectors.cases.find((v) => v.name === 'person tier 1, active key');
+  assert.equal((await verdict(good.token, acceptsAnything)).valid, true);
 });

@@ -17,32 +17,67 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-KEYS = {
-    (issuer["issuer"], key["kid"]): codec.VerifierKey(b64url_decode(key["public_key"]), key["status"],
-                                                     key["not_before"], key["not_after"])
-    for issuer in VECTORS["issuers"] for key in issuer["keys"]
-}
+# The vectors' key list is read as docs/pass-format.md says a verifier reads `GET /api/pass/keys`:
+# every listed issuer is trusted, keys it cannot use are dropped.
+LISTED = {(issuer["issuer"], key["kid"]): codec.verifier_key_from_listing(key)
+          for issuer in VECTORS["issuers"] for key in issuer["keys"]}
+KEYS = {where: key for where, key in LISTED.items() if key is not None}
 ISSUERS = {issuer["issuer"] for issuer in VECTORS["issuers"]}
-LEVELS = {int(level) for level in VECTORS["tiers"]}
+LEVELS = {int(level) for level in VECTORS["tier_levels"]}
 
 
-def verify(text: str, now: int = VECTORS["now"]):
-    return codec.verify_pass(text, find_key=lambda i, k: KEYS.get((i, k)), is_known_issuer=ISSUERS.__contains__,
-                             tier_levels=LEVELS, now=now, skew=VECTORS["skew"])
+def verify(text: str, now: int = VECTORS["now"], find_key=lambda i, k: KEYS.get((i, k))):
+    return codec.verify_pass(text, find_key=find_key, is_known_issuer=ISSUERS.__contains__,
+                             tier_levels=LEVELS, now=now, skew=VECTORS["skew_seconds"])
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[case["name"] for case in VECTORS["cases"]])
 def test_vector(case):
+    now = case.get("now", VECTORS["now"])
     if case["valid"]:
-        claims = verify(case["token"])
+        claims = verify(case["token"], now)
         expected = case["claims"]
         assert (claims.issuer, claims.kid, claims.kind, claims.tier, claims.issued_at, claims.expires_at,
                 claims.pass_id) == (expected["issuer"], expected["kid"], expected["kind"], expected["tier"],
                                     expected["issued_at"], expected["expires_at"], expected["pass_id"])
     else:
         with pytest.raises(codec.PassRejected) as rejected:
-            verify(case["token"])
+            verify(case["token"], now)
         assert (rejected.value.code, rejected.value.reason) == (case["code"], case["reason"])
+
+
+def test_the_key_list_drops_exactly_the_keys_marked_so():
+    dropped = {(issuer["issuer"], key["kid"]) for issuer in VECTORS["issuers"] for key in issuer["keys"]
+               if "dropped_because" in key}
+    assert dropped and {where for where, key in LISTED.items() if key is None} == dropped
+
+
+def test_key_times_are_truncated_to_whole_seconds():
+    kid4 = next(key for key in VECTORS["issuers"][0]["keys"] if key["kid"] == 4)
+    assert kid4["not_before"].endswith(":20.9Z") and KEYS[(230184, 4)].not_before == VECTORS["now"] - 100
+    listing = {**kid4, "not_before": "2027-01-15T07:58:20.999999999+00:00"}
+    assert codec.verifier_key_from_listing(listing).not_before == VECTORS["now"] - 100
+    for malformed in ["2027-01-15T07:58:20", "2027-01-15 07:58:20Z", "2027-02-30T07:58:20Z",
+                      "2027-01-15T07:58:20+08:00", 1799999900, None]:
+        assert codec.verifier_key_from_listing({**kid4, "not_before": malformed}) is None, malformed
+
+
+@pytest.mark.parametrize("encoding", VECTORS["small_order_keys"])
+def test_every_encoding_of_a_small_order_point_is_refused_as_a_key(encoding):
+    assert not codec.is_valid_public_key(b64url_decode(encoding))
+    listing = {**VECTORS["issuers"][0]["keys"][1], "public_key": encoding}
+    assert codec.verifier_key_from_listing(listing) is None
+
+
+def test_a_small_order_key_is_unknown_even_when_handed_straight_to_the_verifier():
+    # The server's own ring comes from its database, not from a key list: verify_pass checks the
+    # key itself, once (cached), so a small-order key that got there anyway verifies nothing.
+    forged = next(case for case in VECTORS["cases"] if case["name"].startswith("small-order key (identity)"))
+    identity = codec.VerifierKey(public_key=(1).to_bytes(32, "little"), status="active",
+                                 not_before=VECTORS["now"] - 3600, not_after=None)
+    with pytest.raises(codec.PassRejected) as rejected:
+        verify(forged["token"], find_key=lambda issuer, kid: identity)
+    assert (rejected.value.code, rejected.value.reason) == ("pass_unknown_key", "key")
 
 
 def test_vectors_file_is_what_the_generator_produces():

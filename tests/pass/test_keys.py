@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import os
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import InvalidToken
@@ -196,6 +198,27 @@ def test_a_trusted_partner_citys_pass_verifies_with_its_public_key_only(ring_app
     # Revoking the partner's key (e.g. they report it stolen) works like our own.
     assert phone.cli("pass-keys", "revoke", "5", "--issuer", "130100").exit_code == 0
     assert phone.verify(token).json["code"] == "pass_key_revoked"
+
+
+def test_trust_refuses_small_order_and_non_canonical_keys(ring_app):
+    # Under the identity key, R = B, S = 1 "signs" anything for a lax verifier (docs/pass-format.md).
+    vectors = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "pass.json").read_text(encoding="utf-8"))
+    listed = [key for issuer in vectors["issuers"] for key in issuer["keys"]]
+    real = {key["public_key"] for key in listed if "test_only_private_key" in key}
+    dropped = [key["public_key"] for key in listed if key["public_key"] not in real]  # dropped for the key itself
+    assert len(dropped) == 3
+    phone = Phone(ring_app())
+    for kid, public in enumerate(vectors["small_order_keys"] + dropped, start=1):
+        result = phone.cli("pass-keys", "trust", "130500", "邯郸市信用办", str(kid), public)
+        assert result.exit_code != 0 and "not a valid Ed25519 public key" in result.output, public
+    with phone.app.app_context():
+        assert db.session.scalar(select(models.PassKey).where(models.PassKey.issuer_code == 130500)) is None
+    good = b64url(keyring.raw_public_bytes(Ed25519PrivateKey.generate()))
+    assert phone.cli("pass-keys", "trust", "130500", "邯郸市信用办", "1", good).exit_code == 0
+    # What the server serves, a verifier reading the list by the spec's rules keeps whole.
+    served = [key for issuer in phone.client.get("/api/pass/keys").json["issuers"] for key in issuer["keys"]]
+    assert good in [key["public_key"] for key in served]
+    assert [key["kid"] for key in served if codec.verifier_key_from_listing(key) is None] == []
 
 
 def _public_key_starting_with(prefix: str) -> tuple[Ed25519PrivateKey, str]:
