@@ -30,9 +30,10 @@ MODEL_MODULES = (
     "backend.auth.models",
     "backend.pass.models",
     "backend.office.models",
+    "backend.city.models",
 )
 
-CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli")
+CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli")
 
 
 def create_app(config: dict | None = None) -> APIFlask:
