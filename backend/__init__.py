@@ -33,7 +33,8 @@ MODEL_MODULES = (
     "backend.city.models",
 )
 
-CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli")
+CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",
+               "backend.office.cli")
 
 
 def create_app(config: dict | None = None) -> APIFlask:
