@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = (
     "backend.merchants",
     "backend.credit",
     "backend.office",
+    "backend.recourse",
     "backend.web",
 )
 
@@ -31,6 +32,7 @@ MODEL_MODULES = (
     "backend.pass.models",
     "backend.office.models",
     "backend.city.models",
+    "backend.recourse.models",
 )
 
 CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",

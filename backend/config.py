@@ -80,6 +80,8 @@ def from_env() -> dict:
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
+        # Days the office has to answer a citizen's objection or complaint (backend/recourse/).
+        "OBJECTION_DUE_DAYS": int(_env("OBJECTION_DUE_DAYS", "7")),
         # The case feed (backend/office/cases.py): rows are served once older than this, so that no
         # transaction still open can commit an earlier id behind a consumer's cursor.
         "CASE_FEED_SETTLE_SECONDS": int(_env("CASE_FEED_SETTLE_SECONDS", "5")),
