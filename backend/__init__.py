@@ -21,6 +21,7 @@ BLUEPRINT_MODULES = (
     "backend.credit",
     "backend.office",
     "backend.recourse",
+    "backend.federation",
     "backend.web",
 )
 
@@ -33,10 +34,11 @@ MODEL_MODULES = (
     "backend.office.models",
     "backend.city.models",
     "backend.recourse.models",
+    "backend.federation.models",
 )
 
 CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",
-               "backend.office.cli")
+               "backend.office.cli", "backend.federation.cli")
 
 
 def create_app(config: dict | None = None) -> APIFlask:

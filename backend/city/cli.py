@@ -13,13 +13,18 @@ from .loader import CityFileError, apply, parse
 city_cli = AppGroup("city", help="城市参考数据：签发机构、信用等级与阶梯、区域、场景、合作单位与优惠、节假日")
 
 
-def load_file(path: Path, *, actor: str) -> list[str]:
-    """Parse, check and apply one file in one transaction; raises CityFileError and writes nothing."""
+def load_file(path: Path, *, actor: str, other_issuer_ok: bool = False) -> list[str]:
+    """Parse, check and apply one file in one transaction; raises CityFileError and writes nothing.
+
+    `other_issuer_ok` (the demo, run as another city to try 多地互认): a file whose issuer is not
+    ISSUER_CODE is loaded without its `[issuer]`."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CityFileError(["文件须为 UTF-8 编码"]) from None
     city = parse(text)
+    if other_issuer_ok and city.issuer and city.issuer["code"] != current_app.config["ISSUER_CODE"]:
+        city.issuer = None
     try:
         changes = apply(city, issuer_code=current_app.config["ISSUER_CODE"], actor=actor, source=path.name)
     except Exception:
