@@ -20,6 +20,8 @@ BLUEPRINT_MODULES = (
     "backend.merchants",
     "backend.credit",
     "backend.office",
+    "backend.recourse",
+    "backend.federation",
     "backend.web",
 )
 
@@ -30,9 +32,13 @@ MODEL_MODULES = (
     "backend.auth.models",
     "backend.pass.models",
     "backend.office.models",
+    "backend.city.models",
+    "backend.recourse.models",
+    "backend.federation.models",
 )
 
-CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli")
+CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",
+               "backend.office.cli", "backend.federation.cli")
 
 
 def create_app(config: dict | None = None) -> APIFlask:

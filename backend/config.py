@@ -80,6 +80,17 @@ def from_env() -> dict:
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
+        # 多地互认 (backend/federation/): how long partners may rely on our trust list, and the endpoint it names.
+        "FEDERATION_LIST_MAX_AGE_SECONDS": int(_env("FEDERATION_LIST_MAX_AGE_SECONDS", "86400")),
+        "FEDERATION_ENDPOINT": _env("FEDERATION_ENDPOINT"),
+        # Days the office has to answer a citizen's objection or complaint (backend/recourse/).
+        "OBJECTION_DUE_DAYS": int(_env("OBJECTION_DUE_DAYS", "7")),
+        # The case feed (backend/office/cases.py): rows are served once older than this, so that no
+        # transaction still open can commit an earlier id behind a consumer's cursor.
+        "CASE_FEED_SETTLE_SECONDS": int(_env("CASE_FEED_SETTLE_SECONDS", "5")),
+        # Where `flask cases push` delivers the feed (the provincial platform), and the HMAC key.
+        "CASE_FEED_URL": _env("CASE_FEED_URL"),
+        "CASE_FEED_SECRET": _env("CASE_FEED_SECRET"),
         "WECHAT_APPID": _env("WECHAT_APPID"),
         "WECHAT_SECRET": _env("WECHAT_SECRET"),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import click
 from argon2 import PasswordHasher
@@ -19,12 +20,13 @@ from sqlalchemy import select
 
 from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
 from .auth.service import Principal, identity_hash, issue_access_token
+from .city import cli as city_cli
 from .credit.identifiers import id_number_check_char, uscc_check_char
-from .credit.models import CreditSubject, Tier, TierRule
+from .credit.models import CreditSubject, TierRule
 from .credit.service import compute_tier
 from .dbtypes import utcnow
 from .extensions import db
-from .merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from .merchants.models import Partner
 
 keyring = importlib.import_module("backend.pass.keyring")
 
@@ -33,50 +35,11 @@ demo_cli = AppGroup("demo", help="演示数据与演示令牌（仅演示模式�
 DEMO_PASSWORD = "demo-password"
 PARTNER_CITY = (370781, "青州市社会信用体系建设领导小组办公室")
 
-TIERS = [(1, "basic", "守信"), (2, "good", "诚信良好"), (3, "excellent", "诚信优秀"), (4, "red_list", "守信红名单")]
-TIER_RULES = [
-    ("person", "score_at_least", "1050", 1),
-    ("person", "score_at_least", "1100", 2),
-    ("person", "score_at_least", "1150", 3),
-    ("person", "red_list", None, 4),
-    ("company", "rating_in", "B", 1),
-    ("company", "rating_in", "A", 2),
-    ("company", "rating_in", "AA,AAA", 3),
-    ("company", "tax_grade_in", "A", 2),
-    ("company", "red_list", None, 4),
-]
-SCENARIOS = [
-    ("dining", "信易+餐饮"), ("approval", "信易+审批"), ("notary", "信易+公证"), ("art_class", "信易+兴趣培训"),
-    ("livestock_vet", "信易+畜牧"), ("pets", "信易+宠物"), ("farm", "信易+养殖"), ("decoration", "信易+装修"),
-    ("legal_aid", "信易+法律援助"), ("tourism", "信易游"), ("library", "信易阅"),
-]
-NINETY_EIGHT = {"kind": "discount", "title": "九八折优惠", "discount_permille": 980}
-GREEN = {"kind": "green_channel", "title": "免排队，绿色通道优先办理"}
-PARTNERS = [
-    ("辣盆盆小龙虾饭店", "dining", "肇东市正阳大街", [NINETY_EIGHT]),
-    ("肇东市政务服务中心（审批中心）", "approval", "肇东市东五道街", [GREEN]),
-    ("肇东市公证处", "notary", "肇东市正阳四道街", [GREEN]),
-    ("大卫美术教育", "art_class", "肇东市昌五路", [NINETY_EIGHT]),
-    ("鸿泰猪病医院", "livestock_vet", "肇东市宋站镇", [NINETY_EIGHT]),
-    ("博爱宠物医院", "pets", "肇东市西八道街", [{**NINETY_EIGHT, "title": "宠物食品与诊疗九八折"}]),
-    ("明宇养殖场", "farm", "肇东市五站镇", [{**NINETY_EIGHT, "title": "牛肉九八折"}]),
-    ("焯艺室内外装修服务队", "decoration", "肇东市北三道街", [NINETY_EIGHT]),
-    ("肇东市公证处法律咨询", "legal_aid", "肇东市正阳四道街",
-     [{"kind": "green_channel", "title": "免排队，一对一法律咨询"}]),
-    ("肇东市沿江湿地景区", "tourism", "肇东市涝洲镇",
-     [{"kind": "free_entry", "title": "守信市民免费入园（重大节假日除外）", "blackout_calendar": "major_holidays",
-       "holder_kinds": "person", "limit_per_holder_per_day": 1}]),
-    ("肇东市图书馆", "library", "肇东市文化路",
-     [{"kind": "extra_quota", "title": "按信用等级借书 3/4/5 册", "quota_by_tier": {"1": 3, "2": 4, "3": 5},
-       "quota_unit": "册", "holder_kinds": "person"}]),
-]
-# 重大节假日 (the State Council's arrangements): when Qingzhou-style free entry is suspended.
-MAJOR_HOLIDAYS = [
-    ("2026-01-01", 3, "元旦"), ("2026-02-15", 9, "春节"), ("2026-04-04", 3, "清明节"), ("2026-05-01", 5, "劳动节"),
-    ("2026-06-19", 3, "端午节"), ("2026-09-25", 3, "中秋节"), ("2026-10-01", 7, "国庆节"),
-    ("2027-01-01", 3, "元旦"), ("2027-02-05", 9, "春节"), ("2027-04-03", 3, "清明节"), ("2027-05-01", 5, "劳动节"),
-    ("2027-06-09", 3, "端午节"), ("2027-09-15", 3, "中秋节"), ("2027-10-01", 7, "国庆节"),
-]
+# The city's reference data comes from its files, through the same loader a real city uses
+# (`flask city load`): the Zhaodong pilot, then two demo-only perks (a scenic spot closed on major
+# holidays, a library lending by tier).
+CITY_FILES = (Path(__file__).resolve().parents[1] / "cities" / "zhaodong.toml",
+              Path(__file__).resolve().parents[1] / "cities" / "demo.toml")
 # The demo accounts behind `flask demo token ROLE` (contract in ../shared/design.md).
 DEMO_PHONES = {"citizen": "13800000001", "citizen-blacklisted": "13800000002", "company": "13800000003"}
 DEMO_STAFF = {"cashier": ("lapenpen-cashier", "cashier"), "merchant-admin": ("lapenpen-admin", "merchant_admin")}
@@ -105,19 +68,8 @@ def _subject(pepper: str, kind: str, identifier: str, **standing) -> CreditSubje
 
 
 def seed_reference_data() -> None:
-    db.session.add_all(Tier(level=level, code=code, name=name) for level, code, name in TIERS)
-    db.session.add_all(TierRule(holder_kind=k, criterion=c, threshold=t, tier_level=lvl) for k, c, t, lvl in TIER_RULES)
-    scenarios = {code: Scenario(code=code, name=name) for code, name in SCENARIOS}
-    db.session.add_all(scenarios.values())
-    for name, scenario, address, perks in PARTNERS:
-        partner = Partner(name=name, scenario=scenarios[scenario], address=address)
-        db.session.add(partner)
-        for perk in perks:
-            db.session.add(Perk(partner=partner, **perk))
-    for start, days, name in MAJOR_HOLIDAYS:
-        first = date.fromisoformat(start)
-        db.session.add_all(HolidayCalendarDay(calendar="major_holidays", day=first + timedelta(days=i), name=name)
-                           for i in range(days))
+    for path in CITY_FILES:
+        city_cli.load_file(path, actor="demo", other_issuer_ok=True)
 
 
 def seed_subjects(pepper: str, rng: random.Random, rules: list[TierRule]) -> dict[str, CreditSubject]:
@@ -191,7 +143,8 @@ def seed():
     db.session.commit()
     counts = {kind: db.session.scalar(select(db.func.count()).select_from(CreditSubject).where(CreditSubject.kind == kind))
               for kind in ("person", "company")}
-    click.echo(f"演示数据已载入：{len(PARTNERS)} 家合作单位，{counts['person']} 名市民，{counts['company']} 家企业。")
+    partners = db.session.scalar(select(db.func.count()).select_from(Partner))
+    click.echo(f"演示数据已载入：{partners} 家合作单位，{counts['person']} 名市民，{counts['company']} 家企业。")
     click.echo(f"演示账号密码：{DEMO_PASSWORD}；演示令牌：flask demo token ROLE（{', '.join(ROLES)}）")
 
 

@@ -24,6 +24,7 @@ class Partner(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
     address: Mapped[str | None] = mapped_column(String(256))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))  # backend/city/models.py
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     scenario: Mapped[Scenario] = relationship()

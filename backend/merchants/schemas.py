@@ -5,7 +5,7 @@ from typing import Annotated
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from .models import PERK_KINDS
@@ -259,3 +259,27 @@ class FailedAttemptOut(Schema):
 
 class FailedAttemptListOut(Schema):
     failed_attempts = List(Nested(FailedAttemptOut))
+
+
+class StatementQuery(Schema):
+    month = String(required=True, validate=Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM"),
+                   metadata={"description": "YYYY-MM"})
+
+
+class StatementDayOut(Schema):
+    day = String()
+    redemptions = Integer()
+    amount_fen = Integer()
+    discount_fen = Integer()
+
+
+class StatementTotalOut(Schema):
+    redemptions = Integer()
+    amount_fen = Integer()
+    discount_fen = Integer()
+
+
+class StatementOut(Schema):
+    month = String()
+    days = List(Nested(StatementDayOut))
+    total = Nested(StatementTotalOut)

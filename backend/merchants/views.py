@@ -16,6 +16,8 @@ from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, service
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
+from . import statement
+from .schemas import StatementOut, StatementQuery
 
 key_context = importlib.import_module("backend.pass.context").key_context
 
@@ -149,3 +151,13 @@ def void(redemption_id, body):
                               partner_id=merchant_partner_id(),
                               window_minutes=current_app.config["VOID_WINDOW_MINUTES"])
     return redemption_json(redemption, tier_levels())
+
+
+@bp.get("/merchant/statement")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.input(StatementQuery, location="query", arg_name="query")
+@bp.output(StatementOut)
+@bp.doc(summary="本商户月度对账", description="按日汇总本商户一个月的核销次数、消费金额与优惠金额及月合计，"
+        "口径与信用办统计一致（不含已撤销）。")
+def merchant_statement(query):
+    return statement.monthly(partner_id=merchant_partner_id(), month=query["month"])

@@ -33,3 +33,14 @@ class ImportJob(db.Model):
     started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[object | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseFeedState(db.Model):
+    """Where `flask cases push` stands: the cursor the platform acknowledged last, and the end of the
+    batch it is sending (kept before sending, so that a restart sends that same batch again)."""
+
+    __tablename__ = "case_feed_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    acknowledged: Mapped[str] = mapped_column(String(80), default="c1.0.0.0")
+    pending: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,6 +1,6 @@
 from apiflask import Schema
-from apiflask.fields import Date, Integer, List, Nested, String
-from apiflask.validators import OneOf
+from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
 
 
 class StatsQuery(Schema):
@@ -18,3 +18,54 @@ class StatsRow(Schema):
 
 class StatsOut(Schema):
     rows = List(Nested(StatsRow))
+
+
+class AuditQuery(Schema):
+    actor = String(load_default=None, validate=Length(max=64))
+    action = String(load_default=None, validate=Length(max=64))
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+    before = Integer(load_default=None, validate=Range(min=1, max=2**63 - 1))
+    limit = Integer(load_default=200, validate=Range(min=1, max=1000))
+
+
+class AuditEntryOut(Schema):
+    id = Integer()
+    at = String(metadata={"description": "ISO 8601"})
+    actor = String(metadata={"description": "office:ID, staff:ID, cli, demo ..."})
+    action = String()
+    target = String(allow_none=True)
+    detail = Dict(allow_none=True)
+
+
+class AuditOut(Schema):
+    entries = List(Nested(AuditEntryOut))
+    next = Integer(allow_none=True, metadata={"description": "pass as `before` for the next page; null at the end"})
+
+
+class CasesQuery(Schema):
+    after = String(load_default=None, validate=Length(max=80),
+                   metadata={"description": "the cursor of the last case already taken (empty: from the start)"})
+    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
+class CaseOut(Schema):
+    cursor = String()
+    kind = String(metadata={"description": "redemption / refusal / void"})
+    at = String()
+    partner = String(allow_none=True)
+    perk_id = Integer(allow_none=True)
+    scenario = String(allow_none=True)
+    tier = String(allow_none=True)
+    holder_kind = String(allow_none=True)
+    subject_key = String(allow_none=True)
+    issuer = Integer(allow_none=True)
+    amount_fen = Integer(allow_none=True)
+    discount_fen = Integer(allow_none=True)
+    code = String(allow_none=True)
+    offline = Boolean()
+
+
+class CasesOut(Schema):
+    cases = List(Nested(CaseOut))
+    next = String()

@@ -17,8 +17,8 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  OfficeVoidIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
-from . import service
-from .schemas import StatsOut, StatsQuery
+from . import audit, cases, service
+from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, StatsQuery
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
@@ -220,3 +220,31 @@ def failed_attempts(query):
          "partner_id": r.partner_id, "perk_id": r.perk_id, "device_id": r.device_id, "staff_id": r.staff_id,
          "offline": r.offline, "scanned_at": iso(r.scanned_at), "verified": r.pass_id is not None}
         for r in rows]}
+
+
+# -- the audit log and the case feed (实时、全量反馈) -------------------------------------------------
+
+@bp.get("/audit")
+@bp.auth_required(auth, roles=["office_admin", "office_auditor"])
+@bp.input(AuditQuery, location="query", arg_name="query")
+@bp.output(AuditOut)
+@bp.doc(summary="审计日志", description="信用办、商户与命令行的每一次改动，新的在前；按操作人、操作、日期筛选，`before` 翻页。")
+def audit_log(query):
+    rows = audit.entries(actor=query["actor"], action=query["action"], day_from=query["from_"], day_to=query["to"],
+                         before=query["before"], limit=query["limit"])
+    return {"entries": [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "target": e.target,
+                         "detail": e.detail} for e in rows],
+            "next": rows[-1].id if len(rows) == query["limit"] else None}
+
+
+@bp.get("/cases")
+@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.input(CasesQuery, location="query", arg_name="query")
+@bp.output(CasesOut)
+@bp.doc(summary="激励案例（实时全量反馈）",
+        description="每一次核销、拒绝与撤销都是一个案例，按游标翻页；游标只增不减，从上次确认的游标继续即不重不漏。"
+                    "不含姓名、手机号、身份证号。")
+def case_feed(query):
+    config = current_app.config
+    return cases.page(after=query["after"], limit=query["limit"], settle_seconds=config["CASE_FEED_SETTLE_SECONDS"],
+                      issuer_code=config["ISSUER_CODE"])

@@ -1,0 +1,136 @@
+"""The case feed (实时、全量反馈): every redemption, refusal and void as a case, in pages by a cursor.
+
+A case is read from the table that already records it (redemptions, failed_attempts, and the audit
+log's `redemption.void` entries), so recording a redemption costs nothing more. The cursor carries
+the highest id taken from each of the three; a page takes the next rows of each after its mark,
+oldest first, and the cursor of each case is the marks just after it. So cursors only grow, and a
+consumer that stores the last cursor it acknowledged resumes exactly there: nothing is skipped,
+nothing is sent twice.
+
+Ids are handed out when a row is inserted and become visible when its transaction commits, so a
+later id can be seen before an earlier one. A row is therefore served only once it is older than
+`settle_seconds` (CASE_FEED_SETTLE_SECONDS, 5 s): every transaction that writes one of these rows
+is short (one statement, or one locked judgement), far shorter than that. A transaction held open
+longer than the settle time could be overtaken; docs/api.md says so.
+"""
+from __future__ import annotations
+
+import base64
+import heapq
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..credit.service import tier_levels
+from ..dbtypes import utcnow
+from ..errors import DomainError, ErrorCode
+from ..extensions import db
+from ..merchants.models import FailedAttempt, Partner, Redemption, Scenario
+from ..timeutil import iso
+from .models import AuditEntry
+
+CURSOR = re.compile(r"^c1\.(\d{1,19})\.(\d{1,19})\.(\d{1,19})$")
+SOURCES = ("redemption", "refusal", "void")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The highest id taken from each source: redemptions, failed attempts, audit entries."""
+
+    redemption: int = 0
+    refusal: int = 0
+    void: int = 0
+
+    def __str__(self) -> str:
+        return f"c1.{self.redemption}.{self.refusal}.{self.void}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Cursor":
+        if not text:
+            return cls()
+        found = CURSOR.match(text)
+        if found is None or any(int(part) > 2**63 - 1 for part in found.groups()):
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "游标格式不正确", field="after")
+        return cls(*(int(part) for part in found.groups()))
+
+    def after(self, source: str, row_id: int) -> "Cursor":
+        return Cursor(**{**self.__dict__, source: row_id})
+
+
+def page(*, after: str | None, limit: int, settle_seconds: int, issuer_code: int, until: str | None = None,
+         now: datetime | None = None) -> dict:
+    """`{"cases": [...], "next": cursor}`: up to `limit` cases after `after`, oldest first; with
+    `until`, none past that cursor (how the pusher sends a batch again exactly as it was)."""
+    cursor = Cursor.parse(after)
+    bound = Cursor.parse(until) if until else Cursor(*(2**63 - 1,) * 3)
+    settled = (now or utcnow()) - timedelta(seconds=settle_seconds)
+    rows = {
+        "redemption": list(db.session.scalars(
+            select(Redemption).where(Redemption.id > cursor.redemption, Redemption.id <= bound.redemption,
+                                     Redemption.recorded_at <= settled).order_by(Redemption.id).limit(limit))),
+        "refusal": list(db.session.scalars(
+            select(FailedAttempt).where(FailedAttempt.id > cursor.refusal, FailedAttempt.id <= bound.refusal,
+                                        FailedAttempt.at <= settled).order_by(FailedAttempt.id).limit(limit))),
+        "void": list(db.session.scalars(
+            select(AuditEntry).where(AuditEntry.id > cursor.void, AuditEntry.id <= bound.void,
+                                     AuditEntry.action == "redemption.void", AuditEntry.at <= settled)
+            .order_by(AuditEntry.id).limit(limit))),
+    }
+    facts = _Facts(rows, issuer_code)
+    # Oldest first across the three; within one source, by id (which is what the cursor trusts).
+    ordered = heapq.merge(*([(_time(source, row), SOURCES.index(source), row.id, source, row) for row in rows[source]]
+                            for source in SOURCES))
+    cases = []
+    for _, _, row_id, source, row in ordered:
+        if len(cases) == limit:
+            break
+        cursor = cursor.after(source, row_id)
+        cases.append({"cursor": str(cursor), **facts.case(source, row)})
+    return {"cases": cases, "next": str(cursor)}
+
+
+def _time(source: str, row) -> datetime:
+    return row.recorded_at if source == "redemption" else row.at
+
+
+class _Facts:
+    """Names behind the ids of one page, read once for the whole page."""
+
+    def __init__(self, rows: dict, issuer_code: int):
+        self.issuer_code = issuer_code
+        self.tiers = {level: tier.code for level, tier in tier_levels().items()}
+        voided_ids = {int(entry.target.split(":")[1]) for entry in rows["void"] if entry.target}
+        self.voided = {r.id: r for r in db.session.scalars(select(Redemption).where(Redemption.id.in_(voided_ids)))}
+        partner_ids = ({r.partner_id for r in rows["redemption"]} | {r.partner_id for r in rows["refusal"]}
+                       | {r.partner_id for r in self.voided.values()}) - {None}
+        self.partners = {p.id: (p.name, code) for p, code in db.session.execute(
+            select(Partner, Scenario.code).join(Scenario, Scenario.id == Partner.scenario_id)
+            .where(Partner.id.in_(partner_ids)))}
+
+    def case(self, source: str, row) -> dict:
+        if source == "redemption":
+            return self._redemption("redemption", row, at=row.recorded_at)
+        if source == "void":
+            redemption = self.voided.get(int(row.target.split(":")[1])) if row.target else None
+            return self._redemption("void", redemption, at=row.at) if redemption else self._empty("void", row.at)
+        partner = self.partners.get(row.partner_id, (None, None))
+        return {"kind": "refusal", "at": iso(row.at), "partner": partner[0], "perk_id": row.perk_id,
+                "scenario": partner[1], "tier": None, "holder_kind": None, "subject_key": None,
+                "issuer": self.issuer_code if row.subject_id is not None else None, "amount_fen": None,
+                "discount_fen": None, "code": row.code, "offline": row.offline}
+
+    def _redemption(self, kind: str, row: Redemption, *, at: datetime) -> dict:
+        partner = self.partners.get(row.partner_id, (None, None))
+        return {"kind": kind, "at": iso(at), "partner": partner[0], "perk_id": row.perk_id, "scenario": partner[1],
+                "tier": self.tiers.get(row.tier_level), "holder_kind": row.holder_kind, "subject_key": None,
+                # A partner city's pass opens to no holder here (subject_id None): its issuer is not ours.
+                "issuer": self.issuer_code if row.subject_id is not None else None,
+                "amount_fen": row.amount_fen, "discount_fen": row.discount_fen, "code": None, "offline": row.offline}
+
+    def _empty(self, kind: str, at: datetime) -> dict:
+        return {"kind": kind, "at": iso(at), "partner": None, "perk_id": None, "scenario": None, "tier": None,
+                "holder_kind": None, "subject_key": None, "issuer": None, "amount_fen": None, "discount_fen": None,
+                "code": None, "offline": False}
+

@@ -1,0 +1,189 @@
+"""My credit in plain words, my redemptions, and objections (异议) with the office's answers.
+
+A citizen sees their own standing and why, never anyone else's data; a company representative
+sees the company's. The reasons name the rung of the city's ladder that is met or missed, with
+the holder's own figure beside it, so that a refusal at a counter can be understood and disputed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..auth.models import CitizenAccount, CompanyRepresentative
+from ..credit.models import CreditSubject, Tier, TierRule
+from ..credit.service import RATING_ORDER, rule_matches
+from ..dbtypes import utcnow
+from ..errors import DomainError, ErrorCode
+from ..extensions import db
+from ..merchants.models import Partner, Perk, Redemption
+from ..office import audit
+from ..timeutil import SHANGHAI
+from .models import Objection
+
+HISTORY_PAGE = 20
+# What a black-listed or ineligible holder can do (信用修复 through both channels, 异议, the office).
+ROUTES = {
+    "repair": {"kind": "repair", "title": "申请信用修复",
+               "text": "失信行为已纠正的，可向信用办申请信用修复：线上在本页提交“信用异议/修复申请”，"
+                       "线下到政务服务中心信用办窗口办理；修复完成后名单与等级随下次数据更新调整。"},
+    "objection": {"kind": "objection", "title": "提出信用异议",
+                  "text": "认为信用记录有误的，可在本页提交异议，信用办在规定时限内受理并答复。"},
+    "improve": {"kind": "improve", "title": "提升信用等级",
+                "text": "按时履约、依法纳税、参与志愿服务等可提升诚信积分或信用评价，数据随信用平台更新。"},
+}
+
+
+def holder_of(*, account_id: int, holder: str | None) -> CreditSubject:
+    """The credit subject the signed-in citizen acts for: their own, or (holder="company") the company."""
+    account = db.session.get(CitizenAccount, account_id)
+    if account is None or account.disabled:
+        raise DomainError(ErrorCode.UNAUTHORIZED)
+    if holder == "company" or (holder is None and account.subject_id is None):
+        company_id = db.session.scalar(
+            select(CompanyRepresentative.company_subject_id)
+            .where(CompanyRepresentative.account_id == account_id, CompanyRepresentative.revoked_at.is_(None))
+            .order_by(CompanyRepresentative.id).limit(1))
+        if company_id is None:
+            raise DomainError(ErrorCode.HOLDER_NOT_BOUND, "尚未获得企业授权" if holder == "company" else None)
+        return db.session.get(CreditSubject, company_id)
+    if account.subject_id is None:
+        raise DomainError(ErrorCode.HOLDER_NOT_BOUND)
+    return db.session.get(CreditSubject, account.subject_id)
+
+
+def my_credit(*, account_id: int, holder: str | None) -> dict:
+    """Tier, eligibility and why in plain words, what to do about it, and what it unlocks."""
+    subject = holder_of(account_id=account_id, holder=holder)
+    tiers = {tier.level: tier for tier in db.session.scalars(select(Tier))}
+    rules = list(db.session.scalars(select(TierRule).where(TierRule.holder_kind == subject.kind)
+                                    .order_by(TierRule.tier_level)))
+    tier = tiers.get(subject.tier_level)
+    eligible = subject.tier_level >= 1 and not subject.black_listed
+    reasons = _reasons(subject, rules, tiers)
+    if subject.black_listed:
+        routes = [ROUTES["repair"], ROUTES["objection"]]
+    elif not eligible:
+        routes = [ROUTES["improve"], ROUTES["objection"]]
+    else:
+        routes = [ROUTES["objection"]]
+    return {
+        "holder_kind": subject.kind, "tier": tier.code if tier else None, "tier_name": tier.name if tier else "暂未达到",
+        "eligible": eligible, "black_listed": bool(subject.black_listed), "reasons": reasons, "routes": routes,
+        "updated_at": subject.source_updated_at,
+        "perks": _perks_for(subject) if eligible else [],
+    }
+
+
+def _reasons(subject: CreditSubject, rules: list[TierRule], tiers: dict[int, Tier]) -> list[str]:
+    def name(level: int) -> str:
+        return f"“{tiers[level].name}”" if level in tiers else f"第 {level} 级"
+
+    if subject.black_listed:
+        return [f"已列入失信黑名单（信用平台数据更新于 {subject.source_updated_at.astimezone(SHANGHAI):%Y-%m-%d}），"
+                "列入期间不能享受信易+激励。如有疑问请联系信用办。"]
+    reasons = []
+    for rule in rules:
+        met = rule_matches(rule, subject)
+        if rule.criterion == "score_at_least":
+            figure = "暂无诚信积分" if subject.score is None else f"诚信积分 {subject.score} 分"
+            reasons.append(f"{figure}，{'达到' if met else '未达到'}{name(rule.tier_level)}所需的 {rule.threshold} 分")
+        elif rule.criterion == "rating_in":
+            lowest = max(rule.threshold.split(","), key=RATING_ORDER.index)
+            figure = "暂无信易评价" if subject.rating is None else f"信易评价 {subject.rating} 级"
+            reasons.append(f"{figure}，{'符合' if met else '不符合'}{name(rule.tier_level)}（{lowest} 级"
+                           f"{'' if rule.threshold.count(',') == 0 else '及以上'}）")
+        elif rule.criterion == "tax_grade_in":
+            figure = "暂无纳税信用等级" if subject.tax_grade is None else f"纳税信用 {subject.tax_grade} 级"
+            reasons.append(f"{figure}，{'符合' if met else '不符合'}{name(rule.tier_level)}（纳税信用 {rule.threshold} 级）")
+        elif rule.criterion == "red_list":
+            reasons.append(f"{'已列入' if met else '未列入'}守信红名单（{name(rule.tier_level)}）")
+    if subject.tier_level >= 1:
+        reasons.insert(0, f"当前信用等级：{name(subject.tier_level)}，可享受信易+激励")
+    else:
+        reasons.insert(0, "暂未达到最低信用等级，暂不能享受信易+激励")
+    return reasons
+
+
+def _perks_for(subject: CreditSubject) -> list[dict]:
+    rows = db.session.execute(
+        select(Perk, Partner).join(Partner, Partner.id == Perk.partner_id)
+        .where(Perk.active.is_(True), Partner.active.is_(True), Perk.min_tier_level <= subject.tier_level)
+        .order_by(Partner.id, Perk.id))
+    return [{"partner": partner.name, "address": partner.address, "perk_id": perk.id, "title": perk.title,
+             "kind": perk.kind}
+            for perk, partner in rows if subject.kind in perk.holder_kinds.split(",")]
+
+
+def my_redemptions(*, account_id: int, holder: str | None, page: int) -> dict:
+    """The holder's redemptions, newest first, a page at a time."""
+    subject = holder_of(account_id=account_id, holder=holder)
+    rows = db.session.execute(
+        select(Redemption, Perk.title, Partner.name).join(Perk, Perk.id == Redemption.perk_id)
+        .join(Partner, Partner.id == Redemption.partner_id).where(Redemption.subject_id == subject.id)
+        .order_by(Redemption.id.desc()).offset((page - 1) * HISTORY_PAGE).limit(HISTORY_PAGE + 1)).all()
+    items = [{"id": r.id, "at": r.recorded_at, "partner": partner, "perk_id": r.perk_id, "perk": title,
+              "holder_kind": r.holder_kind, "amount_fen": r.amount_fen, "payable_fen": r.payable_fen,
+              "discount_fen": r.discount_fen, "quota": r.quota, "status": r.status, "offline": r.offline}
+             for r, title, partner in rows[:HISTORY_PAGE]]
+    return {"items": items, "next": page + 1 if len(rows) > HISTORY_PAGE else None}
+
+
+def file_objection(*, account_id: int, kind: str, text: str, redemption_id: int | None, due_days: int,
+                   now: datetime | None = None) -> Objection:
+    """Record an objection or complaint; it is due for an answer `due_days` later."""
+    now = now or utcnow()
+    text = text.strip()
+    if len(text) < 5:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请写明异议内容（至少 5 个字）", field="text")
+    account = db.session.get(CitizenAccount, account_id)
+    subject_id = account.subject_id if account else None
+    if redemption_id is not None:
+        redemption = db.session.get(Redemption, redemption_id)
+        # Only the holder's own redemptions: another's is answered as if it did not exist.
+        represented = set(db.session.scalars(select(CompanyRepresentative.company_subject_id).where(
+            CompanyRepresentative.account_id == account_id, CompanyRepresentative.revoked_at.is_(None))))
+        if redemption is None or redemption.subject_id is None or (
+                redemption.subject_id != subject_id and redemption.subject_id not in represented):
+            raise DomainError(ErrorCode.NOT_FOUND, "找不到该核销记录")
+        subject_id = redemption.subject_id
+    elif kind == "redemption":
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请选择要提出异议的核销记录", field="redemption_id")
+    objection = Objection(account_id=account_id, subject_id=subject_id, kind=kind, text=text,
+                          redemption_id=redemption_id, status="open", created_at=now,
+                          due_at=now + timedelta(days=due_days))
+    db.session.add(objection)
+    db.session.flush()
+    audit.record(actor=f"citizen:{account_id}", action="objection.file", target=f"objection:{objection.id}",
+                 detail={"kind": kind, "redemption_id": redemption_id})
+    db.session.commit()
+    return objection
+
+
+def my_objections(*, account_id: int) -> list[Objection]:
+    return list(db.session.scalars(select(Objection).where(Objection.account_id == account_id)
+                                   .order_by(Objection.id.desc())))
+
+
+def office_objections(*, status: str | None) -> list[Objection]:
+    query = select(Objection)
+    if status:
+        query = query.where(Objection.status == status)
+    return list(db.session.scalars(query.order_by(Objection.due_at, Objection.id).limit(500)))
+
+
+def answer_objection(*, objection_id: int, actor: str, text: str, now: datetime | None = None) -> Objection:
+    """The office answers (once); the citizen sees the answer in their list. Audited."""
+    text = text.strip()
+    if not text:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请填写答复内容", field="text")
+    objection = db.session.scalar(select(Objection).where(Objection.id == objection_id).with_for_update())
+    if objection is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "找不到该异议")
+    if objection.status == "answered":
+        raise DomainError(ErrorCode.CONFLICT, "该异议已答复")
+    objection.status, objection.answer, objection.answered_at, objection.answered_by = "answered", text, now or utcnow(), actor
+    audit.record(actor=actor, action="objection.answer", target=f"objection:{objection.id}",
+                 detail={"kind": objection.kind, "late": objection.answered_at > objection.due_at})
+    db.session.commit()
+    return objection
