@@ -130,7 +130,7 @@ def launch(playwright_instance, tmp_path, csp_violations):
     browsers = []
 
     def _launch(camera_text: str | None = None, *, desktop: bool = False):
-        args = ["--headless=new", "--lang=zh-CN", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
         if camera_text is not None:
