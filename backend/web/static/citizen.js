@@ -7,7 +7,7 @@ const client = createClient({ storage: localStorage, name: "citizen" });
 let refreshTimer = null;
 let countdownTimer = null;
 
-/** A link from the mini-program carries the access token in the fragment (never sent to a server). */
+/** A sign-in link carries the access token in its fragment, which the browser never sends to a server. */
 function takeTokenFromFragment() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
