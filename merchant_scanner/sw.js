@@ -6,7 +6,7 @@
 // Bump VERSION whenever a file below changes shape; the shell is also revalidated in the
 // background on every load, so ordinary edits arrive on the next start.
 
-const VERSION = 'xym-scanner-v1';
+const VERSION = 'xym-scanner-v2';
 
 const SHELL = [
   './',
@@ -23,11 +23,22 @@ const SHELL = [
   './src/ed25519.js',
   './src/ids.js',
   './src/keys.js',
+  './src/legacy.js',
   './src/messages.js',
   './src/money.js',
   './src/platform.js',
   './src/queue.js',
+  './src/session.js',
+  './src/sync.js',
+  './src/timing.js',
+  './src/ui.js',
   './src/verify.js',
+  './src/screens/enrol.js',
+  './src/screens/perk.js',
+  './src/screens/scan.js',
+  './src/screens/settings.js',
+  './src/screens/today.js',
+  './src/screens/verdict.js',
 ];
 
 const VENDOR = [

@@ -1,9 +1,14 @@
-"""Pages for people: the citizen's H5 page, and the merchant scanner served from merchant_scanner/."""
+"""Pages for people: the citizen's H5 page, the office dashboard, and the merchant scanner served
+from merchant_scanner/, all under one set of browser security headers (security_headers)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, abort, redirect, render_template, send_from_directory
+from flask import Blueprint, abort, redirect, render_template, request, send_from_directory
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
 
@@ -11,6 +16,40 @@ SCANNER_DIR = Path(__file__).resolve().parents[2] / "merchant_scanner"
 WEB_NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 # Only what the browser needs: never the tests, package files or the whole of node_modules by listing.
 SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts", "README.md"}
+
+# What every page may load: its own origin's files, nothing inline, no plugins, no framing. A page
+# that needs more (the scanner) adds script sources through content_security_policy().
+POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
+
+
+def content_security_policy(*script_sources: str) -> str:
+    """The Content-Security-Policy header: POLICY, with `script_sources` allowed besides 'self'."""
+    directives = {**POLICY, "script-src": " ".join(("'self'", *script_sources))}
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+@bp.after_app_request
+def security_headers(response):
+    """Every HTML page the app serves gets the policy; /api/ (JSON, and /api/docs) is left alone."""
+    if request.path.startswith("/api/"):
+        return response
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
 
 
 @bp.get("/")
@@ -43,7 +82,12 @@ def scanner_redirect():
 
 @bp.get("/scanner/")
 def scanner_index():
-    return _scanner_file("index.html")
+    response = _scanner_file("index.html")
+    # The import map is an inline script (browsers do not load one by src): allowed by its hash.
+    # The zxing decoder is WebAssembly, compiled in the page: 'wasm-unsafe-eval', not 'unsafe-eval'.
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        *_inline_script_hashes(SCANNER_DIR / "index.html"), "'wasm-unsafe-eval'")
+    return response
 
 
 @bp.get("/scanner/vendor/<path:path>")
@@ -56,6 +100,8 @@ def scanner_vendor(path: str):
 def scanner_file(path: str):
     if path.split("/", 1)[0] in SCANNER_PRIVATE:
         abort(404)
+    if path == "index.html":
+        return scanner_index()
     return _scanner_file(path)
 
 
@@ -64,3 +110,14 @@ def _scanner_file(path: str):
     if path == "sw.js":
         response.headers["Service-Worker-Allowed"] = "/scanner/"
     return response
+
+
+def _inline_script_hashes(page: Path) -> tuple[str, ...]:
+    return _hashes_of(page, page.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _hashes_of(page: Path, mtime_ns: int) -> tuple[str, ...]:
+    """'sha256-…' of each inline script in `page`, as CSP hashes them (the exact text between the tags)."""
+    scripts = INLINE_SCRIPT.findall(page.read_text(encoding="utf-8"))
+    return tuple(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)

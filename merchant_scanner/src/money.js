@@ -36,10 +36,17 @@ export function parseYuan(text) {
 /** "¥1,280.50" from 128050 fen. */
 export function formatFen(fen) {
   if (fen === null || fen === undefined) return '';
+  return `${fen < 0 ? '-' : ''}¥${formatYuan(Math.abs(fen))}`;
+}
+
+/** "1,280.50" from 128050 fen: yuan without the sign, for a column or an axis already in 元. */
+export function formatYuan(fen) {
+  if (fen === null || fen === undefined) return '';
+  if (!Number.isSafeInteger(fen)) throw new RangeError('fen');
   const sign = fen < 0 ? '-' : '';
   const abs = Math.abs(fen);
   const yuan = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${sign}¥${yuan}.${String(abs % 100).padStart(2, '0')}`;
+  return `${sign}${yuan}.${String(abs % 100).padStart(2, '0')}`;
 }
 
 /** "九八折" style label for a per-mille discount (980 -> 9.8折). */

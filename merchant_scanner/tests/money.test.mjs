@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { price, parseYuan, formatFen, permilleLabel } from '../src/money.js';
+import { price, parseYuan, formatFen, formatYuan, permilleLabel } from '../src/money.js';
 
 test('payable is rounded half up to the fen, the discount is the rest (server rule)', () => {
   assert.deepEqual(price(10000, 980), { payable_fen: 9800, discount_fen: 200 });
@@ -55,4 +55,14 @@ test('fen are shown as yuan with two decimals', () => {
   assert.equal(permilleLabel(980), '9.8折');
   assert.equal(permilleLabel(900), '9折');
   assert.equal(permilleLabel(985), '9.85折');
+});
+
+test('formatYuan is the same integer rule without the sign, and refuses a float', () => {
+  assert.equal(formatYuan(12850), '128.50');
+  assert.equal(formatYuan(128005000), '1,280,050.00');
+  assert.equal(formatYuan(0), '0.00');
+  assert.equal(formatYuan(-257), '-2.57');
+  assert.equal(formatFen(-257), '-¥2.57');
+  // 0.1 + 0.2 yuan as a float would print as 0.30 and hide the error: money is never a float here.
+  assert.throws(() => formatYuan(30.000000000000004), RangeError);
 });

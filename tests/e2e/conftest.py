@@ -99,12 +99,37 @@ def playwright_instance():
         yield p
 
 
+# Reports every Content-Security-Policy violation in any frame of the page to the test.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile || e.documentURI}:${e.lineNumber}`));
+"""
+
+
+def watch_csp(context, violations: list[str]):
+    """Collect CSP violations of every page of `context`: the event, and Chromium's console line."""
+    context.expose_binding("__cspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on("console", lambda m: violations.append(m.text)
+               if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text else None)
+    return context
+
+
 @pytest.fixture
-def launch(playwright_instance, tmp_path):
-    """launch(camera_text) -> a 360x740 browser context whose camera shows that text's QR code."""
+def csp_violations():
+    """Every browser context made through `launch` or `desktop` reports here; none may occur."""
+    violations: list[str] = []
+    yield violations
+    assert not violations, f"the pages broke their Content-Security-Policy: {violations}"
+
+
+@pytest.fixture
+def launch(playwright_instance, tmp_path, csp_violations):
+    """launch(camera_text) -> a 360x740 phone context whose camera shows that text's QR code;
+    launch(desktop=True) -> a 1366x768 desktop context (the office's screen)."""
     browsers = []
 
-    def _launch(camera_text: str | None = None):
+    def _launch(camera_text: str | None = None, *, desktop: bool = False):
         args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -113,10 +138,14 @@ def launch(playwright_instance, tmp_path):
             args.append(f"--use-file-for-fake-video-capture={video}")
         browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         browsers.append(browser)
+        if desktop:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
+                                          timezone_id="Asia/Shanghai", accept_downloads=True)
+            return watch_csp(context, csp_violations)
         context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1,
                                       locale="zh-CN", timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
         context.grant_permissions(["camera"])
-        return context
+        return watch_csp(context, csp_violations)
 
     yield _launch
     for browser in browsers:
@@ -125,11 +154,12 @@ def launch(playwright_instance, tmp_path):
 
 @pytest.fixture
 def screenshot(tmp_path):
-    """screenshot(page, name): into docs/screenshots/ when UPDATE_SCREENSHOTS=1, else a temp dir."""
+    """screenshot(page, name, app="scanner"): docs/screenshots/<app>-<name>.png when UPDATE_SCREENSHOTS=1,
+    else a temp dir."""
     target = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
 
-    def _shot(page, name: str):
-        page.screenshot(path=str(target / f"scanner-{name}.png"))
+    def _shot(page, name: str, app: str = "scanner"):
+        page.screenshot(path=str(target / f"{app}-{name}.png"))
 
     return _shot

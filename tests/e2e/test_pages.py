@@ -16,9 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def desktop(launch):
-    context = launch()
-    return context.browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
-                                       timezone_id="Asia/Shanghai", accept_downloads=True)
+    return launch(desktop=True)
 
 
 def office_page(launch, live_server, username: str, password: str = "demo-password"):
@@ -51,7 +49,7 @@ def test_citizen_page_shows_a_qr_that_a_real_decoder_reads_as_a_valid_pass(live_
 def test_blacklisted_citizen_sees_why_there_is_no_pass(live_server, launch, token):
     page = launch().new_page()
     page.goto(f"{live_server}/m/#token={token('citizen-blacklisted')}")
-    page.wait_for_function("document.querySelector('#pass-error').textContent.length > 0", timeout=15000)
+    page.wait_for_function("() => document.querySelector('#pass-error').textContent.length > 0", timeout=15000)
     assert "失信" in page.locator("#pass-error").inner_text()
     assert page.locator("#qr svg").count() == 0
 
@@ -68,7 +66,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
     assert redeemed.status_code == 201
 
     page = office_page(launch, live_server, "office-admin")
-    page.wait_for_function("window.__officeChartRendered > 0", timeout=15000)
+    page.wait_for_selector("#chart[data-rows]:not([data-rows=\"0\"])", timeout=15000)
     assert page.locator("#chart canvas").count() == 1
     assert "信易+餐饮" in page.locator("#stats-table").inner_text()
     assert "管理员" in page.locator("#who").inner_text()
@@ -85,7 +83,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
         encoding="utf-8")
     page.set_input_files("#import-file", str(export))
     page.click("#import-start")
-    page.wait_for_function("document.querySelector('#import-status').textContent.startsWith('已完成')", timeout=30000)
+    page.wait_for_function("() => document.querySelector('#import-status').textContent.startsWith('已完成')", timeout=30000)
     assert page.locator("#import-progress").get_attribute("value") == "100"
     assert "拒绝 1 行" in page.locator("#import-status").inner_text()
     assert "第 302 行" in page.locator("#import-errors").inner_text()
@@ -99,7 +97,7 @@ def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_ser
     page.select_option("#partner-scenario", "dining")
     page.fill("#partner-address", "肇东市测试路 8 号")
     page.click("#partner-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#partner-status').textContent.startsWith('已签约')",
+    page.wait_for_function("() => document.querySelector('#partner-status').textContent.startsWith('已签约')",
                            timeout=10000)
     listed = next(p for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]
                   if p["name"] == name)
@@ -109,7 +107,7 @@ def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_ser
 
 def test_office_analyst_has_no_import_and_a_wrong_password_is_refused(live_server, launch):
     page = office_page(launch, live_server, "office-analyst", "wrong-password")
-    page.wait_for_function("document.querySelector('#signin-error').textContent.length > 0", timeout=10000)
+    page.wait_for_function("() => document.querySelector('#signin-error').textContent.length > 0", timeout=10000)
     page.fill("#password", "demo-password")
     page.click("#login")
     page.wait_for_selector("#workspace:not([hidden])", timeout=10000)

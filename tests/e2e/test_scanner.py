@@ -1,7 +1,7 @@
 """The merchant scanner in a real browser: camera -> verdict -> redemption, offline, tampered.
 
-Timings come from the app's own performance.now() marks (window.__scannerTimings): from the
-capture time of the camera frame that held the QR to the painted verdict, and from the tap on
+Timings come from the app's own User Timing entries (performance.measure, src/timing.js): from
+the capture time of the camera frame that held the QR to the painted verdict, and from the tap on
 "confirm" to the server's recorded answer on screen.
 """
 from __future__ import annotations
@@ -73,8 +73,13 @@ def wait_verdict(page, timeout=20000):
     return page.get_attribute("#verdict-card", "data-code")
 
 
+SCANS = "performance.getEntriesByName('scanner:scan')"
+REDEMPTIONS = "performance.getEntriesByName('scanner:redemption')"
+
+
 def timings(page) -> dict:
-    return page.evaluate("window.__scannerTimings")
+    """{"scans": [...], "redemptions": [...]}: the `detail` of the scanner's performance measures."""
+    return page.evaluate(f"({{scans: {SCANS}.map(e => e.detail), redemptions: {REDEMPTIONS}.map(e => e.detail)}})")
 
 
 def report(label: str, values: dict):
@@ -102,12 +107,12 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
     assert wait_verdict(page) == "ok"
     assert page.inner_text("#verdict-title") == issued["tier_name"]
     assert "可享受优惠" in page.inner_text("#verdict-sub")
-    page.wait_for_function("window.__scannerTimings.scans.length > 0")
+    page.wait_for_function(f"() => {SCANS}.length > 0")
     screenshot(page, "4-verdict-ok")
     # More samples: "取消" sends the camera back to the same code, which is read and verified anew.
     for n in range(2, 11):
         page.click("#next")
-        page.wait_for_function(f"window.__scannerTimings.scans.length >= {n}")
+        page.wait_for_function(f"() => {SCANS}.length >= {n}")
         assert wait_verdict(page) == "ok"
     scans = timings(page)["scans"]
     scan = scans[0]
@@ -119,7 +124,7 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
     page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
     assert "¥125.93" in page.inner_text("#verdict-note")
     screenshot(page, "6-recorded")
-    page.wait_for_function("window.__scannerTimings.redemptions.length > 0")
+    page.wait_for_function(f"() => {REDEMPTIONS}.length > 0")
     redeemed = timings(page)["redemptions"][0]
 
     rows = redemptions(app, client_id=redeemed["client_id"])
@@ -175,7 +180,7 @@ def test_offline_scan_is_queued_then_synced_exactly_once(app, live_server, launc
     page.wait_for_selector("#screen-scan:not([hidden]), #screen-verdict:not([hidden])")
     # The service worker has cached the shell and the wasm: the app must now start with no network.
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
 
     context.set_offline(True)
     page.reload()
@@ -239,7 +244,7 @@ def test_noble_fallback_verifies_in_the_browser(app, live_server, launch, issue_
     page = context.new_page()
     enrol(page, app, live_server, token, runner, path="/scanner/?engine=noble")
     page.wait_for_selector("#screen-scan:not([hidden])")
-    page.wait_for_function("document.querySelector('#video').readyState >= 2")
+    page.wait_for_function("() => document.querySelector('#video').readyState >= 2")
     screenshot(page, "3-scan")
     context.set_offline(True)
     page.fill("#manual-input", issued["token"])

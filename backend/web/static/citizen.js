@@ -1,65 +1,19 @@
 // The citizen's page: sign in, show a fresh 信用码 that refreshes itself, list where it can be used.
-const TOKEN_KEY = "xym.citizen.access";
+import { createClient } from "./api.js";
+
 const $ = (id) => document.getElementById(id);
+// The citizen stays signed in on their own phone: the session is kept in localStorage.
+const client = createClient({ storage: localStorage, name: "citizen" });
 let refreshTimer = null;
 let countdownTimer = null;
 
+/** A sign-in link carries the access token in its fragment, which the browser never sends to a server. */
 function takeTokenFromFragment() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
-    localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    client.keep({ access_token: decodeURIComponent(match[1]) });
     history.replaceState(null, "", location.pathname);  // keep the token out of the history
   }
-}
-
-const REFRESH_KEY = "xym.citizen.refresh";
-
-function saveSession(session) {
-  localStorage.setItem(TOKEN_KEY, session.access_token);
-  if (session.refresh_token) localStorage.setItem(REFRESH_KEY, session.refresh_token);
-}
-
-function forgetSession() {
-  localStorage.removeItem(TOKEN_KEY);
-  localStorage.removeItem(REFRESH_KEY);
-}
-
-async function problemOf(response) {
-  let problem = { code: "network", message: "网络异常，请稍后再试" };
-  try { problem = await response.json(); } catch (_) { /* not JSON */ }
-  const error = new Error(problem.message);
-  error.code = problem.code;
-  error.status = response.status;
-  return error;
-}
-
-// One refresh at a time: a refresh token works once, and a second use would end the session.
-let refreshing = null;
-async function refreshSession() {
-  const refreshToken = localStorage.getItem(REFRESH_KEY);
-  if (!refreshToken) return false;
-  refreshing = refreshing || fetch("/api/auth/refresh", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ refresh_token: refreshToken }),
-  }).then(async (response) => {
-    if (!response.ok) { forgetSession(); return false; }
-    saveSession(await response.json());
-    return true;
-  }).catch(() => false).finally(() => { refreshing = null; });
-  return refreshing;
-}
-
-async function api(path, options = {}, retried = false) {
-  const token = localStorage.getItem(TOKEN_KEY);
-  const headers = { ...(options.headers || {}) };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { ...options, headers });
-  if (response.status === 401 && token && !retried && await refreshSession()) {
-    return api(path, options, true);
-  }
-  if (!response.ok) throw await problemOf(response);
-  return response;
 }
 
 function showSignin(message = "") {
@@ -73,7 +27,7 @@ async function showPass() {
   clearTimeout(refreshTimer);
   clearInterval(countdownTimer);
   try {
-    const response = await api("/api/pass/qr.svg");
+    const response = await client.request("/api/pass/qr.svg");
     $("qr").innerHTML = await response.text();
     const expiresAt = new Date(response.headers.get("X-Pass-Expires-At"));
     const refreshAfter = Number(response.headers.get("X-Pass-Refresh-After") || 45);
@@ -93,7 +47,7 @@ async function showPass() {
     refreshTimer = setTimeout(showPass, refreshAfter * 1000);
   } catch (error) {
     if (error.status === 401) {
-      forgetSession();
+      client.forget();
       showSignin(error.message);
       return;
     }
@@ -112,8 +66,8 @@ let tierNames = {};
 
 async function loadDirectory() {
   const [keys, partners] = await Promise.all([
-    api("/api/pass/keys").then((r) => r.json()),
-    api("/api/partners").then((r) => r.json()),
+    client.json("/api/pass/keys"),
+    client.json("/api/partners"),
   ]);
   tierNames = keys.tiers;
   $("partner-list").innerHTML = "";
@@ -130,17 +84,16 @@ async function loadDirectory() {
 
 async function sendCode() {
   try {
-    await api("/api/auth/sms/send", { method: "POST", body: JSON.stringify({ phone: $("phone").value }) });
+    await client.request("/api/auth/sms/send", { method: "POST", json: { phone: $("phone").value } });
     $("signin-error").textContent = "验证码已发送";
   } catch (error) { $("signin-error").textContent = error.message; }
 }
 
 async function login() {
   try {
-    const response = await api("/api/auth/sms/login", {
-      method: "POST", body: JSON.stringify({ phone: $("phone").value, code: $("code").value }),
-    });
-    saveSession(await response.json());
+    client.keep(await client.json("/api/auth/sms/login", {
+      method: "POST", json: { phone: $("phone").value, code: $("code").value },
+    }));
     await showPass();
   } catch (error) { $("signin-error").textContent = error.message; }
 }
@@ -166,7 +119,7 @@ async function bindIdentity() {
   if (!idNumberLooksValid(idNumber)) { $("bind-error").textContent = "身份证号码格式或校验位不正确"; return; }
   $("bind-submit").disabled = true;
   try {
-    await api("/api/auth/identity", { method: "POST", body: JSON.stringify({ name, id_number: idNumber }) });
+    await client.request("/api/auth/identity", { method: "POST", json: { name, id_number: idNumber } });
     $("bind-id").value = "";  // never keep the number on screen or in memory longer than needed
     $("bind-name").value = "";
     await showPass();
@@ -178,8 +131,8 @@ async function bindIdentity() {
 }
 
 async function logout() {
-  try { await api("/api/auth/logout", { method: "POST" }); } catch (_) { /* signed out anyway */ }
-  forgetSession();
+  try { await client.request("/api/auth/logout", { method: "POST" }); } catch (_) { /* signed out anyway */ }
+  client.forget();
   clearTimeout(refreshTimer);
   clearInterval(countdownTimer);
   showSignin("已退出登录");
@@ -192,4 +145,4 @@ $("send-code").addEventListener("click", sendCode);
 $("login").addEventListener("click", login);
 $("refresh").addEventListener("click", showPass);
 await loadDirectory().catch(() => {});
-if (localStorage.getItem(TOKEN_KEY)) await showPass(); else showSignin();
+if (client.accessToken()) await showPass(); else showSignin();

@@ -1,37 +1,26 @@
 // The credit office's dashboard: statistics with charts and CSV export, the credit import with progress.
-const TOKEN_KEY = "xym.office.access";
+import * as echarts from "/office/vendor/echarts/dist/echarts.esm.min.js";
+import { createClient } from "./api.js";
+import { formatYuan } from "./money.js";
+
 const $ = (id) => document.getElementById(id);
-const yuan = (fen) => (fen / 100).toFixed(2);
 const ROLE_NAMES = { office_admin: "管理员", office_analyst: "分析员", office_auditor: "审计员" };
+// Signed out with the tab: a shared office computer must not keep a clerk signed in.
+const client = createClient({ storage: sessionStorage, name: "office", onSignedOut: () => show() });
 let chart = null;
 
+/**
+ * The role the signed-in clerk has, to show the right cards. Read from the access token's claims
+ * because no API route answers "who am I" for office users (GET /api/auth/me is the citizen's);
+ * it only decides what to show: every office route checks the role itself.
+ */
 function role() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const token = client.accessToken();
   if (!token) return null;
   try {
     const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     return payload.role;
   } catch (_) { return null; }
-}
-
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (options.json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    options = { ...options, body: JSON.stringify(options.json) };
-  }
-  const response = await fetch(path, { ...options, headers });
-  if (!response.ok) {
-    let problem = { code: "network", message: "网络异常，请稍后再试" };
-    try { problem = await response.json(); } catch (_) { /* not JSON */ }
-    if (response.status === 401) { sessionStorage.removeItem(TOKEN_KEY); show(); }
-    const error = new Error(problem.message);
-    error.code = problem.code;
-    throw error;
-  }
-  return response;
 }
 
 function query() {
@@ -47,38 +36,41 @@ function render(rows, groupBy) {
   body.innerHTML = "";
   for (const row of rows) {
     const tr = body.insertRow();
-    [row.key, row.redemptions, yuan(row.amount_fen), yuan(row.discount_fen)].forEach((value) => {
+    [row.key, row.redemptions, formatYuan(row.amount_fen), formatYuan(row.discount_fen)].forEach((value) => {
       tr.insertCell().textContent = value;
     });
   }
   const total = (field) => rows.reduce((sum, row) => sum + row[field], 0);
   $("stats-table").tFoot.innerHTML = "";
   const foot = $("stats-table").tFoot.insertRow();
-  ["合计", total("redemptions"), yuan(total("amount_fen")), yuan(total("discount_fen"))].forEach((value) => {
+  ["合计", total("redemptions"), formatYuan(total("amount_fen")), formatYuan(total("discount_fen"))].forEach((value) => {
     foot.insertCell().textContent = value;
   });
   chart = chart || echarts.init($("chart"));
   const kind = groupBy === "day" ? "line" : "bar";
   chart.setOption({
-    tooltip: { trigger: "axis" },
+    // Drawn on the canvas: the HTML tooltip carries style attributes, which the page's policy refuses.
+    tooltip: { trigger: "axis", renderMode: "richText" },
     legend: { data: ["核销次数", "优惠金额（元）"] },
     grid: { left: 48, right: 56, bottom: 64 },
     xAxis: { type: "category", data: rows.map((row) => row.key), axisLabel: { rotate: rows.length > 6 ? 30 : 0 } },
-    yAxis: [{ type: "value", name: "次数" }, { type: "value", name: "元" }],
+    // The money axis is in fen (integers, minInterval 1) and only labelled in yuan.
+    yAxis: [{ type: "value", name: "次数", minInterval: 1 },
+      { type: "value", name: "元", minInterval: 1, axisLabel: { formatter: formatYuan } }],
     series: [
       { name: "核销次数", type: kind, data: rows.map((row) => row.redemptions), itemStyle: { color: "#c7000b" } },
-      { name: "优惠金额（元）", type: kind, yAxisIndex: 1, data: rows.map((row) => row.discount_fen / 100),
-        itemStyle: { color: "#f5a623" } },
+      { name: "优惠金额（元）", type: kind, yAxisIndex: 1, data: rows.map((row) => row.discount_fen),
+        tooltip: { valueFormatter: formatYuan }, itemStyle: { color: "#f5a623" } },
     ],
   }, true);
-  window.__officeChartRendered = rows.length;
+  $("chart").dataset.rows = String(rows.length); // drawn: what a reader (or a test) can wait for
 }
 
 async function loadStats(event) {
   if (event) event.preventDefault();
   try {
     const groupBy = $("group-by").value;
-    const { rows } = await (await api(`/api/office/stats?${query()}`)).json();
+    const { rows } = await client.json(`/api/office/stats?${query()}`);
     render(rows, groupBy);
     $("stats-error").textContent = "";
   } catch (error) { $("stats-error").textContent = error.message; }
@@ -86,7 +78,7 @@ async function loadStats(event) {
 
 async function exportCsv() {
   try {
-    const blob = await (await api(`/api/office/stats.csv?${query()}`)).blob();
+    const blob = await (await client.request(`/api/office/stats.csv?${query()}`)).blob();
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = `核销统计-${$("group-by").value}.csv`;
@@ -101,13 +93,13 @@ async function startImport() {
   const form = new FormData();
   form.append("file", file);
   try {
-    let job = await (await api("/api/credit/imports", { method: "POST", body: form })).json();
+    let job = await client.json("/api/credit/imports", { method: "POST", body: form });
     $("import-progress").hidden = false;
     $("import-errors").innerHTML = "";
     while (job.status === "pending" || job.status === "running") {
       showProgress(job);
       await new Promise((resolve) => setTimeout(resolve, 500));
-      job = await (await api(`/api/credit/imports/${job.id}`)).json();
+      job = await client.json(`/api/credit/imports/${job.id}`);
     }
     showProgress(job);
     for (const line of job.errors) {
@@ -127,14 +119,14 @@ function showProgress(job) {
 
 async function loadConflicts() {
   try {
-    const body = await (await api("/api/office/redemption-conflicts")).json();
+    const body = await client.json("/api/office/redemption-conflicts");
     const count = (body.conflicts || []).length;
     $("conflicts").textContent = count ? `${count} 条离线重复核销待复核` : "暂无待复核的冲突";
   } catch (error) { $("conflicts").textContent = error.message; }
 }
 
 async function loadScenarios() {
-  const { scenarios } = await (await api("/api/office/scenarios")).json();
+  const { scenarios } = await client.json("/api/office/scenarios");
   $("partner-scenario").innerHTML = "";
   for (const scenario of scenarios) {
     const option = document.createElement("option");
@@ -147,14 +139,14 @@ async function loadScenarios() {
 async function signUpPartner(event) {
   event.preventDefault();
   try {
-    const partner = await (await api("/api/office/partners", { method: "POST", json: {
+    const partner = await client.json("/api/office/partners", { method: "POST", json: {
       name: $("partner-name").value, scenario_code: $("partner-scenario").value,
       address: $("partner-address").value || null,
-    } })).json();
+    } });
     const kind = $("perk-kind").value;
     const perk = { kind, title: $("perk-title").value };
     if (kind === "discount") perk.discount_permille = Number($("perk-permille").value);
-    await api(`/api/office/partners/${partner.id}/perks`, { method: "POST", json: perk });
+    await client.request(`/api/office/partners/${partner.id}/perks`, { method: "POST", json: perk });
     $("partner-status").textContent = `已签约：${partner.name}（编号 ${partner.id}）`;
     $("partner-form").reset();
   } catch (error) { $("partner-status").textContent = error.message; }
@@ -162,18 +154,18 @@ async function signUpPartner(event) {
 
 async function login() {
   try {
-    const session = await (await api("/api/auth/office/login", {
+    const session = await client.json("/api/auth/office/login", {
       method: "POST", json: { username: $("username").value, password: $("password").value },
-    })).json();
-    sessionStorage.setItem(TOKEN_KEY, session.access_token);
+    });
+    client.keep(session);
     $("password").value = "";
     show();
   } catch (error) { $("signin-error").textContent = error.message; }
 }
 
 async function logout() {
-  try { await api("/api/auth/logout", { method: "POST", json: {} }); } catch (_) { /* signed out anyway */ }
-  sessionStorage.removeItem(TOKEN_KEY);
+  try { await client.request("/api/auth/logout", { method: "POST", json: {} }); } catch (_) { /* signed out anyway */ }
+  client.forget();
   show();
 }
 

@@ -1,0 +1,52 @@
+// Screen 6, settings: what this phone knows (partner, device, key list, outbox, engines), and the
+// buttons to refresh keys, sync now, switch perk, or unenrol.
+
+import { describeAge } from '../keys.js';
+import { getVerifier } from '../platform.js';
+import { currentPerk, saveSession } from '../session.js';
+import { syncNow } from '../sync.js';
+import { $ } from '../ui.js';
+import { showPerkChoice } from './perk.js';
+import { stopCamera } from './scan.js';
+
+export async function renderSettings(app) {
+  const s = app.session;
+  const { engine } = await getVerifier();
+  const perk = currentPerk(s);
+  const facts = [
+    ['商户', s.partner.name],
+    ['设备', s.device ? s.device.name : `收银员令牌（${s.kind}）`],
+    ['当前优惠', perk ? perk.title : '未选择'],
+    ['公钥列表', app.keys.entry
+      ? `${describeAge(app.keys.ageMs())}更新${app.keys.isUsable() ? '' : '（已过期，不能扫码）'}` : '从未下载'],
+    ['签发机构', app.keys.trust ? [...app.keys.trust.issuers.values()].map((i) => i.name).join('、') : '—'],
+    ['待同步', `${app.queue ? await app.queue.countPending() : 0} 条`],
+    ['验签', engine],
+    ['识码', app.camera && app.camera.detectorKind ? app.camera.detectorKind
+      : (typeof BarcodeDetector === 'function' ? '系统识别' : 'zxing-wasm')],
+    ['网络', app.online ? '在线' : '离线'],
+  ];
+  const dl = $('facts');
+  dl.textContent = '';
+  for (const [k, v] of facts) {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+async function unenrol(app) {
+  const pending = app.queue ? await app.queue.countPending() : 0;
+  const warn = pending ? `还有 ${pending} 条离线记录未同步，解除绑定后将无法上传。` : '';
+  if (!window.confirm(`${warn}确定解除本设备的绑定吗？`)) return;
+  saveSession(app, null);
+  stopCamera(app);
+  app.show('enrol');
+}
+
+export function wireSettings(app) {
+  $('refresh-keys').addEventListener('click', async () => { await app.refreshKeys(true); renderSettings(app); });
+  $('sync-now').addEventListener('click', async () => { await syncNow(app, true); renderSettings(app); });
+  $('change-perk').addEventListener('click', () => showPerkChoice(app));
+  $('unenrol').addEventListener('click', () => unenrol(app));
+}
