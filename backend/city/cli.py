@@ -8,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..extensions import db
-from .loader import CityFileError, apply, parse
+from .apply import apply
+from .loader import CityFileError, parse
 
 city_cli = AppGroup("city", help="城市参考数据：签发机构、信用等级与阶梯、区域、场景、合作单位与优惠、节假日")
 

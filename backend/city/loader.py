@@ -1,4 +1,4 @@
-"""Read a city's reference data from TOML, check all of it, then apply it idempotently and audited.
+"""Read a city's reference data from TOML and check all of it (backend/city/apply.py applies it).
 
 The file format is documented by cities/zhaodong.toml and docs/running.md. What the file names is
 authoritative; what it does not name stays as it is:
@@ -13,22 +13,13 @@ Nothing is written unless the whole file is valid; every error names its line, i
 """
 from __future__ import annotations
 
-import importlib
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import delete, extract, select
-
-from ..credit.models import Tier, TierRule
-from ..credit.service import RATING_ORDER, recompute_all_tiers
-from ..extensions import db
-from ..merchants.models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
-from ..office import audit
-from .models import Area
-
-pass_models = importlib.import_module("backend.pass.models")
+from ..credit.service import RATING_ORDER
+from ..merchants.models import PERK_KINDS
 
 HOLDER_KINDS = ("person", "company")
 KIND_NAMES = {"person": "个人", "company": "企业"}
@@ -367,156 +358,3 @@ def _calendars(check: _Checker, value) -> list[dict]:
             seen.add((table["name"], table["year"]))
             calendars.append({"name": table["name"], "year": table["year"], "days": days})
     return calendars
-
-
-# -- applying -------------------------------------------------------------------------------------
-
-def apply(city: CityFile, *, issuer_code: int, actor: str, source: str) -> list[str]:
-    """Bring the database in line with the file; returns what changed (empty: nothing did).
-
-    Checks what depends on the database first (codes the file refers to but does not define), and
-    writes nothing if any is wrong. The caller commits; the audit entry is in the same transaction.
-    """
-    problems: list[str] = []
-    if city.issuer is not None and city.issuer["code"] != issuer_code:
-        problems.append(f"第 {city.issuer['line']} 行：签发机构代码 {city.issuer['code']} 与本系统的设置 "
-                        f"ISSUER_CODE={issuer_code} 不一致")
-    tier_codes = {tier.code: tier.level for tier in db.session.scalars(select(Tier))}
-    tier_codes.update({tier["code"]: tier["level"] for tier in city.tiers or []})
-    levels = set(tier_codes.values())
-    for kind, rungs in city.ladder.items():
-        for _, _, level in rungs:
-            if level not in levels:
-                problems.append(f"第 {city.ladder_lines[kind]} 行：{KIND_NAMES[kind]}等级阶梯用到了未定义的等级 {level}")
-    scenario_codes = set(db.session.scalars(select(Scenario.code))) | {s["code"] for s in city.scenarios or []}
-    area_codes = set(db.session.scalars(select(Area.code))) | {a["code"] for a in city.areas or []}
-    for area in city.areas or []:
-        if area.get("parent") and area["parent"] not in area_codes:
-            problems.append(f"第 {area['line']} 行：区域“{area['name']}”的上级区域 {area['parent']} 未定义")
-    calendar_names = (set(db.session.scalars(select(HolidayCalendarDay.calendar).distinct()))
-                      | {c["name"] for c in city.calendars or []})
-    for partner in city.partners or []:
-        line = f"第 {partner['line']} 行："
-        if partner["scenario"] not in scenario_codes:
-            problems.append(f"{line}合作单位“{partner['name']}”的场景 {partner['scenario']} 未定义")
-        if partner.get("area") and partner["area"] not in area_codes:
-            problems.append(f"{line}合作单位“{partner['name']}”的区域 {partner['area']} 未定义")
-        for perk in partner["perks"]:
-            if perk.get("min_tier") and perk["min_tier"] not in tier_codes:
-                problems.append(f"{line}优惠“{perk['title']}”的最低等级 {perk['min_tier']} 未定义")
-            for code in perk.get("quota_by_tier") or {}:
-                if code not in tier_codes:
-                    problems.append(f"{line}优惠“{perk['title']}”的 quota_by_tier 用到了未定义的等级 {code}")
-            if perk.get("blackout_calendar") and perk["blackout_calendar"] not in calendar_names:
-                problems.append(f"{line}优惠“{perk['title']}”的暂停日历 {perk['blackout_calendar']} 未定义")
-    if problems:
-        raise CityFileError(problems)
-
-    changes: list[str] = []
-    if city.issuer is not None:
-        _apply_issuer(city.issuer, changes)
-    for tier in city.tiers or []:
-        _upsert(Tier, {"level": tier["level"]}, {"code": tier["code"], "name": tier["name"]},
-                f"信用等级 {tier['level']}", changes)
-    if city.ladder:
-        _apply_ladder(city.ladder, changes)
-    for area in city.areas or []:
-        _upsert(Area, {"code": area["code"]}, {"name": area["name"], "parent_code": area.get("parent")},
-                f"区域“{area['name']}”", changes)
-    for scenario in city.scenarios or []:
-        _upsert(Scenario, {"code": scenario["code"]}, {"name": scenario["name"]}, f"场景“{scenario['name']}”", changes)
-    db.session.flush()
-    for partner in city.partners or []:
-        _apply_partner(partner, tier_codes, changes)
-    for calendar in city.calendars or []:
-        _apply_calendar(calendar, changes)
-    if changes:
-        audit.record(actor=actor, action="city.load", target=f"city:{issuer_code}",
-                     detail={"source": source, "changes": changes})
-    return changes
-
-
-def _apply_issuer(issuer: dict, changes: list[str]) -> None:
-    row = db.session.get(pass_models.Issuer, issuer["code"])
-    if row is None:
-        db.session.add(pass_models.Issuer(code=issuer["code"], name=issuer["name"], local=True, trusted=True))
-        changes.append(f"新增签发机构 {issuer['code']} {issuer['name']}")
-    elif row.name != issuer["name"]:
-        changes.append(f"签发机构名称：{row.name} → {issuer['name']}")
-        row.name = issuer["name"]
-
-
-def _upsert(model, key: dict, values: dict, label: str, changes: list[str]):
-    """The row with `key`, created or updated to `values`; each difference noted in `changes`."""
-    row = db.session.scalar(select(model).filter_by(**key))
-    if row is None:
-        row = model(**key, **values)
-        db.session.add(row)
-        changes.append(f"新增{label}")
-        return row
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            changes.append(f"{label}的 {name}：{getattr(row, name)!r} → {value!r}")
-            setattr(row, name, value)
-    return row
-
-
-def _apply_ladder(ladder: dict, changes: list[str]) -> None:
-    """Replace each named holder kind's rungs when they differ, then compute every subject's tier again."""
-    changed = False
-    for kind, rungs in ladder.items():
-        current = list(db.session.scalars(select(TierRule).where(TierRule.holder_kind == kind)))
-        if sorted((r.criterion, r.threshold or "", r.tier_level) for r in current) == \
-                sorted((criterion, threshold or "", level) for criterion, threshold, level in rungs):
-            continue
-        for rule in current:
-            db.session.delete(rule)
-        db.session.add_all(TierRule(holder_kind=kind, criterion=criterion, threshold=threshold, tier_level=level)
-                           for criterion, threshold, level in rungs)
-        changes.append(f"{KIND_NAMES[kind]}等级阶梯更新为 {rungs}")
-        changed = True
-    if changed:
-        db.session.flush()
-        recomputed = recompute_all_tiers()
-        if recomputed:
-            changes.append(f"按新阶梯重新计算等级：{recomputed} 个主体的等级有变化")
-
-
-def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]) -> None:
-    scenario = db.session.scalar(select(Scenario).where(Scenario.code == partner["scenario"]))
-    area = db.session.scalar(select(Area).where(Area.code == partner["area"])) if partner.get("area") else None
-    label = f"合作单位“{partner['name']}”"
-    row = _upsert(Partner, {"name": partner["name"]}, {
-        "scenario_id": scenario.id, "address": partner.get("address"), "area_id": area.id if area else None,
-        "active": partner.get("active", True),
-    }, label, changes)
-    db.session.flush()
-    listed = set()
-    for perk in partner["perks"]:
-        listed.add(perk["title"])
-        quota = perk.get("quota_by_tier")
-        _upsert(Perk, {"partner_id": row.id, "title": perk["title"]}, {
-            "kind": perk["kind"], "discount_permille": perk.get("discount_permille"),
-            "max_discount_fen": perk.get("max_discount_fen"), "holder_kinds": perk["holder_kinds"],
-            "min_tier_level": tier_codes[perk["min_tier"]] if perk.get("min_tier") else 1,
-            "quota_by_tier": {str(tier_codes[code]): count for code, count in quota.items()} if quota else None,
-            "quota_unit": perk.get("quota_unit"), "active_from": perk.get("active_from"),
-            "active_until": perk.get("active_until"), "blackout_calendar": perk.get("blackout_calendar"),
-            "limit_per_holder_per_day": perk.get("limit_per_holder_per_day"), "active": perk.get("active", True),
-        }, f"{label}的优惠“{perk['title']}”", changes)
-    for old in db.session.scalars(select(Perk).where(Perk.partner_id == row.id, Perk.active.is_(True))):
-        if old.title not in listed:
-            old.active = False
-            changes.append(f"{label}的优惠“{old.title}”已不在文件中：停用")
-
-
-def _apply_calendar(calendar: dict, changes: list[str]) -> None:
-    name, year = calendar["name"], calendar["year"]
-    in_year = (HolidayCalendarDay.calendar == name, extract("year", HolidayCalendarDay.day) == year)
-    current = {row.day: row.name for row in db.session.scalars(select(HolidayCalendarDay).where(*in_year))}
-    if current == calendar["days"]:
-        return
-    db.session.execute(delete(HolidayCalendarDay).where(*in_year))
-    db.session.add_all(HolidayCalendarDay(calendar=name, day=day, name=holiday)
-                       for day, holiday in sorted(calendar["days"].items()))
-    changes.append(f"日历“{name}”{year} 年：{len(current)} 天 → {len(calendar['days'])} 天")
