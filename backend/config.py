@@ -71,9 +71,9 @@ def from_env() -> dict:
         # that finds them all in use waits, as for the other pool. gevent workers serve many requests
         # at once: without a bound each could open its own connection.
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
-        # Requests one worker process runs at once (backend/admission.py): each may hold two of the
-        # pool's connections, so at most half of them; the others wait their turn.
-        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(max(1, sum(_pool_limits().values()) // 2)))),
+        # Requests one worker process runs at once (backend/admission.py): as many as its session
+        # pool holds; the others wait their turn.
+        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(sum(_pool_limits().values())))),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
