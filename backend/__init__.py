@@ -10,7 +10,7 @@ from flask.sessions import SessionInterface
 from . import admission, changefeed
 from . import config as settings
 from .errors import register_error_handlers
-from .extensions import db, limiter, migrate, redis_store
+from .extensions import autocommit, db, limiter, migrate, redis_store
 
 # Blueprints are loaded by module name so that `backend.pass`, a keyword, needs no special case.
 BLUEPRINT_MODULES = (
@@ -85,6 +85,7 @@ def register_extensions(app: APIFlask) -> None:
     for module in MODEL_MODULES:
         importlib.import_module(module)
     db.init_app(app)
+    autocommit.init_app(app)
     migrate.init_app(app, db, directory=str(settings.INSTANCE_DIR.parent / "migrations"),
                      render_as_batch=True)  # batch mode lets ALTER TABLE migrations run on SQLite too
     redis_store.init_app(app)

@@ -1,14 +1,15 @@
 """At most a few requests of one worker process at a time past `before_request`.
 
-A gevent worker (gunicorn.conf.py) serves up to a thousand connections at once, but its
-SQLAlchemy pool has 15 connections, and one request may hold two of them at a moment: its
-session's (kept until the request ends, from its first read on) and an autocommit one
-(`read_outside_transaction`, or a new connection for `backend/driver.py`). With 20 requests
-arriving together at a fresh worker, every pooled connection was held by a request waiting for
-its second, until the pool's 30 s timeout (seen in tests/merchants/test_gevent_server.py). So no
-more requests run at once than can each hold two: WORKER_REQUESTS_AT_ONCE, by default half the
-pool's connections (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW, 5 + 10: 7); the others wait their
-turn, for at most the pool's timeout, then get 503.
+A gevent worker (gunicorn.conf.py) accepts up to a thousand connections at once, far more than its
+session pool's connections (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW, 5 + 10). No more requests
+run at once than that pool holds: WORKER_REQUESTS_AT_ONCE, by default its size. The others wait
+their turn here, first come first served, for at most the pool's timeout, then get 503
+`service_unavailable`, an answer a scanner retries (waiting on the pool instead ends in its
+TimeoutError: a 500).
+The bound was half the pool while a request could hold two of its connections at a moment (its
+session's and an autocommit one): 20 requests arriving together at a fresh worker then held every
+connection, each waiting for its second. Autocommit statements now have their own engine
+(backend/extensions.py), and tests/merchants/test_gevent_server.py passes with the bound lifted.
 A gthread worker with its 4 threads never reaches the bound.
 """
 from __future__ import annotations

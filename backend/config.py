@@ -67,16 +67,13 @@ def from_env() -> dict:
         "ISSUER_NAME": _env("ISSUER_NAME", "肇东市社会信用体系建设领导小组办公室"),
         "OFFLINE_SYNC_WINDOW_HOURS": int(_env("OFFLINE_SYNC_WINDOW_HOURS", "24")),
         "VOID_WINDOW_MINUTES": int(_env("VOID_WINDOW_MINUTES", "15")),
-        # Group commit of redemptions (PostgreSQL): how many batches one worker may have on their
-        # way to the database at once (backend/driver.py GroupCommit; docs/benchmarks.md).
-        "REDEMPTION_BATCHES_IN_FLIGHT": int(_env("REDEMPTION_BATCHES_IN_FLIGHT", "1")),
-        # The most autocommit connections (backend/driver.py) one worker process has in use at once;
-        # a statement that finds them all in use waits, as for the pool. gevent workers serve many
-        # requests at once: without a bound each could open its own connection.
+        # The pool of one worker's autocommit engine (backend/extensions.py, PostgreSQL): a statement
+        # that finds them all in use waits, as for the other pool. gevent workers serve many requests
+        # at once: without a bound each could open its own connection.
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
-        # Requests one worker process runs at once (backend/admission.py): each may hold two of the
-        # pool's connections, so at most half of them; the others wait their turn.
-        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(max(1, sum(_pool_limits().values()) // 2)))),
+        # Requests one worker process runs at once (backend/admission.py): as many as its session
+        # pool holds; the others wait their turn.
+        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(sum(_pool_limits().values())))),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),

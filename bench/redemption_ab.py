@@ -1,6 +1,6 @@
 """A/B of one setting under the redemption load, both variants in the same run.
 
-    .venv/bin/python bench/redemption_ab.py --setting REDEMPTION_BATCHES_IN_FLIGHT --values 1,2 [--rounds 5]
+    .venv/bin/python bench/redemption_ab.py --setting PGOPTIONS --values="-c commit_delay=0,-c commit_delay=100" [--rounds 5]
     .venv/bin/python bench/redemption_ab.py --setting GUNICORN_CMD_ARGS --values="--chdir /tmp/old,--chdir $PWD"
     .venv/bin/python bench/redemption_ab.py --load issue --setting GUNICORN_CMD_ARGS --values=... --with-ping
 

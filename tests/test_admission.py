@@ -1,4 +1,4 @@
-"""A worker runs only a few requests at once (backend/admission.py): each may hold two pooled connections."""
+"""A worker runs only as many requests at once as its pool holds (backend/admission.py); the rest wait, then 503."""
 from __future__ import annotations
 
 import threading

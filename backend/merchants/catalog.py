@@ -70,6 +70,11 @@ def get_partner(partner_id: int) -> Partner:
     return partner
 
 
+def list_partners() -> list[Partner]:
+    """The public directory: the active partners."""
+    return list(db.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)))
+
+
 def list_all_partners() -> list[Partner]:
     """Every partner, inactive ones included (the office's view; the public sees only active ones)."""
     return list(db.session.scalars(select(Partner).order_by(Partner.id)))

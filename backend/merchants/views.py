@@ -14,7 +14,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
 from ..timeutil import iso, local_day
-from . import catalog, service
+from . import catalog, history as redemption_history, service, voids
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 from . import statement
 from .schemas import StatementOut, StatementQuery
@@ -92,7 +92,7 @@ def redemption_json(redemption, levels) -> dict:
 @bp.doc(summary="合作商户公示", description="所有合作商户及其为守信主体提供的优惠与规则（公开）。")
 def partners():
     levels = tier_levels()
-    return {"partners": [partner_json(partner, levels) for partner in service.list_partners()]}
+    return {"partners": [partner_json(partner, levels) for partner in catalog.list_partners()]}
 
 
 @bp.post("/redemptions")
@@ -111,8 +111,7 @@ def redeem(body):
     )
     levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
-                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"],
-                             batches_in_flight=current_app.config["REDEMPTION_BATCHES_IN_FLIGHT"])
+                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
     return schema_json(redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201)
 
 
@@ -124,16 +123,16 @@ def redeem(body):
         "只显示本商户内的持码人短代号，不含任何身份信息。")
 def history(query):
     day = query["day"] or local_day(utcnow())
-    rows, totals = service.history(partner_id=merchant_partner_id(), day=day, perk_id=query["perk_id"])
+    rows, totals = redemption_history.history(partner_id=merchant_partner_id(), day=day, perk_id=query["perk_id"])
     levels, config = tier_levels(), current_app.config
     window = config["VOID_WINDOW_MINUTES"]
     return {
         "day": day.isoformat(),
         "redemptions": [
             {**redemption_json(row, levels),
-             "holder_alias": service.holder_alias(secret=config["SECRET_KEY"], partner_id=row.partner_id,
+             "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"], partner_id=row.partner_id,
                                                   subject_id=row.subject_id),
-             "voidable_until": iso(service.voidable_until(row, window)) if row.status == "recorded" else None}
+             "voidable_until": iso(voids.voidable_until(row, window)) if row.status == "recorded" else None}
             for row in rows
         ],
         "totals": totals,
@@ -147,7 +146,7 @@ def history(query):
 @bp.doc(summary="撤销核销（商户）", description="商户可在核销后 VOID_WINDOW_MINUTES（默认 15）分钟内撤销本商户的核销；留痕审计。")
 def void(redemption_id, body):
     principal = current_principal()
-    redemption = service.void(redemption_id=redemption_id, actor=principal.actor, reason=body.get("reason"),
+    redemption = voids.void(redemption_id=redemption_id, actor=principal.actor, reason=body.get("reason"),
                               partner_id=merchant_partner_id(),
                               window_minutes=current_app.config["VOID_WINDOW_MINUTES"])
     return redemption_json(redemption, tier_levels())

@@ -10,7 +10,7 @@ from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
-from ..merchants import service as redemptions
+from ..merchants import review, voids
 from ..merchants import views as merchant_views
 from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
                                  FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
@@ -171,13 +171,13 @@ def calendar_view(name: str) -> dict:
 @bp.output(RedemptionOut)
 @bp.doc(summary="撤销核销（信用办）", description="信用办可随时撤销任何核销，须填写原因；审计留痕，统计不再计入。")
 def void_redemption(redemption_id, body):
-    redemption = redemptions.void(redemption_id=redemption_id, actor=current_principal().actor,
-                                  reason=body["reason"])
+    redemption = voids.void(redemption_id=redemption_id, actor=current_principal().actor,
+                            reason=body["reason"])
     return merchant_views.redemption_json(redemption, tier_levels())
 
 
 def _conflict_json(conflict) -> dict:
-    first = redemptions.db.session.get(redemptions.Redemption, conflict.redemption_id)
+    first = review.first_redemption(conflict)
     return {
         "id": conflict.id, "redemption_id": conflict.redemption_id, "client_id": conflict.client_id,
         "partner_id": first.partner_id, "perk_id": first.perk_id, "device_id": conflict.device_id,
@@ -193,7 +193,7 @@ def _conflict_json(conflict) -> dict:
 @bp.output(ConflictListOut)
 @bp.doc(summary="离线核销冲突", description="同一信用码在两台设备离线核销：保留先入库的一条，另一条在此待复核。")
 def conflicts(query):
-    return {"conflicts": [_conflict_json(c) for c in redemptions.list_conflicts(unresolved_only=not query["all"])]}
+    return {"conflicts": [_conflict_json(c) for c in review.list_conflicts(unresolved_only=not query["all"])]}
 
 
 @bp.post("/redemption-conflicts/<int:conflict_id>/resolve")
@@ -202,8 +202,8 @@ def conflicts(query):
 @bp.output(ConflictOut)
 @bp.doc(summary="处理离线核销冲突", description="记录处理结论；审计留痕。")
 def resolve_conflict(conflict_id, body):
-    conflict = redemptions.resolve_conflict(conflict_id=conflict_id, actor=current_principal().actor,
-                                            resolution=body["resolution"])
+    conflict = review.resolve_conflict(conflict_id=conflict_id, actor=current_principal().actor,
+                                       resolution=body["resolution"])
     return _conflict_json(conflict)
 
 
@@ -213,8 +213,8 @@ def resolve_conflict(conflict_id, body):
 @bp.output(FailedAttemptListOut)
 @bp.doc(summary="核销失败记录", description="每次被拒的核销及原因代码、设备与时间（最近 500 条）；未通过验证的信用码不记录持码人。")
 def failed_attempts(query):
-    rows = redemptions.list_failed_attempts(day_from=query["from_"], day_to=query["to"], code=query["code"],
-                                            partner_id=query["partner_id"])
+    rows = review.list_failed_attempts(day_from=query["from_"], day_to=query["to"], code=query["code"],
+                                       partner_id=query["partner_id"])
     return {"failed_attempts": [
         {"id": r.id, "at": iso(r.at), "code": r.code, "reason": r.reason, "client_id": r.client_id,
          "partner_id": r.partner_id, "perk_id": r.perk_id, "device_id": r.device_id, "staff_id": r.staff_id,

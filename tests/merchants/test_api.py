@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.changefeed import current_feed
 from backend.extensions import db
 from tests.conftest import statements_sent, wait_until
-from backend.merchants.models import Redemption
+from backend.merchants.models import FailedAttempt, Redemption
 from backend.merchants.schemas import RedemptionOut
 
 from .conftest import utc
@@ -80,6 +80,8 @@ def test_malformed_redemption_requests_are_refused_naming_the_field_and_record_n
         ({"client_id": "not-a-uuid"}, "client_id"), ({"client_id": 7}, "client_id"),
         ({"scanned_at": naive}, "scanned_at"), ({"scanned_at": 1_790_000_000}, "scanned_at"),
         ({"scanned_at": "yesterday"}, "scanned_at"),
+        # At the edges of the calendar: their UTC moments fall outside it (issue 14).
+        ({"scanned_at": "0001-01-01T00:00:00+14:00"}, "scanned_at"), ({"scanned_at": "9999-12-31T23:59:59-14:00"}, "scanned_at"),
         ({"amount_fen": 0}, "amount_fen"), ({"amount_fen": 10_000_000_01}, "amount_fen"),
         ({"amount_fen": 99.5}, "amount_fen"), ({"amount_fen": "100"}, "amount_fen"),
         ({"queued": "perhaps"}, "queued"), ({"surprise": 1}, "surprise"),
@@ -101,6 +103,7 @@ def test_malformed_redemption_requests_are_refused_naming_the_field_and_record_n
         assert response.status_code in (400, 422) and response.json["code"] in ("bad_request", "validation_error")
         assert response.mimetype == "application/problem+json"
     assert redemptions() == 0
+    assert db.session.scalar(select(func.count()).select_from(FailedAttempt)) == 0  # not even a refusal
     fine = client.post("/api/redemptions", headers=shop.header(), json=body(token, perk, queued="true"))
     assert fine.status_code == 201 and redemptions() == 1
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.credit.models import CreditSubject
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.merchants import service
+from backend.merchants import history, review, service, voids
 from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
 from backend.office.models import AuditEntry
 from backend.office.service import stats
@@ -137,7 +137,7 @@ def test_daily_limit_per_holder(shop):
     refused("limit_reached", shop.redeem, shop.pass_for(holder), perk)
     assert shop.redeem(shop.pass_for(other), perk).redemption.day_slot == 1  # per holder
     # A voided use gives the use back; its slot stays taken.
-    service.void(redemption_id=second.id, actor="office:1", reason="误操作")
+    voids.void(redemption_id=second.id, actor="office:1", reason="误操作")
     third = shop.redeem(shop.pass_for(holder), perk).redemption
     assert third.day_slot == 3
     refused("limit_reached", shop.redeem, shop.pass_for(holder), perk)
@@ -284,7 +284,7 @@ def test_a_pass_redeemed_offline_on_two_devices_gives_one_redemption_and_one_con
     again = refused("pass_already_used", service.redeem, ctx=_ctx(), request=second, offline_window_hours=24)
     assert again.detail["conflict_id"] == conflict.id
     assert count(Redemption) == 1 and count(RedemptionConflict) == 1
-    assert service.list_conflicts()[0].id == conflict.id
+    assert review.list_conflicts()[0].id == conflict.id
 
 
 # -- voids ----------------------------------------------------------------------------------------
@@ -294,25 +294,25 @@ def test_merchant_voids_its_own_within_the_window_audited_and_out_of_stats(shop)
     r = shop.redeem(shop.pass_for(shop.holder()), perk, amount_fen=5000).redemption
     before = {row["key"]: row for row in stats(group_by="partner")}[shop.partner.name]
     assert before["redemptions"] == 1
-    voided = service.void(redemption_id=r.id, actor=f"staff:{shop.cashier.id}", reason="顾客取消",
+    voided = voids.void(redemption_id=r.id, actor=f"staff:{shop.cashier.id}", reason="顾客取消",
                           partner_id=shop.partner_id, window_minutes=15, now=utc(minutes=14))
     assert (voided.status, voided.void_reason, voided.voided_by) == ("voided", "顾客取消", f"staff:{shop.cashier.id}")
     assert shop.partner.name not in {row["key"] for row in stats(group_by="partner")}
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "redemption.void"))
     assert entry.target == f"redemption:{r.id}" and entry.detail["reason"] == "顾客取消"
     assert entry.detail["by"] == "merchant"
-    refused("already_voided", service.void, redemption_id=r.id, actor="staff:1", reason=None,
+    refused("already_voided", voids.void, redemption_id=r.id, actor="staff:1", reason=None,
             partner_id=shop.partner_id, window_minutes=15)
-    rows, totals = service.history(partner_id=shop.partner_id, day=r.local_day)
+    rows, totals = history.history(partner_id=shop.partner_id, day=r.local_day)
     assert [row.id for row in rows] == [r.id] and totals == {"count": 0, "amount_fen": 0, "discount_fen": 0}
 
 
 def test_merchant_cannot_void_late_or_another_merchants(shop):
     perk = shop.perk()
     r = shop.redeem(shop.pass_for(shop.holder()), perk).redemption
-    refused("void_window_closed", service.void, redemption_id=r.id, actor="staff:1", reason=None,
+    refused("void_window_closed", voids.void, redemption_id=r.id, actor="staff:1", reason=None,
             partner_id=shop.partner_id, window_minutes=15, now=utc(minutes=16))
-    refused("not_found", service.void, redemption_id=r.id, actor="staff:1", reason=None,
+    refused("not_found", voids.void, redemption_id=r.id, actor="staff:1", reason=None,
             partner_id=shop.partner_id + 999, window_minutes=15)
     assert db.session.get(Redemption, r.id).status == "recorded"
 
@@ -320,8 +320,8 @@ def test_merchant_cannot_void_late_or_another_merchants(shop):
 def test_office_voids_any_at_any_time_but_only_with_a_reason(shop):
     perk = shop.perk()
     r = shop.redeem(shop.pass_for(shop.holder()), perk).redemption
-    refused("validation_error", service.void, redemption_id=r.id, actor="office:1", reason="  ")
-    voided = service.void(redemption_id=r.id, actor="office:1", reason="商户申请撤销", now=utc(days=30))
+    refused("validation_error", voids.void, redemption_id=r.id, actor="office:1", reason="  ")
+    voided = voids.void(redemption_id=r.id, actor="office:1", reason="商户申请撤销", now=utc(days=30))
     assert voided.status == "voided"
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "redemption.void"))
     assert entry.actor == "office:1" and entry.detail["by"] == "office"
@@ -337,13 +337,13 @@ def test_history_filters_by_day_and_perk_and_totals_today(shop):
     shop.redeem(shop.pass_for(holder), green)
     yesterday = utc(hours=-23)
     shop.redeem(shop.pass_for(holder, at=yesterday), perk, scanned_at=yesterday, queued=True)
-    rows, totals = service.history(partner_id=shop.partner_id, day=a.local_day)
+    rows, totals = history.history(partner_id=shop.partner_id, day=a.local_day)
     if local_day(yesterday) != a.local_day:
         assert len(rows) == 3
     assert totals["amount_fen"] >= 15000
-    rows, totals = service.history(partner_id=shop.partner_id, day=a.local_day, perk_id=green)
+    rows, totals = history.history(partner_id=shop.partner_id, day=a.local_day, perk_id=green)
     assert len(rows) == 1 and totals == {"count": 1, "amount_fen": 0, "discount_fen": 0}
-    rows, _ = service.history(partner_id=shop.partner_id, day=date(2000, 1, 1))
+    rows, _ = history.history(partner_id=shop.partner_id, day=date(2000, 1, 1))
     assert rows == []
 
 
@@ -386,13 +386,13 @@ def test_the_database_refuses_a_redemption_pairing_a_partner_with_another_partne
 
 
 def test_holder_alias_is_short_stable_per_merchant_and_unlinkable_across(shop):
-    alias = service.holder_alias(secret="s", partner_id=1, subject_id=42)
+    alias = history.holder_alias(secret="s", partner_id=1, subject_id=42)
     assert len(alias) == 6 and set(alias) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-    assert alias == service.holder_alias(secret="s", partner_id=1, subject_id=42)
-    assert alias != service.holder_alias(secret="s", partner_id=2, subject_id=42)
-    assert alias != service.holder_alias(secret="s", partner_id=1, subject_id=43)
-    assert alias != service.holder_alias(secret="t", partner_id=1, subject_id=42)
-    assert service.holder_alias(secret="s", partner_id=1, subject_id=None) is None
+    assert alias == history.holder_alias(secret="s", partner_id=1, subject_id=42)
+    assert alias != history.holder_alias(secret="s", partner_id=2, subject_id=42)
+    assert alias != history.holder_alias(secret="s", partner_id=1, subject_id=43)
+    assert alias != history.holder_alias(secret="t", partner_id=1, subject_id=42)
+    assert history.holder_alias(secret="s", partner_id=1, subject_id=None) is None
 
 
 def _ctx():
@@ -406,18 +406,17 @@ def _deadlocking(monkeypatch, aborts: int) -> list:
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    real, attempts = service._record_under_lock, []
+    real, attempts = service._lock_subject, []
 
-    def deadlocking(*args):
+    def deadlocking(subject_id):
         attempts.append(1)
         if len(attempts) <= aborts:
-            db.session.rollback()
-            raise OperationalError("insert into redemptions ...", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
-        return real(*args)
+            raise OperationalError("select ... for no key update", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+        return real(subject_id)
 
-    monkeypatch.setattr(service, "_record_under_lock", deadlocking)
+    monkeypatch.setattr(service, "_lock_subject", deadlocking)
     # Straight to the lock path (the one-statement path takes it only when its insert writes nothing).
-    monkeypatch.setattr(service, "_record_unless_contested", lambda *args: None)
+    monkeypatch.setattr(service.store, "insert", lambda row: None)
     return attempts
 
 
