@@ -44,7 +44,8 @@ def test_a_crash_and_a_redis_restart_between_redemption_and_retry(shop, app, tmp
         assert replay.status_code == 409 and replay.json()["code"] == "pass_already_used"
         # A fresh pass still works after the restart: the key ring and sessions came back from the database.
         fresh = requests.post(f"{second_server.base}/api/redemptions", headers=shop.header(), timeout=30,
-                              json={**sent, "token": shop.pass_for(holder), "client_id": str(uuid.uuid4())})
+                              json={**sent, "token": shop.pass_for(holder), "client_id": str(uuid.uuid4()),
+                                    "scanned_at": utc().isoformat()})  # a new scan: now, not before two start-ups
         assert fresh.status_code == 201, fresh.text
     finally:
         second_server.stop()
