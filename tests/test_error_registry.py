@@ -133,3 +133,14 @@ def test_the_web_pages_show_the_servers_chinese_message_for_every_code():
     for path, text in sources.items():
         if "response.json()" in text and "fetch(" in text:  # a page that calls the API itself
             assert re.search(r"new Error\(problem\.message\)", text), path.name
+
+
+def test_the_codes_the_pass_codec_refuses_with_are_members_of_the_registry():
+    """The codec (backend/pass/codec.py) keeps its codes as text, shared with the scanner through the
+    test vectors; the pass service turns them into `ErrorCode(...)`, which must not fail."""
+    vectors = json.loads((ROOT / "tests" / "vectors" / "pass.json").read_text(encoding="utf-8"))
+    codes = {case["code"] for case in vectors["cases"] if "code" in case}
+    assert codes and all(ErrorCode(code).value == code for code in codes)
+    source = (ROOT / "backend" / "pass" / "codec.py").read_text(encoding="utf-8")
+    raised = set(re.findall(r"PassRejected\(\"([a-z_]+)\"", source))
+    assert raised and all(ErrorCode(code) for code in raised)
