@@ -8,7 +8,9 @@ into the other tests' shared app. Examples are bounded and the seed is fixed, so
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import hypothesis
 import pytest
@@ -59,9 +61,39 @@ def api(tmp_path_factory, redis_url, redis_prefix):
             with app.app_context():
                 upgrade()
                 assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-            yield Api(app, schemathesis.openapi.from_wsgi("/api/openapi.json", app))
+            api = Api(app, schemathesis.openapi.from_wsgi("/api/openapi.json", app))
+            _some_activity(api)
+            yield api
         finally:
             conftest.dispose(app)
+
+
+def _some_activity(api: Api) -> None:
+    """Rows in every list the roles read (redemptions, a voided one, refusals, a device), so that the
+    answers are checked against their schemas with real items in them, not only empty lists."""
+    client = api.app.test_client()
+
+    def as_(demo_role: str) -> dict:
+        return {"Authorization": f"Bearer {api.token(demo_role)}"}
+
+    pass_token = client.post("/api/pass", headers=as_("citizen"), json={}).json["token"]
+    partner = client.get("/api/merchant/me", headers=as_("cashier")).json["partner"]
+    perk_id = partner["perks"][0]["id"]
+
+    def redeem(token: str) -> dict:
+        body = {"token": token, "perk_id": perk_id, "client_id": str(uuid.uuid4()), "amount_fen": 12345,
+                "scanned_at": datetime.now(timezone.utc).isoformat()}
+        return client.post("/api/redemptions", headers=as_("cashier"), json=body)
+
+    first = redeem(pass_token)
+    assert first.status_code == 201, first.json
+    assert redeem(pass_token).json["code"] == "pass_already_used"  # a refusal of a verified pass
+    assert redeem("XYM:NOT-A-PASS").json["code"] == "pass_invalid"  # and of one that is not a pass
+    second = redeem(client.post("/api/pass", headers=as_("citizen"), json={}).json["token"])
+    voided = client.post(f"/api/redemptions/{second.json['id']}/void", headers=as_("cashier"), json={"reason": "点错"})
+    assert voided.status_code == 200, voided.json
+    code = client.post("/api/merchant/enrolments", headers=as_("merchant-admin")).json["code"]
+    assert client.post("/api/devices/enrol", json={"code": code, "name": "收银台 2"}).status_code == 201
 
 
 def _guarded(operation) -> bool:
