@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from backend import create_app
 
-from .auth.fake_wechat import APPID, SECRET, FakeWeChat
 from . import conftest
+from .auth.fake_wechat import APPID, SECRET, FakeWeChat
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SEED = 20260401
