@@ -1,31 +1,34 @@
-"""gunicorn settings for 信用码; every value can be overridden from the environment."""
-import multiprocessing
-import os
+"""gunicorn settings for 信用码; every value can be overridden from the environment (backend/config.py)."""
+import importlib.util
 import socket
+from pathlib import Path
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-# The app is stateless and CPU-bound in signing and verifying: one worker per core.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# backend/config.py on its own, not the backend package: the master must not import the app's
+# libraries before each gevent worker has patched the standard library (see post_worker_init).
+_spec = importlib.util.spec_from_file_location("_xym_settings", Path(__file__).resolve().parent / "backend" / "config.py")
+_settings = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_settings)
+_server = _settings.gunicorn_from_env()
+
+bind = _server["bind"]
+workers = _server["workers"]
 # On PostgreSQL, gevent: each worker serves its connections as greenlets and waits on PostgreSQL
 # and Redis cooperatively. Against gthread (4 threads) in the same run it served 44% more
 # redemptions per second at a lower p99 and kept the cores busy (94% against 86%): no hand-offs
 # between threads and the GIL, and bigger group-commit batches (docs/benchmarks.md).
 # On SQLite, gthread: SQLite waits for a lock by sleeping in C, which under gevent would stop the
 # very greenlet holding the lock (a writer yielding on a Redis call) until its busy timeout.
-_on_postgresql = os.environ.get("DATABASE_URL", "").startswith("postgres")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent" if _on_postgresql else "gthread")
-# gevent: connections one worker holds at once (of their requests, WORKER_REQUESTS_AT_ONCE run at once)
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # gthread only
+worker_class = _server["worker_class"]
+worker_connections = _server["worker_connections"]
+threads = _server["threads"]
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = _server["accesslog"]
+forwarded_allow_ips = _server["forwarded_allow_ips"]
 # One listening socket per worker: the kernel spreads connections over the workers (with one shared
 # socket, the worker that woke first took most keep-alive connections). See docs/running.md.
-reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") == "1"
-
+reuse_port = _server["reuse_port"]
 
 def on_starting(server):
     """With reuse_port, a second server started on a busy port would not fail: it would share the

@@ -7,7 +7,7 @@ import logging
 from apiflask import APIFlask
 from flask.sessions import SessionInterface
 
-from . import admission, changefeed
+from . import admission, changefeed, openapi
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import autocommit, db, limiter, migrate, redis_store
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     admission.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
+    openapi.init_app(app)
     register_cli(app)
     return app
 

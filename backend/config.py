@@ -1,7 +1,11 @@
 """Settings, read from the environment in exactly one place.
 
-Every setting has a safe default for the embedded set-up (SQLite file, local Redis). Outside demo
-mode and tests the app refuses to start without real secrets (`Settings.check_production`).
+Every setting has a safe default for the embedded set-up (SQLite file, local Redis), written here and
+nowhere else: `from_env()` is the app's config and `gunicorn_from_env()` the server's. Outside demo
+mode and tests the app refuses to start without real secrets (`check_production`).
+
+This module imports nothing of the app: gunicorn.conf.py loads it on its own in the master process,
+which must not import the app's libraries before a gevent worker has patched the standard library.
 """
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-def _flag(name: str) -> bool:
-    return (_env(name, "0") or "0").lower() in {"1", "true", "yes", "on"}
+def _flag(name: str, default: bool = False) -> bool:
+    return (_env(name, "1" if default else "0") or "0").lower() in {"1", "true", "yes", "on"}
 
 
 def database_url_from_env() -> str:
@@ -35,16 +39,32 @@ def _pool_limits() -> dict:
     return {"pool_size": int(_env("DATABASE_POOL_SIZE", "5")), "max_overflow": int(_env("DATABASE_MAX_OVERFLOW", "10"))}
 
 
-def _engine_options() -> dict:
+def _engine_options(pool_limits: dict) -> dict:
     options = {"pool_pre_ping": _flag("DATABASE_POOL_PRE_PING")}
     if database_url_from_env().startswith("postgresql"):  # SQLite's pools take no size
-        options.update(_pool_limits())
+        options.update(pool_limits)
     return options
+
+
+# The default limits of sign-in, SMS codes, identity binding and enrolment (backend/auth/limits.py),
+# in Flask-Limiter's notation; the environment variable (or app setting) of the same name overrides one.
+RATE_LIMITS = {
+    "RATELIMIT_SMS_PER_PHONE": "1/minute;5/hour;10/day",
+    "RATELIMIT_SMS_PER_IP": "20/hour",
+    "RATELIMIT_SMS_LOGIN_PER_PHONE": "10/hour",
+    "RATELIMIT_SIGNIN_PER_IP": "30/minute;300/hour",
+    "RATELIMIT_PASSWORD_PER_USERNAME": "5/minute;20/hour",
+    "RATELIMIT_BIND_PER_ACCOUNT": "5/hour;10/day",
+    "RATELIMIT_BIND_PER_IP": "30/hour",
+    "RATELIMIT_ENROL_PER_IP": "20/minute",
+    "RATELIMIT_REFRESH_PER_IP": "60/minute",
+}
 
 
 def from_env() -> dict:
     """The Flask config mapping built from the process environment."""
     demo = _flag("DEMO")
+    pool_limits = _pool_limits()
     secret = _env("SECRET_KEY", DEMO_ONLY_SECRET if demo else None)
     return {
         "DEMO": demo,
@@ -53,7 +73,7 @@ def from_env() -> dict:
         # Off by default: a ping before every checkout is a round trip on every request. After a
         # database restart each stale pooled connection fails one request, and SQLAlchemy then
         # discards the whole pool; turn it on where a proxy silently drops idle connections.
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(pool_limits),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Key prefix for everything this app keeps in Redis: lets several apps (or test runs) share one server.
         "REDIS_PREFIX": _env("REDIS_PREFIX", "xym:"),
@@ -73,7 +93,7 @@ def from_env() -> dict:
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
         # Requests one worker process runs at once (backend/admission.py): as many as its session
         # pool holds; the others wait their turn.
-        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(sum(_pool_limits().values())))),
+        "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(sum(pool_limits.values())))),
         "ACCESS_TOKEN_MINUTES": int(_env("ACCESS_TOKEN_MINUTES", "15")),
         "REFRESH_TOKEN_DAYS": int(_env("REFRESH_TOKEN_DAYS", "30")),
         "DEMO_TOKEN_HOURS": int(_env("DEMO_TOKEN_HOURS", "12")),
@@ -91,14 +111,36 @@ def from_env() -> dict:
         "WECHAT_APPID": _env("WECHAT_APPID"),
         "WECHAT_SECRET": _env("WECHAT_SECRET"),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        # connect, read (seconds): a hung WeChat must not hold a worker thread
+        "WECHAT_TIMEOUT": (3.05, 5.0),
         "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
         "SESSION_WARM_SECONDS": int(_env("SESSION_WARM_SECONDS", "120")),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
-        # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of the limits named in
-        # backend/auth/limits.py such as RATELIMIT_SMS_PER_PHONE) passes through unchanged.
+        # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of RATE_LIMITS above, whose
+        # defaults backend/auth/limits.py falls back to) passes through unchanged.
         **{name: value for name, value in os.environ.items()
            if name.startswith("RATELIMIT_") and name != "RATELIMIT_DISABLED" and value},
         "JSON_AS_ASCII": False,
+    }
+
+
+def gunicorn_from_env() -> dict:
+    """gunicorn's settings (gunicorn.conf.py assigns each of them), every one overridable from the environment."""
+    on_postgresql = database_url_from_env().startswith("postgresql")
+    return {
+        "bind": f"{_env('HOST', '0.0.0.0')}:{_env('PORT', '8000')}",
+        # The app is stateless and CPU-bound in signing and verifying: one worker per core.
+        "workers": int(_env("WEB_CONCURRENCY", str(os.cpu_count() or 1))),
+        # gevent on PostgreSQL and gthread on SQLite: gunicorn.conf.py says why.
+        "worker_class": _env("GUNICORN_WORKER_CLASS", "gevent" if on_postgresql else "gthread"),
+        # gevent: connections one worker holds at once (of their requests, WORKER_REQUESTS_AT_ONCE run at once)
+        "worker_connections": int(_env("GUNICORN_WORKER_CONNECTIONS", "1000")),
+        "threads": int(_env("GUNICORN_THREADS", "4")),  # gthread only
+        "accesslog": _env("GUNICORN_ACCESSLOG", "-"),
+        # Proxies whose X-Forwarded-For is believed (docs/security.md): the rate limits key on it.
+        "forwarded_allow_ips": _env("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # One listening socket per worker (docs/running.md); GUNICORN_REUSE_PORT=0 shares one.
+        "reuse_port": _flag("GUNICORN_REUSE_PORT", default=True),
     }
 
 

@@ -29,3 +29,9 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The text of a CHECK constraint that `column` holds one of `values`, written as the migrations
+    wrote it, so that the model's tuple of names is the only place they are spelled."""
+    return f"{column} in ({', '.join(repr(value) for value in values)})"

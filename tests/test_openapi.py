@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from backend.errors import ErrorCode
+from backend.openapi import RAISES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 
@@ -22,3 +26,33 @@ def test_every_contract_route_is_documented(client):
         assert path in paths, path
     problem = paths["/api/redemptions"]["post"]
     assert "201" in problem["responses"]
+
+
+def test_every_error_answer_is_documented_as_a_problem_with_its_codes(client):
+    document = client.get("/api/openapi.json").json
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"status", "code", "message"}
+    assert problem["properties"]["code"]["enum"] == [code.value for code in ErrorCode]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            errors = {status: response for status, response in operation["responses"].items() if status[0] in "45"}
+            assert "500" in errors, (method, path)
+            if operation.get("security"):
+                assert {"401", "403"} <= set(errors), (method, path)
+            for status, response in errors.items():
+                assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+                # each status names the codes it carries, and each of those codes has that status
+                named = re.findall(r"`([a-z_]+)`", response["description"])
+                assert named and all(ErrorCode(name).status == int(status) for name in named), (method, path, status)
+
+
+def test_an_operation_lists_the_refusals_of_its_service(client):
+    responses = client.get("/api/openapi.json").json["paths"]["/api/redemptions"]["post"]["responses"]
+    assert "`pass_already_used`" in responses["409"]["description"]
+    assert "`pass_expired`" in responses["410"]["description"]
+    assert "`tier_not_eligible`" in responses["403"]["description"]
+    assert responses["200"]["content"] == responses["201"]["content"]  # the same client_id again
+
+
+def test_the_refusal_table_names_real_endpoints(app):
+    assert set(RAISES) <= set(app.view_functions)

@@ -99,7 +99,7 @@ def wechat_login(*, code: str) -> sessions.TokenPair:
     config = current_app.config
     identity = wechat.code_to_session(base_url=config["WECHAT_API_BASE"], appid=config["WECHAT_APPID"],
                                       secret=config["WECHAT_SECRET"], code=code,
-                                      timeout=config.get("WECHAT_TIMEOUT", wechat.TIMEOUT))
+                                      timeout=config["WECHAT_TIMEOUT"])
     account = _find_or_create(CitizenAccount.wechat_openid, identity.openid, wechat_openid=identity.openid)
     return _start(account)
 

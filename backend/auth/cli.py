@@ -6,14 +6,14 @@ from flask.cli import AppGroup
 
 from ..errors import DomainError
 from . import staff
-from .models import OFFICE_ROLES
+from .roles import MERCHANT_STAFF, OFFICE
 
 accounts_cli = AppGroup("accounts", help="账号管理：信用办用户与商户员工")
 
 
 @accounts_cli.command("create-office-user")
 @click.argument("username")
-@click.argument("role", type=click.Choice(OFFICE_ROLES))
+@click.argument("role", type=click.Choice(OFFICE))
 @click.password_option(help="至少 10 位")
 def create_office_user(username: str, role: str, password: str):
     """Create a credit-office user (the first office_admin of a new deployment starts here)."""
@@ -27,7 +27,7 @@ def create_office_user(username: str, role: str, password: str):
 @accounts_cli.command("create-staff")
 @click.argument("partner_id", type=int)
 @click.argument("username")
-@click.argument("role", type=click.Choice(["merchant_admin", "cashier"]))
+@click.argument("role", type=click.Choice(MERCHANT_STAFF))
 @click.password_option(help="至少 10 位")
 def create_staff(partner_id: int, username: str, role: str, password: str):
     """Create a merchant staff account for a partner."""

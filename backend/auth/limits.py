@@ -1,31 +1,20 @@
 """Rate limits of sign-in, SMS codes, identity binding and enrolment (Flask-Limiter, Redis storage).
 
 Limits run before the view, so keys come from the raw request: the client address, the phone or
-username in the body, or the subject of a correctly signed bearer token. Every limit string can be
-overridden in the app config under the name given here (e.g. RATELIMIT_SMS_PER_PHONE).
+username in the body, or the subject of a correctly signed bearer token. Every limit is a setting
+named in backend/config.py (RATE_LIMITS, e.g. RATELIMIT_SMS_PER_PHONE).
 """
 from __future__ import annotations
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
+from ..config import RATE_LIMITS
 from .service import unverified_subject
 
-DEFAULTS = {
-    "RATELIMIT_SMS_PER_PHONE": "1/minute;5/hour;10/day",
-    "RATELIMIT_SMS_PER_IP": "20/hour",
-    "RATELIMIT_SMS_LOGIN_PER_PHONE": "10/hour",
-    "RATELIMIT_SIGNIN_PER_IP": "30/minute;300/hour",
-    "RATELIMIT_PASSWORD_PER_USERNAME": "5/minute;20/hour",
-    "RATELIMIT_BIND_PER_ACCOUNT": "5/hour;10/day",
-    "RATELIMIT_BIND_PER_IP": "30/hour",
-    "RATELIMIT_ENROL_PER_IP": "20/minute",
-    "RATELIMIT_REFRESH_PER_IP": "60/minute",
-}
-
-
 def setting(name: str):
-    return lambda: current_app.config.get(name, DEFAULTS[name])
+    """The limit `name` as the app is configured, or its default (backend/config.py RATE_LIMITS)."""
+    return lambda: current_app.config.get(name, RATE_LIMITS[name])
 
 
 def _body_field(field: str) -> str:

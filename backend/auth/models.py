@@ -4,11 +4,9 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..dbtypes import BigId, UTCDateTime, utcnow
+from ..dbtypes import BigId, UTCDateTime, one_of, utcnow
 from ..extensions import db
-
-MERCHANT_ROLES = ("merchant_admin", "cashier")
-OFFICE_ROLES = ("office_admin", "office_analyst", "office_auditor")
+from .roles import MERCHANT_STAFF, OFFICE
 
 
 class CitizenAccount(db.Model):
@@ -60,7 +58,7 @@ class MerchantStaff(db.Model):
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
-    __table_args__ = (CheckConstraint("role in ('merchant_admin', 'cashier')", name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", MERCHANT_STAFF), name="role"),)
 
 
 class Device(db.Model):
@@ -99,7 +97,7 @@ class OfficeUser(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
-        CheckConstraint("role in ('office_admin', 'office_analyst', 'office_auditor')", name="role"),
+        CheckConstraint(one_of("role", OFFICE), name="role"),
     )
 
 

@@ -4,6 +4,7 @@ from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, Strin
 from apiflask.validators import Length, OneOf
 
 from ..merchants.schemas import PartnerOut
+from .roles import CASHIER, MERCHANT_STAFF
 
 
 class SmsSendIn(Schema):
@@ -136,7 +137,7 @@ class StaffIn(Schema):
     username = String(required=True, validate=Length(min=3, max=64))
     password = String(required=True, validate=Length(min=1, max=256), load_only=True,
                       metadata={"description": "初始密码，至少 10 位；以 argon2id 保存"})
-    role = String(load_default="cashier", validate=OneOf(["merchant_admin", "cashier"]))
+    role = String(load_default=CASHIER, validate=OneOf(MERCHANT_STAFF))
 
 
 class StaffOut(Schema):

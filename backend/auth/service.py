@@ -16,11 +16,6 @@ ISSUER = "xinyongma"
 AUDIENCE = "xinyongma-api"
 ALGORITHM = "HS256"  # pinned: decode never accepts another algorithm, "none" included
 
-CITIZEN_ROLES = ("citizen",)
-MERCHANT_ROLES = ("merchant_admin", "cashier", "device")
-OFFICE_ROLES = ("office_admin", "office_analyst", "office_auditor")
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the subject kind and id, the role, and for merchant roles the partner."""

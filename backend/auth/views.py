@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 from ..errors import DomainError, ErrorCode
 from ..extensions import db, limiter
 from ..timeutil import iso
-from . import citizens, limits, office, sessions, staff
+from . import citizens, limits, office, roles, sessions, staff
 from .guard import auth, current_principal
 from .models import Device
 from .schemas import (StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
@@ -14,10 +14,6 @@ from .schemas import (StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut,
                       SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn)
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api", tag="登录与身份")
-
-ALL_ROLES = ["citizen", "cashier", "merchant_admin", "device", "office_admin", "office_analyst", "office_auditor"]
-MERCHANT_SIDE = ["cashier", "merchant_admin", "device"]
-OFFICE_READERS = ["office_admin", "office_analyst", "office_auditor"]
 
 
 # -- citizens -----------------------------------------------------------------------------------
@@ -52,7 +48,7 @@ def wechat_login(body):
 
 
 @bp.get("/auth/me")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.output(MeOut)
 @bp.doc(summary="我的账号", description="脱敏手机号、是否已实名、所代表的企业；从不返回身份证号。")
 def me():
@@ -62,7 +58,7 @@ def me():
 @bp.post("/auth/identity")
 @limiter.limit(limits.setting("RATELIMIT_BIND_PER_ACCOUNT"), key_func=limits.account_key)
 @limiter.limit(limits.setting("RATELIMIT_BIND_PER_IP"), key_func=limits.client_ip)
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(IdentityIn, arg_name="body")
 @bp.output(IdentityOut)
 @bp.doc(summary="实名认证（绑定身份）", description="姓名与 18 位身份证号；以带密钥的哈希匹配信用主体，不保存明文。"
@@ -83,7 +79,7 @@ def refresh(body):
 
 
 @bp.post("/auth/logout")
-@bp.auth_required(auth, roles=ALL_ROLES)
+@bp.auth_required(auth, roles=roles.EVERYONE)
 @bp.output({}, status_code=204)
 @bp.doc(summary="退出登录", description="立即注销本会话：其访问令牌与刷新令牌都不再有效。")
 def logout():
@@ -137,7 +133,7 @@ def enrol_device(body):
 
 
 @bp.get("/merchant/me")
-@bp.auth_required(auth, roles=MERCHANT_SIDE)
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.output(MerchantMeOut)
 @bp.doc(summary="本商户与本设备", description="扫码端用它刷新商户名称与优惠列表。")
 def merchant_me():
@@ -148,7 +144,7 @@ def merchant_me():
 
 
 @bp.post("/merchant/enrolments")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.output(EnrolmentOut, status_code=201)
 @bp.doc(summary="生成设备绑定码", description="一次性、10 分钟内有效；同时给出二维码供扫码端扫描。")
 def create_enrolment():
@@ -174,7 +170,7 @@ def device_json(device: Device) -> dict:
 
 
 @bp.get("/merchant/devices")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.output(DeviceListOut)
 @bp.doc(summary="本商户的扫码设备")
 def list_devices():
@@ -182,7 +178,7 @@ def list_devices():
 
 
 @bp.post("/merchant/devices/<int:device_id>/revoke")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.output(DeviceOut)
 @bp.doc(summary="吊销扫码设备", description="立即生效：该设备的令牌从下一次请求起被拒绝。")
 def revoke_device(device_id: int):
@@ -199,7 +195,7 @@ def staff_json(member) -> dict:
 
 
 @bp.get("/merchant/staff")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.output(StaffListOut)
 @bp.doc(summary="本商户员工")
 def list_staff():
@@ -207,19 +203,19 @@ def list_staff():
 
 
 @bp.post("/merchant/staff")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.input(StaffIn, arg_name="body")
 @bp.output(StaffOut, status_code=201)
 @bp.doc(summary="新增收银员", description="商户管理员只能为本商户新增收银员；留痕审计。")
 def create_cashier(body):
     principal = current_principal()
     member = staff.create_staff(actor=principal.actor, partner_id=principal.partner_id, username=body["username"],
-                                role="cashier", password=body["password"])
+                                role=roles.CASHIER, password=body["password"])
     return staff_json(member)
 
 
 @bp.post("/office/partners/<int:partner_id>/staff")
-@bp.auth_required(auth, roles=["office_admin"])
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(StaffIn, arg_name="body")
 @bp.output(StaffOut, status_code=201)
 @bp.doc(summary="为合作单位开设员工账号", description="签约时由信用办开设商户管理员（或收银员）账号；留痕审计。")
@@ -232,7 +228,7 @@ def create_partner_staff(partner_id: int, body):
 # -- the credit office: company representatives --------------------------------------------------
 
 @bp.get("/office/representatives")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(RepresentativeListOut)
 @bp.doc(summary="企业授权代表列表", description="只含内部编号，不含任何证件号码。")
 def list_representatives():
@@ -240,7 +236,7 @@ def list_representatives():
 
 
 @bp.post("/office/representatives")
-@bp.auth_required(auth, roles=["office_admin"])
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(RepresentativeIn, arg_name="body")
 @bp.output(RepresentativeOut, status_code=201)
 @bp.doc(summary="授权企业代表", description="依企业授权委托书，允许已实名的市民出示该企业的信用码；记入审计日志。")
@@ -250,7 +246,7 @@ def authorise_representative(body):
 
 
 @bp.post("/office/representatives/<int:representative_id>/revoke")
-@bp.auth_required(auth, roles=["office_admin"])
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.output(RepresentativeOut)
 @bp.doc(summary="撤销企业代表授权", description="记入审计日志。")
 def revoke_representative(representative_id: int):

@@ -26,7 +26,6 @@ ERRCODES = {
     40226: ErrorCode.WECHAT_USER_BLOCKED,  # high-risk user, blocked by WeChat
     -1: ErrorCode.WECHAT_UNAVAILABLE,  # system busy
 }
-TIMEOUT = (3.05, 5)  # connect, read: a hung WeChat must not hold a worker thread
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class WeChatIdentity:
 
 
 def code_to_session(*, base_url: str, appid: str | None, secret: str | None, code: str,
-                    timeout: tuple[float, float] = TIMEOUT) -> WeChatIdentity:
+                    timeout: tuple[float, float]) -> WeChatIdentity:
     if not appid or not secret:
         log.error("WECHAT_APPID / WECHAT_SECRET are not set: WeChat sign-in is off")
         raise DomainError(ErrorCode.WECHAT_UNAVAILABLE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app
 
+from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
@@ -15,7 +16,7 @@ bp = APIBlueprint("credit", __name__, url_prefix="/api/credit", tag="信用数�
 
 
 @bp.post("/imports")
-@bp.auth_required(auth, roles=["office_admin"])
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(ImportUploadIn, location="files", arg_name="upload")
 @bp.output(ImportJobOut, status_code=202)
 @bp.doc(summary="导入信用等级与红黑名单", description="上传信用平台导出的 CSV，后台导入；用返回的任务编号查询进度。")
@@ -26,7 +27,7 @@ def start_import(upload):
 
 
 @bp.get("/imports/<int:job_id>")
-@bp.auth_required(auth, roles=["office_admin", "office_analyst", "office_auditor"])
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(ImportJobOut)
 @bp.doc(summary="导入进度")
 def import_progress(job_id: int):

@@ -5,7 +5,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Foreig
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..dbtypes import BigId, UTCDateTime, utcnow
+from ..dbtypes import BigId, UTCDateTime, one_of, utcnow
 from ..extensions import db
 
 PERK_KINDS = ("discount", "green_channel", "deposit_waived", "extra_quota", "free_entry")
@@ -63,9 +63,7 @@ class Perk(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     partner: Mapped[Partner] = relationship(back_populates="perks")
     __table_args__ = (
-        CheckConstraint(
-            "kind in ('discount', 'green_channel', 'deposit_waived', 'extra_quota', 'free_entry')", name="kind"
-        ),
+        CheckConstraint(one_of("kind", PERK_KINDS), name="kind"),
         CheckConstraint(
             "(kind = 'discount') = (discount_permille is not null)", name="discount_needs_permille"
         ),

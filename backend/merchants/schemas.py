@@ -16,8 +16,8 @@ class PerkOut(Schema):
     id = Integer()
     kind = String(metadata={"description": "discount / green_channel / deposit_waived / extra_quota / free_entry"})
     title = String()
-    discount_permille = Integer(metadata={"description": "仅折扣类：980 表示按 98% 付款"})
-    max_discount_fen = Integer(metadata={"description": "仅折扣类：单次优惠上限（分）"})
+    discount_permille = Integer(allow_none=True, metadata={"description": "仅折扣类：980 表示按 98% 付款"})
+    max_discount_fen = Integer(allow_none=True, metadata={"description": "仅折扣类：单次优惠上限（分）"})
     min_tier = String()
     holder_kinds = List(String())
     quota_by_tier = Dict(keys=String(), values=Integer(), allow_none=True,

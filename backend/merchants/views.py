@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from apiflask import APIBlueprint
 from flask import current_app
 
+from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
@@ -22,8 +23,6 @@ from .schemas import StatementOut, StatementQuery
 key_context = importlib.import_module("backend.pass.context").key_context
 
 bp = APIBlueprint("merchants", __name__, url_prefix="/api", tag="商户与核销")
-
-MERCHANT_ROLES = ["cashier", "merchant_admin", "device"]
 
 
 TIER_CACHE_SECONDS = 30
@@ -96,7 +95,7 @@ def partners():
 
 
 @bp.post("/redemptions")
-@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.input(RedeemIn, arg_name="body")
 @bp.output(RedemptionOut, status_code=201)
 @bp.doc(summary="核销优惠", description="验证信用码并记录一次核销；同一 client_id 重发返回首次结果（200）。"
@@ -116,7 +115,7 @@ def redeem(body):
 
 
 @bp.get("/redemptions")
-@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.input(HistoryQuery, location="query", arg_name="query")
 @bp.output(HistoryOut)
 @bp.doc(summary="本商户核销记录", description="按日期（北京时间，默认今天）和优惠筛选本商户的核销及当日合计（不含已撤销）；"
@@ -140,7 +139,7 @@ def history(query):
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
-@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.input(VoidIn, arg_name="body")
 @bp.output(RedemptionOut)
 @bp.doc(summary="撤销核销（商户）", description="商户可在核销后 VOID_WINDOW_MINUTES（默认 15）分钟内撤销本商户的核销；留痕审计。")

@@ -6,6 +6,7 @@ from datetime import date
 from apiflask import APIBlueprint
 from flask import current_app
 
+from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..errors import DomainError, ErrorCode
@@ -22,12 +23,9 @@ from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, Stats
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
-OFFICE_READERS = ["office_admin", "office_analyst", "office_auditor"]
-OFFICE_WRITERS = ["office_admin"]
-
 
 @bp.get("/stats")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(StatsQuery, location="query", arg_name="query")
 @bp.output(StatsOut)
 @bp.doc(summary="核销统计", description="按场景、商户、信用等级或日期汇总核销次数、金额与优惠金额（不含已撤销）。")
@@ -36,7 +34,7 @@ def stats(query):
 
 
 @bp.get("/stats.csv")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(StatsQuery, location="query", arg_name="query")
 @bp.doc(summary="导出核销统计 (CSV)", description="与 /api/office/stats 相同的筛选；金额以元计，末行为合计。",
         responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
@@ -59,7 +57,7 @@ def _office_partner(partner) -> dict:
 
 
 @bp.get("/scenarios")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(ScenarioListOut)
 @bp.doc(summary="场景列表")
 def scenarios():
@@ -67,7 +65,7 @@ def scenarios():
 
 
 @bp.post("/scenarios")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(ScenarioIn, arg_name="body")
 @bp.output(ScenarioOut, status_code=201)
 @bp.doc(summary="新增场景", description="审计留痕。")
@@ -76,7 +74,7 @@ def create_scenario(body):
 
 
 @bp.get("/partners")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(OfficePartnerListOut)
 @bp.doc(summary="合作单位与优惠规则（含已停用）")
 def partners():
@@ -86,7 +84,7 @@ def partners():
 
 
 @bp.post("/partners")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(PartnerIn, arg_name="body")
 @bp.output(OfficePartnerOut, status_code=201)
 @bp.doc(summary="签约合作单位", description="新增合作商户或办事机构；审计留痕，公示列表随即可见。")
@@ -97,7 +95,7 @@ def create_partner(body):
 
 
 @bp.patch("/partners/<int:partner_id>")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(PartnerPatchIn, arg_name="body")
 @bp.output(OfficePartnerOut)
 @bp.doc(summary="修改合作单位", description="active=false 即停止合作：公示列表不再显示，核销返回 perk_unavailable。")
@@ -107,7 +105,7 @@ def update_partner(partner_id, body):
 
 
 @bp.post("/partners/<int:partner_id>/perks")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(PerkIn, arg_name="body")
 @bp.output(PerkRulesOut, status_code=201)
 @bp.doc(summary="新增优惠", description="优惠即数据：类型、适用主体与等级、额度、有效期、暂停日历、每日次数、优惠上限。")
@@ -117,7 +115,7 @@ def create_perk(partner_id, body):
 
 
 @bp.patch("/perks/<int:perk_id>")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(PerkIn(partial=True), arg_name="body")
 @bp.output(PerkRulesOut)
 @bp.doc(summary="修改优惠规则", description="下一次核销即按新规则执行，无需改代码或重启；审计记录修改前后的值。")
@@ -127,7 +125,7 @@ def update_perk(perk_id, body):
 
 
 @bp.get("/calendars/<calendar>")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(CalendarOut)
 @bp.doc(summary="暂停日历", description="例如 major_holidays：重大节假日暂停免费入园等优惠。")
 def calendar(calendar):
@@ -135,7 +133,7 @@ def calendar(calendar):
 
 
 @bp.post("/calendars/<calendar>/days")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(CalendarDayIn, arg_name="body")
 @bp.output(CalendarOut, status_code=201)
 @bp.doc(summary="暂停日历增加一天")
@@ -145,7 +143,7 @@ def add_calendar_day(calendar, body):
 
 
 @bp.delete("/calendars/<calendar>/days/<day>")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.output({}, status_code=204)
 @bp.doc(summary="暂停日历删除一天")
 def remove_calendar_day(calendar, day):
@@ -166,7 +164,7 @@ def calendar_view(name: str) -> dict:
 # -- voids, offline conflicts, failed attempts ----------------------------------------------------
 
 @bp.post("/redemptions/<int:redemption_id>/void")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(OfficeVoidIn, arg_name="body")
 @bp.output(RedemptionOut)
 @bp.doc(summary="撤销核销（信用办）", description="信用办可随时撤销任何核销，须填写原因；审计留痕，统计不再计入。")
@@ -188,7 +186,7 @@ def _conflict_json(conflict) -> dict:
 
 
 @bp.get("/redemption-conflicts")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(ConflictQuery, location="query", arg_name="query")
 @bp.output(ConflictListOut)
 @bp.doc(summary="离线核销冲突", description="同一信用码在两台设备离线核销：保留先入库的一条，另一条在此待复核。")
@@ -197,7 +195,7 @@ def conflicts(query):
 
 
 @bp.post("/redemption-conflicts/<int:conflict_id>/resolve")
-@bp.auth_required(auth, roles=OFFICE_WRITERS)
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(ResolveIn, arg_name="body")
 @bp.output(ConflictOut)
 @bp.doc(summary="处理离线核销冲突", description="记录处理结论；审计留痕。")
@@ -208,7 +206,7 @@ def resolve_conflict(conflict_id, body):
 
 
 @bp.get("/failed-attempts")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(FailedAttemptQuery, location="query", arg_name="query")
 @bp.output(FailedAttemptListOut)
 @bp.doc(summary="核销失败记录", description="每次被拒的核销及原因代码、设备与时间（最近 500 条）；未通过验证的信用码不记录持码人。")

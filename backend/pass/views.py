@@ -4,6 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app, jsonify, request
 
+from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
@@ -15,7 +16,7 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 
 
 @bp.post("")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(IssueIn, arg_name="body")
 @bp.output(IssueOut, status_code=201)
 @bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
@@ -37,7 +38,7 @@ def public_keys():
 
 
 @bp.post("/verify")
-@bp.auth_required(auth, roles=["cashier", "merchant_admin", "device"])
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.input(VerifyIn, arg_name="body")
 @bp.output(VerifyOut)
 @bp.doc(summary="在线验证信用码", description="只返回主体类型、信用等级与有效期，从不返回持有人身份。")
@@ -68,7 +69,7 @@ def _qr_response(render, mimetype: str):
 
 
 @bp.get("/qr.png")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.doc(summary="信用码二维码 (PNG)", description="签发一个新的信用码并返回其二维码图片；有效期见 X-Pass-Expires-At。",
         responses={200: {"description": "PNG", "content": {"image/png": {}}}})
 def qr_png():
@@ -76,7 +77,7 @@ def qr_png():
 
 
 @bp.get("/qr.svg")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.doc(summary="信用码二维码 (SVG)", description="签发一个新的信用码并返回其二维码 SVG。",
         responses={200: {"description": "SVG", "content": {"image/svg+xml": {}}}})
 def qr_svg():

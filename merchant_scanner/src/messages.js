@@ -30,6 +30,10 @@ const CODES = {
   not_found: { title: '找不到该记录', hint: '' },
   storage_unavailable: { title: '本机无法保存核销记录', hint: '请关闭无痕/隐私模式，或换用系统浏览器后重试' },
   network: { title: '网络不可用', hint: '联网后自动同步' },
+  token_expired: { title: '设备授权已过期', hint: '请在“设置”里重新绑定本设备' },
+  bad_request: { title: '请求格式有误', hint: '请刷新页面后重试；仍不行请联系信用办' },
+  internal_error: { title: '服务器出错了', hint: '请稍后重试；未上传的核销会留在本机，自动补传' },
+  service_unavailable: { title: '服务器繁忙', hint: '请稍后重试；未上传的核销会留在本机，自动补传' },
 };
 
 const INVALID_REASONS = {
