@@ -131,8 +131,9 @@ def test_the_web_pages_show_the_servers_chinese_message_for_every_code():
     sources = _js(WEB_STATIC)
     assert sources
     for path, text in sources.items():
-        if "response.json()" in text and "fetch(" in text:  # a page that calls the API itself
-            assert re.search(r"new Error\(problem\.message\)", text), path.name
+        if "response.json()" in text and "fetch(" in text:  # a module that calls the API itself
+            # Its error carries the problem's message (backend/web/static/api.js: class ApiError).
+            assert re.search(r"(new Error|super)\(problem\.message\)", text), path.name
 
 
 def test_the_codes_the_pass_codec_refuses_with_are_members_of_the_registry():

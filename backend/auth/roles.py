@@ -23,4 +23,6 @@ MERCHANT_SIDE = (*MERCHANT_STAFF, DEVICE)
 # The roles of an office_users row (its CHECK constraint lists them in this order); all may read.
 OFFICE = (OFFICE_ADMIN, OFFICE_ANALYST, OFFICE_AUDITOR)
 OFFICE_WRITERS = (OFFICE_ADMIN,)
+# Who reads the audit log: the admin and the auditor (the analyst sees statistics, not who did what).
+AUDIT_READERS = (OFFICE_ADMIN, OFFICE_AUDITOR)
 EVERYONE = (*CITIZENS, *MERCHANT_SIDE, *OFFICE)

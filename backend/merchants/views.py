@@ -152,7 +152,7 @@ def void(redemption_id, body):
 
 
 @bp.get("/merchant/statement")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.input(StatementQuery, location="query", arg_name="query")
 @bp.output(StatementOut)
 @bp.doc(summary="本商户月度对账", description="按日汇总本商户一个月的核销次数、消费金额与优惠金额及月合计，"

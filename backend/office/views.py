@@ -223,7 +223,7 @@ def failed_attempts(query):
 # -- the audit log and the case feed (实时、全量反馈) -------------------------------------------------
 
 @bp.get("/audit")
-@bp.auth_required(auth, roles=["office_admin", "office_auditor"])
+@bp.auth_required(auth, roles=roles.AUDIT_READERS)
 @bp.input(AuditQuery, location="query", arg_name="query")
 @bp.output(AuditOut)
 @bp.doc(summary="审计日志", description="信用办、商户与命令行的每一次改动，新的在前；按操作人、操作、日期筛选，`before` 翻页。")
@@ -236,7 +236,7 @@ def audit_log(query):
 
 
 @bp.get("/cases")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(CasesQuery, location="query", arg_name="query")
 @bp.output(CasesOut)
 @bp.doc(summary="激励案例（实时全量反馈）",

@@ -88,8 +88,12 @@ class ObjectionOut(Schema):
     answered_at = DateTime(allow_none=True)
 
 
+class ObjectionItem(ObjectionOut):
+    """ObjectionOut inside a list: apispec names a schema used both alone and nested only once."""
+
+
 class ObjectionListOut(Schema):
-    objections = List(Nested(ObjectionOut))
+    objections = List(Nested(ObjectionItem))
 
 
 class OfficeObjectionQuery(Schema):

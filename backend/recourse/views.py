@@ -4,6 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app
 
+from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..dbtypes import utcnow
 from . import service
@@ -11,7 +12,6 @@ from .schemas import (AnswerIn, CreditOut, HistoryOut, HistoryQuery, HolderQuery
                       ObjectionListOut, ObjectionOut, OfficeObjectionQuery)
 
 bp = APIBlueprint("recourse", __name__, url_prefix="/api", tag="信用查询与异议")
-OFFICE_READERS = ["office_admin", "office_analyst", "office_auditor"]
 
 
 def _objection(objection, now) -> dict:
@@ -23,7 +23,7 @@ def _objection(objection, now) -> dict:
 
 
 @bp.get("/me/credit")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(HolderQuery, location="query", arg_name="query")
 @bp.output(CreditOut)
 @bp.doc(summary="我的信用", description="信用等级、能否享受激励及原因（对照本市等级阶梯）、可办理的途径与可用的优惠。")
@@ -32,7 +32,7 @@ def my_credit(query):
 
 
 @bp.get("/me/redemptions")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(HistoryQuery, location="query", arg_name="query")
 @bp.output(HistoryOut)
 @bp.doc(summary="我的核销记录", description="本人（或所代表企业）的核销记录，新的在前，每页 20 条；`next` 为下一页页码。")
@@ -41,7 +41,7 @@ def my_redemptions(query):
 
 
 @bp.post("/objections")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(ObjectionIn, arg_name="body")
 @bp.output(ObjectionCreatedOut, status_code=201)
 @bp.doc(summary="提交异议或投诉", description="信用记录异议、核销异议或对合作单位的投诉；信用办在 `due_at` 前答复。")
@@ -53,7 +53,7 @@ def file_objection(body):
 
 
 @bp.get("/objections")
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.output(ObjectionListOut)
 @bp.doc(summary="我的异议", description="本人提交的异议与投诉及信用办的答复。")
 def my_objections():
@@ -62,7 +62,7 @@ def my_objections():
 
 
 @bp.get("/office/objections")
-@bp.auth_required(auth, roles=OFFICE_READERS)
+@bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(OfficeObjectionQuery, location="query", arg_name="query")
 @bp.output(ObjectionListOut)
 @bp.doc(summary="异议与投诉（信用办）", description="按答复期限排列；`overdue` 为已超期未答复。")
@@ -72,7 +72,7 @@ def office_objections(query):
 
 
 @bp.post("/office/objections/<int:objection_id>/answer")
-@bp.auth_required(auth, roles=["office_admin"])
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(AnswerIn, arg_name="body")
 @bp.output(ObjectionOut)
 @bp.doc(summary="答复异议", description="答复一次；市民在“我的异议”中看到答复。记入审计日志。")
