@@ -53,6 +53,12 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "office.void_redemption": (E.ALREADY_VOIDED,),
     "office.resolve_conflict": (E.CONFLICT, E.PASS_ALREADY_USED, E.LIMIT_REACHED),
     "office.remove_calendar_day": (E.VALIDATION_ERROR,),  # the day in the path is read by hand
+    "office.case_feed": (E.VALIDATION_ERROR,),  # the cursor's own form
+    "merchants.merchant_statement": (E.VALIDATION_ERROR,),
+    "recourse.my_credit": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
+    "recourse.my_redemptions": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
+    "recourse.file_objection": (E.NOT_FOUND, E.VALIDATION_ERROR),
+    "recourse.answer_objection": (E.NOT_FOUND, E.CONFLICT, E.VALIDATION_ERROR),
 }
 
 
