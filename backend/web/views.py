@@ -9,8 +9,17 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 SCANNER_DIR = Path(__file__).resolve().parents[2] / "merchant_scanner"
 WEB_NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
-# Only what the browser needs: never the tests, package files or the whole of node_modules by listing.
-SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts", "README.md"}
+# Only what the browser needs (an allow-list): never the tests, package files, scripts or node_modules.
+SCANNER_SERVED = {"index.html", "styles.css", "sw.js", "manifest.webmanifest", "icons", "src"}
+
+
+def _plain(path: str) -> str:
+    """The path, if it has no empty, `.` or `..` segment; else 404. send_from_directory only keeps a
+    path inside its folder: `src/../package.json` stays inside merchant_scanner/ and would be served,
+    although the allow-list never named it. Clients send such paths raw (or as %2e%2e)."""
+    if any(segment in {"", ".", ".."} for segment in path.split("/")):
+        abort(404)
+    return path
 
 
 @bp.get("/")
@@ -31,7 +40,7 @@ def office_dashboard():
 @bp.get("/office/vendor/<path:path>")
 def office_vendor(path: str):
     # Only the browser builds of the packages in backend/web/package.json.
-    if "/dist/" not in path:
+    if "/dist/" not in _plain(path):
         abort(404)
     return send_from_directory(WEB_NODE_MODULES, path, max_age=3600)
 
@@ -48,13 +57,12 @@ def scanner_index():
 
 @bp.get("/scanner/vendor/<path:path>")
 def scanner_vendor(path: str):
-    response = send_from_directory(SCANNER_DIR / "node_modules", path, max_age=3600)
-    return response
+    return send_from_directory(SCANNER_DIR / "node_modules", _plain(path), max_age=3600)
 
 
 @bp.get("/scanner/<path:path>")
 def scanner_file(path: str):
-    if path.split("/", 1)[0] in SCANNER_PRIVATE:
+    if _plain(path).split("/", 1)[0] not in SCANNER_SERVED:
         abort(404)
     return _scanner_file(path)
 
