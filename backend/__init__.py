@@ -64,6 +64,13 @@ def register_config(app: APIFlask, config: dict | None) -> None:
         VALIDATION_ERROR_STATUS_CODE=422,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         INFO={"description": "信易+ 信用码：签发、验证与核销。错误统一为 application/problem+json。"},
+        # /api/docs loads Swagger UI from this server (swagger-ui-dist from npm, backend/web), not from a
+        # foreign CDN: the page works offline and inside China. No validator badge: it calls out too.
+        SWAGGER_UI_CSS="/api/docs/vendor/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS="/api/docs/vendor/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS="/api/docs/vendor/swagger-ui-standalone-preset.js",
+        DOCS_FAVICON="/api/docs/vendor/favicon-32x32.png",
+        SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
     if config:
         app.config.update(config)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 
 import pytest
@@ -70,3 +71,17 @@ def test_the_raw_server_serves_what_the_browser_needs(raw_get):
     for path in ("/scanner/", "/scanner/src/app.js", "/scanner/icons/icon-192.png", "/scanner/manifest.webmanifest",
                  "/scanner/vendor/idb/build/index.js", "/office/vendor/echarts/dist/echarts.min.js"):
         assert raw_get(path) == 200, path
+
+
+def test_the_api_docs_load_only_files_of_this_server(client):
+    # Swagger UI from npm (backend/web/package.json), not a CDN: /api/docs works offline and inside China.
+    status, _, page = fetch(client, "/api/docs")
+    assert status == 200 and "SwaggerUIBundle" in page
+    urls = re.findall(r'(?:src|href)="([^"]*)"', page) + re.findall(r'url: "([^"]*)"', page)
+    assert len(urls) >= 5, urls  # the style, the favicon, two scripts, the OpenAPI document
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        with client.get(url) as response:
+            assert response.status_code == 200, url
+    assert not re.search(r'(?:src|href|url)\s*[=:]\s*["\'](?:https?:)?//', page)
+    assert fetch(client, "/api/docs/vendor/package.json")[0] == 404

@@ -1,4 +1,5 @@
-"""Pages for people: the citizen's H5 page, and the merchant scanner served from merchant_scanner/."""
+"""Pages for people: the citizen's H5 page, the office dashboard, the merchant scanner served from
+merchant_scanner/, and the files of the API docs page (Swagger UI from npm)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,6 +44,17 @@ def office_vendor(path: str):
     if "/dist/" not in _plain(path):
         abort(404)
     return send_from_directory(WEB_NODE_MODULES, path, max_age=3600)
+
+
+# The files of Swagger UI that the /api/docs page loads (APIFlask's SWAGGER_UI_* settings, backend/__init__.py).
+DOCS_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
+
+
+@bp.get("/api/docs/vendor/<name>")
+def docs_vendor(name: str):
+    if name not in DOCS_FILES:
+        abort(404)
+    return send_from_directory(WEB_NODE_MODULES / "swagger-ui-dist", name, max_age=3600)
 
 
 @bp.get("/scanner")
