@@ -6,6 +6,7 @@ import logging
 
 from apiflask import APIFlask
 from flask.sessions import SessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admission, changefeed
 from . import config as settings
@@ -38,6 +39,7 @@ CLI_MODULES = ("backend.demo", "backend.pass.cli", "backend.credit.cli", "backen
 def create_app(config: dict | None = None) -> APIFlask:
     app = APIFlask(__name__, title="信用码 API", version="1.0", spec_path="/api/openapi.json", docs_path="/api/docs")
     register_config(app, config)
+    register_proxies(app)
     app.session_interface = NoCookieSession()
     register_extensions(app)
     admission.init_app(app)
@@ -80,6 +82,13 @@ def register_config(app: APIFlask, config: dict | None) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         settings.INSTANCE_DIR.mkdir(exist_ok=True)
     logging.basicConfig(level=logging.INFO)
+
+
+def register_proxies(app: APIFlask) -> None:
+    """Behind PROXY_HOPS trusted proxies, the client's address and scheme come from their headers
+    (rate limits per citizen, docs/security.md); with none, the headers are ignored."""
+    if hops := app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_extensions(app: APIFlask) -> None:

@@ -85,6 +85,11 @@ def from_env() -> dict:
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
         "SESSION_WARM_SECONDS": int(_env("SESSION_WARM_SECONDS", "120")),
+        # Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer):
+        # the client address is taken that many hops from the right. 0 trusts no header: with no
+        # proxy, anyone could claim any address; behind one, 0 puts the whole city in one rate-limit
+        # bucket. Never more than the proxies really there, or a client's forged entry is believed.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
         # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of the limits named in
         # backend/auth/limits.py such as RATELIMIT_SMS_PER_PHONE) passes through unchanged.
