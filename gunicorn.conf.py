@@ -3,7 +3,12 @@ import multiprocessing
 import os
 import socket
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+# Loopback unless HOST says otherwise: other machines reach the app through a reverse proxy
+# (docs/security.md), or HOST=0.0.0.0 says that they may reach it directly.
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# gunicorn's control socket (gunicornc) is off: its default path, ~/.gunicorn/gunicorn.ctl, is one per
+# user, so a second server on the machine took it over from the first. Signals still control gunicorn.
+control_socket_disable = True
 # The app is stateless and CPU-bound in signing and verifying: one worker per core.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 # On PostgreSQL, gevent: each worker serves its connections as greenlets and waits on PostgreSQL
