@@ -50,11 +50,11 @@ def office_vendor(path: str):
 DOCS_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
 
 
-@bp.get("/api/docs/vendor/<name>")
-def docs_vendor(name: str):
-    if name not in DOCS_FILES:
+@bp.get("/api/docs/vendor/<filename>")
+def docs_vendor(filename: str):
+    if filename not in DOCS_FILES:
         abort(404)
-    return send_from_directory(WEB_NODE_MODULES / "swagger-ui-dist", name, max_age=3600)
+    return send_from_directory(WEB_NODE_MODULES / "swagger-ui-dist", filename, max_age=3600)
 
 
 @bp.get("/scanner")
