@@ -198,3 +198,8 @@ def test_whatever_stops_a_batch_fails_the_job_with_its_rows(app, runner, ctx, tm
     assert result.exit_code == 1 and "第 2–3 行：数据库拒绝写入" in result.output, result.output
     job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
     assert job.status == "failed" and job.error.startswith("第 2–3 行：")
+
+
+def test_a_file_without_the_identifier_column_fails_at_its_header(client, auth_header):
+    progress = upload(client, auth_header, "kind,score\nperson,1100\n")
+    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：identifier"]
