@@ -128,10 +128,11 @@ def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(
     assert yields == [0] * (1200 // importer.ROWS_BETWEEN_YIELDS)
 
 
-def upload(client, auth_header, body: str) -> dict:
+def upload(client, auth_header, body: str | bytes) -> dict:
     """Upload an export through the office's API and wait for its job to end (or 5 s)."""
+    raw = body.encode() if isinstance(body, str) else body
     response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
-                           data={"file": (io.BytesIO(body.encode()), "export.csv")}, content_type="multipart/form-data")
+                           data={"file": (io.BytesIO(raw), "export.csv")}, content_type="multipart/form-data")
     assert response.status_code == 202, response.json
     for _ in range(100):
         progress = client.get(f"/api/credit/imports/{response.json['id']}", headers=auth_header("office-admin")).json
@@ -203,3 +204,10 @@ def test_whatever_stops_a_batch_fails_the_job_with_its_rows(app, runner, ctx, tm
 def test_a_file_without_the_identifier_column_fails_at_its_header(client, auth_header):
     progress = upload(client, auth_header, "kind,score\nperson,1100\n")
     assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：identifier"]
+
+
+def test_a_file_that_is_not_utf8_fails_with_a_chinese_reason(client, auth_header):
+    (person,) = fresh_ids(909, 1)
+    progress = upload(client, auth_header, HEADER.encode() + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
+    assert progress["status"] == "failed"
+    assert progress["errors"][0].endswith("文件不是 UTF-8 编码（出错的字节在这一行或其后）"), progress["errors"]
