@@ -88,7 +88,7 @@ install_nginx() {
   if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return; fi
   say "installing Debian's nginx for the reverse-proxy test"
   apt_get update
-  apt_get install -y nginx-light
+  apt_get install -y nginx-light 2>/dev/null || apt_get install -y nginx  # Debian 13 has only `nginx`
 }
 
 # Exits with a message if HOST:PORT cannot be bound (another server has it), before any set-up.
