@@ -10,7 +10,12 @@ _settings = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_settings)
 _server = _settings.gunicorn_from_env()
 
+# Loopback unless HOST says otherwise: other machines reach the app through a reverse proxy
+# (docs/security.md), or HOST=0.0.0.0 says that they may reach it directly.
 bind = _server["bind"]
+# gunicorn's control socket (gunicornc) is off: its default path, ~/.gunicorn/gunicorn.ctl, is one per
+# user, so a second server on the machine took it over from the first. Signals still control gunicorn.
+control_socket_disable = True
 workers = _server["workers"]
 # On PostgreSQL, gevent: each worker serves its connections as greenlets and waits on PostgreSQL
 # and Redis cooperatively. Against gthread (4 threads) in the same run it served 44% more

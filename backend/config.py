@@ -115,6 +115,11 @@ def from_env() -> dict:
         "WECHAT_TIMEOUT": (3.05, 5.0),
         "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
         "SESSION_WARM_SECONDS": int(_env("SESSION_WARM_SECONDS", "120")),
+        # Reverse proxies in front of the app that append to X-Forwarded-For (nginx, a load balancer):
+        # the client address is taken that many hops from the right. 0 trusts no header: with no
+        # proxy, anyone could claim any address; behind one, 0 puts the whole city in one rate-limit
+        # bucket. Never more than the proxies really there, or a client's forged entry is believed.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
         # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of RATE_LIMITS above, whose
         # defaults backend/auth/limits.py falls back to) passes through unchanged.
@@ -128,7 +133,7 @@ def gunicorn_from_env() -> dict:
     """gunicorn's settings (gunicorn.conf.py assigns each of them), every one overridable from the environment."""
     on_postgresql = database_url_from_env().startswith("postgresql")
     return {
-        "bind": f"{_env('HOST', '0.0.0.0')}:{_env('PORT', '8000')}",
+        "bind": f"{_env('HOST', '127.0.0.1')}:{_env('PORT', '8000')}",
         # The app is stateless and CPU-bound in signing and verifying: one worker per core.
         "workers": int(_env("WEB_CONCURRENCY", str(os.cpu_count() or 1))),
         # gevent on PostgreSQL and gthread on SQLite: gunicorn.conf.py says why.

@@ -8,6 +8,22 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# apt-get that waits while another install holds the package locks instead of failing at once.
+# DPkg::Lock::Timeout makes `install` wait; `update` ignores it for the package lists' lock (apt 2.6),
+# so a refusal that names a lock is tried again, for up to five minutes.
+apt_get() {
+  local error=""
+  for _ in $(seq 1 60); do
+    error=$(as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq "$@" 2>&1 >/dev/null) && return 0
+    case "$error" in
+      *"Could not get lock"*|*"Unable to lock"*) say "another install holds the package lock: waiting"; sleep 5 ;;
+      *) break ;;
+    esac
+  done
+  printf '%s\n' "$error" >&2
+  return 1
+}
+
 find_python() {
   for candidate in python3.11 python3.12 python3.13 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&
@@ -29,8 +45,8 @@ setup_python() {  # $1: requirements file
 }
 
 setup_node() {
-  command -v npm >/dev/null 2>&1 || { say "installing Node.js and npm"; as_root apt-get update -qq; as_root apt-get install -y -qq nodejs npm; }
-  # The scanner's packages, and the office dashboard's (ECharts) in backend/web.
+  command -v npm >/dev/null 2>&1 || { say "installing Node.js and npm"; apt_get update; apt_get install -y nodejs npm; }
+  # The scanner's packages, and those of backend/web: the office dashboard's ECharts, the API docs' Swagger UI.
   for dir in merchant_scanner backend/web; do
     say "installing the npm packages of $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
@@ -63,6 +79,28 @@ install_chromium() {
   # Chinese fonts too: without them every screenshot of our pages shows empty boxes.
   if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then return; fi
   say "installing Debian's chromium and Chinese fonts for the browser tests"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
+  apt_get update
+  apt_get install -y chromium fonts-noto-cjk
+}
+
+install_nginx() {
+  # tests/test_proxy.py puts a real nginx in front of the app (the rate limits behind a proxy).
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return; fi
+  say "installing Debian's nginx for the reverse-proxy test"
+  apt_get update
+  apt_get install -y nginx-light 2>/dev/null || apt_get install -y nginx  # Debian 13 has only `nginx`
+}
+
+# Exits with a message if HOST:PORT cannot be bound (another server has it), before any set-up.
+require_free_port() {  # $1: host, $2: port
+  "$(find_python)" - "$1" "$2" <<'PY' || exit 1
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+    try:
+        probe.bind((host, port))
+    except OSError as error:
+        sys.exit(f"端口 {host}:{port} 已被占用（{error.strerror}）：停掉占用它的程序，或换一个端口，例如 PORT=8001 ./scripts/demo")
+PY
 }

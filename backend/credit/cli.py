@@ -39,8 +39,11 @@ def import_csv(csv_path: Path, batch_size: int):
             bar.update(current.processed_rows - done[0])
             done[0] = current.processed_rows
 
-        result = importer.run_import(rows=importer.read_csv(stream), pepper=current_app.config["IDENTITY_PEPPER"],
-                                     job=job, batch_size=batch_size, on_progress=advance)
+        try:
+            result = importer.run_import(rows=importer.read_csv(stream), pepper=current_app.config["IDENTITY_PEPPER"],
+                                         job=job, batch_size=batch_size, on_progress=advance)
+        except importer.ImportFailed as error:
+            raise click.ClickException(f"导入中止：{error}（此前已提交的批次保留）") from None
     click.echo(f"完成：处理 {result.processed} 行，拒绝 {result.rejected} 行。")
     for line in result.errors:
         click.echo(line, err=True)

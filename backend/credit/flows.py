@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from ..dbtypes import utcnow
 from ..extensions import db
 from ..office.audit import record
 from ..office.models import ImportJob
@@ -39,10 +40,12 @@ def _run(app: Flask, job_id: int, path: Path) -> None:
         try:
             with path.open(encoding="utf-8-sig", newline="") as stream:
                 importer.run_import(rows=importer.read_csv(stream), pepper=app.config["IDENTITY_PEPPER"], job=job)
-        except (importer.RowError, UnicodeDecodeError, OSError) as error:
+        except importer.ImportFailed as error:
+            log.warning("credit import %s failed: %s", job_id, error)  # the job says so already
+        except OSError as error:  # the saved upload could not be opened
             db.session.rollback()
             job = db.session.get(ImportJob, job_id)
-            job.status, job.error = "failed", str(error)
+            job.status, job.finished_at, job.error = "failed", utcnow(), "无法读取上传的文件"
             db.session.commit()
             log.warning("credit import %s failed: %s", job_id, error)
         finally:

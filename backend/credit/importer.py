@@ -11,6 +11,9 @@ Input is the platform's CSV export, UTF-8, with a header row:
 * A row updates the subject with that identity or creates it; its tier is recomputed from the
   current tier ladder (black list wins). Rows that fail validation are counted and reported by
   line number, never silently dropped, and never stop the load.
+* A file that cannot be read or written to its end (broken quoting, a cell over 128 KB, bytes that
+  are not UTF-8, a value the database refuses) stops the load: the job ends `failed` with the row
+  and a Chinese reason; the batches committed before stay (`run_import`).
 
 PostgreSQL loads each batch with COPY into a temporary table and one INSERT ... ON CONFLICT;
 SQLite uses an executemany upsert. The job row records progress after every batch, so the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -27,6 +31,7 @@ from datetime import date, datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..auth.service import identity_hash
@@ -38,11 +43,14 @@ from .identifiers import is_valid_id_number, is_valid_uscc
 from .models import CreditSubject, TierRule
 from .service import compute_tier
 
+log = logging.getLogger(__name__)
+
 COLUMNS = ("kind", "identifier", "score", "rating", "tax_grade", "red_list", "black_list", "updated_at")
 RATINGS = {"AAA", "AA", "A", "B", "C", "D"}
 TAX_GRADES = {"A", "B", "M", "C", "D"}
 TRUE, FALSE = {"1", "true", "yes", "是"}, {"", "0", "false", "no", "否"}
 MAX_ERRORS_KEPT = 50
+SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1  # the score column's integer; beyond it the database refuses the batch
 
 
 class RowError(ValueError):
@@ -94,6 +102,8 @@ def parse_row(row: dict, *, pepper: str, rules: list[TierRule]) -> dict:
         score = int(score_text) if score_text else None
     except ValueError:
         raise RowError(f"诚信积分不是整数：{score_text!r}") from None
+    if score is not None and not SCORE_MIN <= score <= SCORE_MAX:
+        raise RowError(f"诚信积分超出范围：{score_text[:24]}")
     rating = (row.get("rating") or "").strip().upper() or None
     if rating is not None and rating not in RATINGS:
         raise RowError(f"信用评价等级不正确：{rating!r}")
@@ -112,22 +122,12 @@ def parse_row(row: dict, *, pepper: str, rules: list[TierRule]) -> dict:
 
 
 def read_csv(stream: io.TextIOBase) -> Iterator[dict]:
-    reader = csv.DictReader(stream)
+    # strict: a quote left open would otherwise swallow every later line into one cell, silently.
+    reader = csv.DictReader(stream, strict=True)
     missing = set(COLUMNS[:2]) - set(reader.fieldnames or ())
     if missing:
         raise RowError(f"缺少列：{', '.join(sorted(missing))}")
     yield from reader
-
-
-def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _upsert_sqlite(values: list[dict]) -> None:
@@ -172,40 +172,105 @@ def _upsert_postgresql(values: list[dict]) -> None:
 ROWS_BETWEEN_YIELDS = 500
 
 
+class ImportFailed(Exception):
+    """The load stopped before the end of the file; str() is the Chinese reason kept on the job."""
+
+
+class _Position:
+    """Where the load is: the row being read or parsed, or the rows of the batch being written."""
+
+    def __init__(self) -> None:
+        self.first = self.last = 1
+
+    def at(self, first: int, last: int | None = None) -> None:
+        self.first, self.last = first, last or first
+
+    def __str__(self) -> str:
+        return f"第 {self.first} 行" if self.first == self.last else f"第 {self.first}–{self.last} 行"
+
+
 def run_import(
     *, rows: Iterable[dict], pepper: str, job: ImportJob, batch_size: int = 20_000,
     on_progress: Callable[[ImportJob], None] | None = None,
 ) -> ImportResult:
-    """Load rows in batches, committing and reporting progress after each; returns the tally."""
-    rules = list(db.session.scalars(select(TierRule)))
-    upsert = _upsert_postgresql if db.engine.dialect.name == "postgresql" else _upsert_sqlite
-    result = ImportResult()
+    """Load rows in batches, committing and reporting progress after each; returns the tally.
+
+    A bad value rejects its row (RowError) and the load goes on. Anything else (a cell beyond the
+    csv module's 128 KB limit, broken quoting, bytes that are not UTF-8, a value the database
+    refuses) stops it: the job ends `failed` with the row and a Chinese reason, the batches
+    committed before stay, and ImportFailed tells the caller. A job is never left `running`.
+    """
+    result, position = ImportResult(), _Position()
     job.status = "running"
     db.session.commit()
-    line = 1  # the header
-    for batch in _batches(rows, batch_size):
-        # The last row wins when one identity appears twice in a batch (ON CONFLICT cannot touch a row twice).
-        values: dict[str, dict] = {}
-        for row in batch:
-            line += 1
-            if line % ROWS_BETWEEN_YIELDS == 0:
-                time.sleep(0)  # gevent: the hub runs the worker's waiting requests; threads: the GIL is offered
-            try:
-                parsed = parse_row(row, pepper=pepper, rules=rules)
-            except RowError as error:
-                result.rejected += 1
-                if len(result.errors) < MAX_ERRORS_KEPT:
-                    result.errors.append(f"第 {line} 行：{error}")
-                continue
-            values[parsed["identity_hash"]] = parsed
-        if values:
-            upsert(list(values.values()))
-        result.processed += len(batch)
-        job.processed_rows, job.rejected_rows = result.processed, result.rejected
+    try:
+        _load(rows, position=position, result=result, pepper=pepper, job=job, batch_size=batch_size,
+              on_progress=on_progress)
+    except Exception as error:  # whatever it was, the office must learn that the load stopped, and where
+        db.session.rollback()
+        # Rows' RowErrors are caught as rejections: one that escapes is the header's (read_csv).
+        where = "第 1 行" if isinstance(error, RowError) else str(position)
+        log.warning("credit import %s stopped at %s", job.id, where, exc_info=True)
+        job.status, job.finished_at = "failed", utcnow()
+        job.error = "\n".join([f"{where}：{_reason(error)}", *result.errors])
         db.session.commit()
-        if on_progress:
-            on_progress(job)
+        raise ImportFailed(job.error.splitlines()[0]) from error
     job.status, job.finished_at = "done", utcnow()
     job.error = "\n".join(result.errors) or None
     db.session.commit()
     return result
+
+
+def _load(rows: Iterable[dict], *, position: _Position, result: ImportResult, pepper: str, job: ImportJob,
+          batch_size: int, on_progress: Callable[[ImportJob], None] | None) -> None:
+    rules = list(db.session.scalars(select(TierRule)))
+    upsert = _upsert_postgresql if db.engine.dialect.name == "postgresql" else _upsert_sqlite
+    # The last row wins when one identity appears twice in a batch (ON CONFLICT cannot touch a row twice).
+    values: dict[str, dict] = {}
+    first = line = 2  # rows are numbered as the file's lines: the header is line 1
+
+    def write_batch() -> None:
+        position.at(first, line - 1)
+        if values:
+            upsert(list(values.values()))
+        values.clear()
+        result.processed = line - 2
+        job.processed_rows, job.rejected_rows = result.processed, result.rejected
+        db.session.commit()
+        if on_progress:
+            on_progress(job)
+
+    position.at(line)
+    for row in rows:
+        if line % ROWS_BETWEEN_YIELDS == 0:
+            time.sleep(0)  # gevent: the hub runs the worker's waiting requests; threads: the GIL is offered
+        try:
+            parsed = parse_row(row, pepper=pepper, rules=rules)
+        except RowError as error:
+            result.rejected += 1
+            if len(result.errors) < MAX_ERRORS_KEPT:
+                result.errors.append(f"第 {line} 行：{error}")
+        else:
+            values[parsed["identity_hash"]] = parsed
+        line += 1
+        if line - first == batch_size:
+            write_batch()
+            first = line
+        position.at(line)  # the next row to read
+    if line > first:
+        write_batch()
+
+
+def _reason(error: Exception) -> str:
+    """Why the load stopped, for the office in Chinese; the details are in the server's log."""
+    if isinstance(error, RowError):
+        return str(error)
+    if isinstance(error, csv.Error):
+        if "field larger than field limit" in str(error):
+            return f"单元格过长（超过 {csv.field_size_limit() // 1024} KB），这不像信用平台导出的文件"
+        return "CSV 格式不正确（引号不成对或分隔符有误）"
+    if isinstance(error, UnicodeDecodeError):
+        return "文件不是 UTF-8 编码（出错的字节在这一行或其后）"
+    if isinstance(error, (DBAPIError, OverflowError, db.engine.dialect.dbapi.Error)):
+        return "数据库拒绝写入这批数据（某个值超出范围或格式不符）"
+    return "导入意外中止，详情见服务器日志"

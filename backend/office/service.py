@@ -1,12 +1,10 @@
 """The credit office's reviews: redemption statistics by scenario, partner, tier and day, and their export."""
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import func, select
 
 from ..credit.models import Tier
+from ..csvsafe import to_csv
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import Partner, Redemption, Scenario
@@ -43,18 +41,13 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
 
 
 def stats_csv(*, rows: list[dict], group_by: str) -> str:
-    """The statistics as CSV for spreadsheets: amounts in yuan with two decimals, a total row at the end.
-
-    Starts with a byte-order mark so that Excel on Chinese Windows reads the UTF-8 text correctly.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）"])
-    for row in rows:
-        writer.writerow([row["key"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"])])
-    writer.writerow(["合计", sum(r["redemptions"] for r in rows), _yuan(sum(r["amount_fen"] for r in rows)),
-                     _yuan(sum(r["discount_fen"] for r in rows))])
-    return "\ufeff" + out.getvalue()
+    """The statistics as CSV for spreadsheets: amounts in yuan with two decimals, a total row at the end."""
+    return to_csv([
+        [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）"],
+        *([row["key"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"])] for row in rows),
+        ["合计", sum(r["redemptions"] for r in rows), _yuan(sum(r["amount_fen"] for r in rows)),
+         _yuan(sum(r["discount_fen"] for r in rows))],
+    ])
 
 
 def _yuan(fen: int) -> str:

