@@ -7,7 +7,7 @@ import logging
 from apiflask import APIFlask
 from flask.sessions import SessionInterface
 
-from . import admission, changefeed
+from . import admission, changefeed, inputs
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import db, limiter, migrate, redis_store
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     app = APIFlask(__name__, title="信用码 API", version="1.0", spec_path="/api/openapi.json", docs_path="/api/docs")
     register_config(app, config)
     app.session_interface = NoCookieSession()
+    inputs.init_app(app)  # before the rate limits read a body and before the routes are added
     register_extensions(app)
     admission.init_app(app)
     register_blueprints(app)

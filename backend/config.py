@@ -85,6 +85,10 @@ def from_env() -> dict:
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
         "SESSION_WARM_SECONDS": int(_env("SESSION_WARM_SECONDS", "120")),
+        # The largest request body (Flask's own setting; beyond it 413 payload_too_large): our JSON
+        # bodies are a few hundred bytes. The credit platform's CSV upload has its own bound.
+        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1 << 20))),
+        "IMPORT_MAX_BYTES": int(_env("IMPORT_MAX_BYTES", str(256 << 20))),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
         # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of the limits named in
         # backend/auth/limits.py such as RATELIMIT_SMS_PER_PHONE) passes through unchanged.
