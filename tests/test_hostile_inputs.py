@@ -1,5 +1,5 @@
 """Requests as an attacker or a careless client sends them (issue 14): raw bodies, wrong media types,
-unstorable characters, ids beyond every column. Each is refused with its documented
+unstorable characters, ids beyond every column, expired tokens. Each is refused with its documented
 status and code, as problem+json, and leaves every table as it was.
 """
 from __future__ import annotations
@@ -282,3 +282,19 @@ def test_a_json_route_without_a_body_is_left_to_its_schema(client):
     response = client.post("/api/auth/sms/send")
     refused(response, 422, "validation_error")
 
+
+# -- expired tokens ---------------------------------------------------------------------------------
+
+def test_an_expired_access_token_answers_token_expired(app, client, headers):
+    principals = [(Principal(kind="citizen", id=1, role="citizen"), "get", "/api/auth/me", None),
+                  (Principal(kind="staff", id=1, role="cashier", partner_id=1), "post", "/api/redemptions",
+                   {"token": "XYM:X", "perk_id": 1, "client_id": str(uuid.uuid4()), "scanned_at": now_iso()}),
+                  (Principal(kind="office", id=1, role="office_admin"), "get", "/api/office/partners", None)]
+    for principal, method, path, body in principals:
+        expired = issue_access_token(secret=app.config["SECRET_KEY"], principal=principal, minutes=-1)
+        with nothing_written(app):
+            response = getattr(client, method)(path, json=body, headers={"Authorization": f"Bearer {expired}"})
+        refused(response, 401, "token_expired", path)
+        forged = expired[:-2] + ("AA" if not expired.endswith("AA") else "BB")
+        refused(getattr(client, method)(path, json=body, headers={"Authorization": f"Bearer {forged}"}),
+                401, "unauthorized", path)
