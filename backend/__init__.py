@@ -8,7 +8,7 @@ from apiflask import APIFlask
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admission, changefeed, openapi
+from . import admission, changefeed, inputs, openapi
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import autocommit, db, limiter, migrate, redis_store
@@ -47,6 +47,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     register_config(app, config)
     register_proxies(app)
     app.session_interface = NoCookieSession()
+    inputs.init_app(app)  # before the rate limits read a body and before the routes are added
     register_extensions(app)
     admission.init_app(app)
     register_blueprints(app)

@@ -120,6 +120,10 @@ def from_env() -> dict:
         # proxy, anyone could claim any address; behind one, 0 puts the whole city in one rate-limit
         # bucket. Never more than the proxies really there, or a client's forged entry is believed.
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
+        # The largest request body (Flask's own setting; beyond it 413 payload_too_large): our JSON
+        # bodies are a few hundred bytes. The credit platform's CSV upload has its own bound.
+        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1 << 20))),
+        "IMPORT_MAX_BYTES": int(_env("IMPORT_MAX_BYTES", str(256 << 20))),
         "RATELIMIT_ENABLED": not _flag("RATELIMIT_DISABLED"),
         # Any other RATELIMIT_* variable (Flask-Limiter's settings, or one of RATE_LIMITS above, whose
         # defaults backend/auth/limits.py falls back to) passes through unchanged.

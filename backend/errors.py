@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = ("not_found", 404, "找不到请求的内容")
     METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "不支持该请求方法")
     CONFLICT = ("conflict", 409, "请求与当前状态冲突")
+    PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "请求内容过大")
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415, "请求内容的格式不受支持")
     RATE_LIMITED = ("rate_limited", 429, "操作过于频繁，请稍后再试")
     INTERNAL_ERROR = ("internal_error", 500, "服务器内部错误，请稍后再试")
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "服务暂时不可用，请稍后再试")
@@ -104,7 +106,7 @@ def problem(code: ErrorCode, message: str | None = None, status: int | None = No
 
 _HTTP_CODES = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN,
                404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 409: ErrorCode.CONFLICT,
-               413: ErrorCode.BAD_REQUEST, 415: ErrorCode.BAD_REQUEST, 422: ErrorCode.VALIDATION_ERROR,
+               413: ErrorCode.PAYLOAD_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE, 422: ErrorCode.VALIDATION_ERROR,
                429: ErrorCode.RATE_LIMITED, 503: ErrorCode.SERVICE_UNAVAILABLE}
 
 

@@ -23,7 +23,9 @@ from .service import Principal, identity_hash, name_hash, secret_digest
 
 log = logging.getLogger(__name__)
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")  # [0-9], not \d: \d also matches full-width and other digits
+# What people type between the digits: spaces of every kind, hyphens and dashes, brackets and dots.
+PHONE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015().]")
 SMS_CODE = re.compile(r"^\d{6}$")
 SMS_CODE_MINUTES = 5
 SMS_MAX_ATTEMPTS = 5
@@ -32,7 +34,12 @@ NAME = re.compile(r"^[\u3400-\u9fff\u00b7A-Za-z][\u3400-\u9fff\u00b7A-Za-z ]{0,2
 
 
 def normalise_phone(phone: str) -> str:
-    phone = (phone or "").strip().removeprefix("+86").replace(" ", "").replace("-", "")
+    """The one form of a mainland mobile number (11 ASCII digits) under which it is stored, looked up
+    and rate-limited: `137-1234-5678`, `+86 137 1234 5678`, `0086…` and full-width digits are one phone."""
+    phone = PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", phone or ""))
+    for country in ("+86", "0086", "86"):
+        if len(phone) == len(country) + 11 and phone.startswith(country):
+            phone = phone[len(country):]
     if not PHONE.match(phone):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "请输入正确的手机号", field="phone")
     return phone

@@ -4,7 +4,7 @@ from __future__ import annotations
 from apiflask import HTTPTokenAuth
 from flask import current_app, g
 
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
 from .service import Principal, decode_access_token
 
 auth = HTTPTokenAuth(scheme="Bearer", description="登录后获得的访问令牌 (JWT)")
@@ -16,7 +16,9 @@ def _verify(token: str) -> Principal | None:
         return None
     try:
         principal = decode_access_token(secret=current_app.config["SECRET_KEY"], token=token)
-    except DomainError:
+    except DomainError as error:
+        if error.code is ErrorCode.TOKEN_EXPIRED:
+            raise  # its own code (docs/api.md): the client refreshes instead of signing in again
         return None
     from .sessions import is_session_revoked  # late: sessions needs the models, guard is imported early
     # Logout, refresh-token reuse, a disabled account or a revoked device: refused from the next request on.

@@ -10,6 +10,8 @@ from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
 from ..config import RATE_LIMITS
+from ..errors import DomainError
+from .citizens import normalise_phone
 from .service import unverified_subject
 
 def setting(name: str):
@@ -28,7 +30,13 @@ def client_ip() -> str:
 
 
 def phone_key() -> str:
-    return "phone:" + _body_field("phone").removeprefix("+86")
+    """One counter per phone however it is written (`normalise_phone`); a number that is no phone
+    keeps its own text as key, and the view refuses it."""
+    phone = _body_field("phone")
+    try:
+        return "phone:" + normalise_phone(phone)
+    except DomainError:
+        return "phone:" + phone
 
 
 def username_key() -> str:

@@ -8,7 +8,8 @@ from .roles import CASHIER, MERCHANT_STAFF
 
 
 class SmsSendIn(Schema):
-    phone = String(required=True, validate=Length(max=20), metadata={"example": "13800000001"})
+    phone = String(required=True, validate=Length(max=32), metadata={
+        "example": "13800000001", "description": "手机号；可带 +86、空格或连字符，全角数字亦可"})
 
 
 class SmsSentOut(Schema):
@@ -17,7 +18,7 @@ class SmsSentOut(Schema):
 
 
 class SmsLoginIn(Schema):
-    phone = String(required=True, validate=Length(max=20))
+    phone = String(required=True, validate=Length(max=32))
     code = String(required=True, validate=Length(max=12))
 
 

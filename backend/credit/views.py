@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import current_app
+from flask import current_app, request
 
 from ..auth import roles
 from ..auth.guard import auth, current_principal
@@ -13,6 +13,13 @@ from . import flows
 from .schemas import ImportJobOut, ImportUploadIn
 
 bp = APIBlueprint("credit", __name__, url_prefix="/api/credit", tag="信用数据")
+
+
+@bp.before_request
+def _a_whole_city_may_be_uploaded() -> None:
+    """A city's export runs to tens of megabytes, beyond MAX_CONTENT_LENGTH, which bounds every other body."""
+    if request.endpoint == "credit.start_import":
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
 
 
 @bp.post("/imports")

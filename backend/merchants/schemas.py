@@ -9,6 +9,7 @@ from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
+from ..inputs import INT32_MAX, Id, Int32
 from .models import PERK_KINDS
 
 
@@ -69,7 +70,8 @@ class RedeemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # as marshmallow's RAISE: an unknown field is a client's bug
 
     token: Annotated[str, Field(min_length=1, max_length=4096)]
-    perk_id: StrictInt
+    # failed_attempts.perk_id, where a refused scan records it, is a 32-bit INTEGER
+    perk_id: Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
     client_id: uuid.UUID
     scanned_at: Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_a_moment_in_the_calendar),
                           Field(description="ISO 8601 带时区，扫码时刻")]
@@ -102,7 +104,7 @@ class RedemptionRow(RedemptionOut):
 
 class HistoryQuery(Schema):
     day = Date(load_default=None, metadata={"description": "YYYY-MM-DD（北京时间），默认今天"})
-    perk_id = Integer(load_default=None)
+    perk_id = Id(load_default=None)
 
 
 class Totals(Schema):
@@ -162,17 +164,17 @@ class PartnerPatchIn(Schema):
 class PerkIn(Schema):
     kind = String(required=True, validate=OneOf(PERK_KINDS))
     title = String(required=True, validate=Length(min=1, max=128))
-    discount_permille = Integer(strict=True, allow_none=True, metadata={"description": "折扣类必填，980 即九八折"})
-    max_discount_fen = Integer(strict=True, allow_none=True)
+    discount_permille = Int32(strict=True, allow_none=True, metadata={"description": "折扣类必填，980 即九八折"})
+    max_discount_fen = Int32(strict=True, allow_none=True)
     holder_kinds = List(String(validate=OneOf(["person", "company"])), validate=Length(min=1))
     min_tier = String(metadata={"description": "最低信用等级代码，如 basic"})
-    quota_by_tier = Dict(keys=String(), values=Integer(strict=True), allow_none=True,
+    quota_by_tier = Dict(keys=String(), values=Int32(strict=True), allow_none=True,
                          metadata={"description": "{等级代码: 额度}，如 {\"basic\": 3, \"good\": 4}"})
     quota_unit = String(allow_none=True, validate=Length(max=16))
     active_from = Date(allow_none=True)
     active_until = Date(allow_none=True)
     blackout_calendar = String(allow_none=True, validate=Length(max=32))
-    limit_per_holder_per_day = Integer(strict=True, allow_none=True)
+    limit_per_holder_per_day = Int32(strict=True, allow_none=True)
     active = Boolean()
 
 
@@ -250,7 +252,7 @@ class FailedAttemptQuery(Schema):
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
     code = String(load_default=None)
-    partner_id = Integer(load_default=None)
+    partner_id = Id(load_default=None)
 
 
 class FailedAttemptOut(Schema):

@@ -109,6 +109,62 @@ def test_bad_phone_numbers_are_refused(client, outbox):
     assert outbox.messages == []
 
 
+def written_as_people_type_it(phone: str) -> list[str]:
+    """The same mobile number as people and careless clients write it."""
+    full_width = phone.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    return [f"{phone[:3]}-{phone[3:]}", f"{phone[:3]} {phone[3:7]} {phone[7:]}", f"+86{phone}", f"+86 {phone}",
+            f"0086{phone}", f"86-{phone[:3]}-{phone[3:7]}-{phone[7:]}", full_width, f"＋８６　{full_width}",
+            f" ({phone[:3]}) {phone[3:7]}–{phone[7:]} "]
+
+
+def test_one_phone_however_written_is_one_counter_and_gets_one_code_a_minute(app, client, outbox, fresh_phone):
+    phone = fresh_phone()
+    assert client.post("/api/auth/sms/send", json={"phone": phone}).status_code == 202
+    for written in written_as_people_type_it(phone):
+        refused = client.post("/api/auth/sms/send", json={"phone": written})
+        assert (refused.status_code, refused.json["code"]) == (429, "rate_limited"), written
+    assert [to for to, _ in outbox.messages] == [phone]
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(SmsCode).where(SmsCode.phone == phone)) == 1
+
+
+def test_a_reformatted_phone_signs_in_to_the_same_account_and_is_stored_in_one_form(app, client, outbox,
+                                                                                     fresh_phone):
+    phone = fresh_phone()
+    app.config["RATELIMIT_SMS_PER_PHONE"] = "20/minute"
+    try:
+        for written in [phone, *written_as_people_type_it(phone)]:
+            assert client.post("/api/auth/sms/send", json={"phone": written}).status_code == 202, written
+            signed_in = client.post("/api/auth/sms/login", json={"phone": written, "code": outbox.last_code(phone)})
+            assert signed_in.status_code == 200, (written, signed_in.json)
+    finally:
+        del app.config["RATELIMIT_SMS_PER_PHONE"]
+    assert {to for to, _ in outbox.messages} == {phone}
+    with app.app_context():
+        assert list(db.session.scalars(select(CitizenAccount.phone).where(CitizenAccount.phone.contains(phone[-4:]))
+                                       .where(CitizenAccount.phone.contains(phone[3:7])))) == [phone]
+
+
+def test_sign_in_attempts_of_one_phone_share_one_counter_however_written(app, client, outbox, fresh_phone):
+    phone = fresh_phone()
+    client.post("/api/auth/sms/send", json={"phone": phone})
+    app.config["RATELIMIT_SMS_LOGIN_PER_PHONE"] = "3/hour"
+    try:
+        answers = [client.post("/api/auth/sms/login", json={"phone": written, "code": "000000"}).status_code
+                   for written in written_as_people_type_it(phone)[:5]]
+    finally:
+        del app.config["RATELIMIT_SMS_LOGIN_PER_PHONE"]
+    assert answers == [401, 401, 401, 429, 429]
+
+
+def test_full_width_and_other_digits_are_not_a_second_phone(client, outbox):
+    for phone in ("１３８０００００００１",):  # the demo citizen's phone, in full-width digits
+        assert client.post("/api/auth/sms/send", json={"phone": phone}).status_code == 202
+    assert [to for to, _ in outbox.messages] == ["13800000001"]
+    for phone in ("١٣٨٠٠٠٠٠٠٠١", "138 0000 000１a"):  # Arabic-Indic digits are no Chinese mobile number
+        assert client.post("/api/auth/sms/send", json={"phone": phone}).status_code == 422, phone
+
+
 def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, caplog, fresh_phone):
     phone = fresh_phone()
     # Alembic's fileConfig (the session's `flask db upgrade`) disables loggers that existed before it.
