@@ -110,6 +110,18 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/merchant/staff"): allow("merchant_admin"),
     ("POST", "/api/office/representatives"): allow("office_admin"),
     ("POST", "/api/office/representatives/<int:representative_id>/revoke"): allow("office_admin"),
+    ("GET", "/api/office/audit"): allow("office_admin", "office_auditor"),
+    ("GET", "/api/office/cases"): allow(*OFFICE),
+    # citizens' recourse
+    ("GET", "/api/me/credit"): allow(*CITIZENS),
+    ("GET", "/api/me/redemptions"): allow(*CITIZENS),
+    ("POST", "/api/objections"): allow(*CITIZENS),
+    ("GET", "/api/objections"): allow(*CITIZENS),
+    ("GET", "/api/office/objections"): allow(*OFFICE),
+    ("POST", "/api/office/objections/<int:objection_id>/answer"): allow("office_admin"),
+    # the merchant's statement, federation
+    ("GET", "/api/merchant/statement"): allow("merchant_admin"),
+    ("GET", "/api/federation/trust-list"): PUBLIC,
 }
 
 # Sample path values: harmless ones (ids that do not exist, a day not in any calendar) so that the
@@ -117,7 +129,7 @@ RULES: dict[tuple[str, str], dict] = {
 PARAMS = {
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
-    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999",
+    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "objection_id": "999999",
 }
 DOCUMENTATION = {"openapi.spec", "openapi.docs", "openapi.swagger_ui_oauth_redirect"}
 # What no merchant-side answer may ever contain: a holder's identity or anything stable about them.
