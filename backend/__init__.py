@@ -33,6 +33,7 @@ MODEL_MODULES = (
     "backend.auth.models",
     "backend.pass.models",
     "backend.office.models",
+    "backend.audit",
     "backend.city.models",
     "backend.recourse.models",
     "backend.federation.models",

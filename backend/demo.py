@@ -19,7 +19,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
-from .auth.service import Principal, identity_hash, issue_access_token
+from .auth.service import Principal, issue_access_token
+from .credit.identifiers import identity_hash
 from .city import cli as city_cli
 from .credit.identifiers import id_number_check_char, uscc_check_char
 from .credit.models import CreditSubject, TierRule

@@ -28,7 +28,7 @@ from backend import create_app  # noqa: E402
 from backend.credit import importer  # noqa: E402
 from backend.demo import synthetic_id_number, synthetic_uscc  # noqa: E402
 from backend.extensions import db  # noqa: E402
-from backend.office.models import ImportJob  # noqa: E402
+from backend.credit.models import ImportJob  # noqa: E402
 
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -19,7 +19,8 @@ from ..timeutil import iso
 from ..extensions import db
 from . import sessions, sms, wechat
 from .models import CitizenAccount, CompanyRepresentative, SmsCode
-from .service import Principal, identity_hash, name_hash, secret_digest
+from ..credit.identifiers import identity_hash
+from .service import Principal, name_hash, secret_digest
 
 log = logging.getLogger(__name__)
 

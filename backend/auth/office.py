@@ -9,10 +9,11 @@ from ..credit.models import CreditSubject
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..office.audit import record
+from ..audit import record
 from ..timeutil import iso
 from .models import CitizenAccount, CompanyRepresentative
-from .service import Principal, identity_hash
+from ..credit.identifiers import identity_hash
+from .service import Principal
 
 
 def authorise_representative(*, actor: Principal, uscc: str, id_number: str) -> CompanyRepresentative:

@@ -91,12 +91,6 @@ def _decode(*, secret: str, token: str) -> tuple[Principal, int]:
                      session_id=claims["sid"]), int(claims["exp"])
 
 
-def identity_hash(*, pepper: str, identifier: str) -> str:
-    """Keyed hash under which an ID number or credit code is stored and matched (never the plaintext)."""
-    normalised = identifier.strip().upper()
-    return hmac.new(pepper.encode(), normalised.encode(), hashlib.sha256).hexdigest()
-
-
 def secret_digest(*, key: str, purpose: str, value: str) -> str:
     """Keyed digest of a short-lived secret (SMS code, refresh token, enrolment code) as stored.
 

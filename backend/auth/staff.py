@@ -15,7 +15,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import Partner
-from ..office.audit import record
+from ..audit import record
 from . import sessions
 from .models import Device, DeviceEnrolment, MerchantStaff, OfficeUser
 from .service import Principal, secret_digest

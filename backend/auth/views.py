@@ -114,7 +114,7 @@ def office_login(body):
 def _partner_json(partner_id: int) -> dict:
     from ..credit.service import tier_levels
     from ..merchants.models import Partner
-    from ..merchants.views import partner_json
+    from ..merchants.serializers import partner_json
     partner = db.session.get(Partner, partner_id)
     if partner is None:
         raise DomainError(ErrorCode.NOT_FOUND)

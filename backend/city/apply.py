@@ -12,7 +12,7 @@ from ..credit.models import Tier, TierRule
 from ..credit.service import recompute_all_tiers
 from ..extensions import db
 from ..merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
-from ..office import audit
+from .. import audit
 from .loader import KIND_NAMES, CityFile, CityFileError
 from .models import Area
 

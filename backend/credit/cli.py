@@ -8,8 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..extensions import db
-from ..office.audit import record
-from ..office.models import ImportJob
+from ..audit import record
+from .models import ImportJob
 from . import importer
 from .service import recompute_all_tiers
 

@@ -9,8 +9,8 @@ from flask import Flask
 
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..office.audit import record
-from ..office.models import ImportJob
+from ..audit import record
+from .models import ImportJob
 from ..timeutil import iso
 from . import importer
 

@@ -1,6 +1,9 @@
-"""Check digits of Chinese identifiers: resident ID numbers (GB 11643) and unified social credit codes (GB 32100)."""
+"""Chinese identifiers: check digits of resident ID numbers (GB 11643) and unified social credit codes
+(GB 32100), and the keyed hash under which a credit subject's identifier is kept."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -28,3 +31,9 @@ def uscc_check_char(first17: str) -> str:
 def is_valid_uscc(value: str) -> bool:
     value = value.strip().upper()
     return bool(_USCC_SHAPE.match(value)) and uscc_check_char(value[:17]) == value[17]
+
+
+def identity_hash(*, pepper: str, identifier: str) -> str:
+    """Keyed hash under which an ID number or credit code is stored and matched (never the plaintext)."""
+    normalised = identifier.strip().upper()
+    return hmac.new(pepper.encode(), normalised.encode(), hashlib.sha256).hexdigest()

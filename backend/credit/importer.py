@@ -34,13 +34,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..auth.service import identity_hash
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..office.models import ImportJob
 from . import standing_cache
-from .identifiers import is_valid_id_number, is_valid_uscc
-from .models import CreditSubject, TierRule
+from .identifiers import identity_hash, is_valid_id_number, is_valid_uscc
+from .models import CreditSubject, ImportJob, TierRule
 from .service import compute_tier
 
 log = logging.getLogger(__name__)

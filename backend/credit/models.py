@@ -1,7 +1,7 @@
 """Credit subjects (people and companies) as the public credit platform reports them, and the tiers."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -54,3 +54,18 @@ class CreditSubject(db.Model):
     source_updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     __table_args__ = (CheckConstraint("kind in ('person', 'company')", name="kind"),)
+
+
+class ImportJob(db.Model):
+    """A bulk load of tiers and red/black lists, with progress for the office's progress bar."""
+
+    __tablename__ = "import_jobs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)

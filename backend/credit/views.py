@@ -8,7 +8,7 @@ from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..office.models import ImportJob
+from .models import ImportJob
 from . import flows
 from .schemas import ImportJobOut, ImportUploadIn
 

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from ..credit.models import Tier, TierRule
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..office import audit
+from .. import audit
 from ..timeutil import iso
 from .models import FederationKey, PartnerCity
 

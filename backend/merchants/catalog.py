@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..credit.models import Tier
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..office import audit
+from .. import audit
 from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
 
 HOLDER_KINDS = ("person", "company")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..office import audit
+from .. import audit
 from .models import Redemption
 
 

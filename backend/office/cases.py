@@ -29,7 +29,7 @@ from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import FailedAttempt, Partner, Redemption, Scenario
 from ..timeutil import iso
-from .models import AuditEntry
+from ..audit import AuditEntry
 
 CURSOR = re.compile(r"^c1\.(\d{1,19})\.(\d{1,19})\.(\d{1,19})$")
 SOURCES = ("redemption", "refusal", "void")

@@ -1,38 +1,11 @@
-"""What the credit office needs to keep: the audit log and bulk import jobs."""
+"""What the credit office keeps of its own: where the push of the case feed stands."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..dbtypes import BigId, UTCDateTime, utcnow
+from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-
-
-class AuditEntry(db.Model):
-    """Who did what to what, and when. Append-only."""
-
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(64))  # e.g. "office:3", "staff:7", "cli"
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict | None] = mapped_column(JSON)
-
-
-class ImportJob(db.Model):
-    """A bulk load of tiers and red/black lists, with progress for the office's progress bar."""
-
-    __tablename__ = "import_jobs"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    total_rows: Mapped[int | None] = mapped_column(Integer)
-    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
-    rejected_rows: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    error: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseFeedState(db.Model):

@@ -12,13 +12,14 @@ from ..credit.service import tier_levels
 from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
 from ..merchants import review, voids
-from ..merchants import views as merchant_views
+from ..merchants import serializers as merchant_json
 from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
                                  FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
                                  OfficeVoidIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
-from . import audit, cases, service
+from .. import audit
+from . import cases, service
 from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, StatsQuery
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
@@ -53,7 +54,7 @@ def _codes() -> dict[int, str]:
 
 
 def _office_partner(partner) -> dict:
-    return merchant_views.partner_json(partner, tier_levels(), include_inactive=True)
+    return merchant_json.partner_json(partner, tier_levels(), include_inactive=True)
 
 
 @bp.get("/scenarios")
@@ -79,7 +80,7 @@ def create_scenario(body):
 @bp.doc(summary="合作单位与优惠规则（含已停用）")
 def partners():
     levels = tier_levels()
-    return {"partners": [merchant_views.partner_json(p, levels, include_inactive=True)
+    return {"partners": [merchant_json.partner_json(p, levels, include_inactive=True)
                          for p in catalog.list_all_partners()]}
 
 
@@ -171,7 +172,7 @@ def calendar_view(name: str) -> dict:
 def void_redemption(redemption_id, body):
     redemption = voids.void(redemption_id=redemption_id, actor=current_principal().actor,
                             reason=body["reason"])
-    return merchant_views.redemption_json(redemption, tier_levels())
+    return merchant_json.redemption_json(redemption, tier_levels())
 
 
 def _conflict_json(conflict) -> dict:

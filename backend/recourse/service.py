@@ -17,7 +17,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import Partner, Perk, Redemption
-from ..office import audit
+from .. import audit
 from ..timeutil import SHANGHAI
 from .models import Objection
 

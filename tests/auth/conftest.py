@@ -10,7 +10,8 @@ import redis
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, MerchantStaff
-from backend.auth.service import Principal, identity_hash, issue_access_token
+from backend.auth.service import Principal, issue_access_token
+from backend.credit.identifiers import identity_hash
 from backend.auth.staff import hash_password
 from backend.credit.identifiers import id_number_check_char
 from backend.credit.models import CreditSubject

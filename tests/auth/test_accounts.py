@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.auth.models import MerchantStaff, OfficeUser
 from backend.extensions import db
 from backend.merchants.models import Partner
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 
 _names = itertools.count(1)
 

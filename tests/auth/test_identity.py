@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backend.auth.models import CitizenAccount
 from backend.credit.identifiers import id_number_check_char
 from backend.extensions import db
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 
 DEMO_COMPANY_USCC = "91231184MA1BXYM00T"
 

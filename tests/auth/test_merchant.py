@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backend.auth.models import DeviceEnrolment, MerchantStaff
 from backend.demo import DEMO_PASSWORD
 from backend.extensions import db
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 
 
 def bearer(token):

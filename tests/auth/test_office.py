@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from backend.demo import DEMO_PASSWORD
 from backend.extensions import db
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 
 DEMO_COMPANY_USCC = "91231184MA1BXYM00T"
 

@@ -13,7 +13,7 @@ from backend.credit.identifiers import id_number_check_char
 from backend.credit.models import CreditSubject, Tier, TierRule
 from backend.extensions import db
 from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 
 from ..conftest import app_maker, fresh_database
 

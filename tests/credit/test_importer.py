@@ -9,11 +9,12 @@ import pytest
 
 from sqlalchemy import func, select
 
-from backend.auth.service import identity_hash
+from backend.credit.identifiers import identity_hash
 from backend.credit.models import CreditSubject
 from backend.demo import synthetic_id_number, synthetic_uscc
 from backend.extensions import db
-from backend.office.models import AuditEntry, ImportJob
+from backend.audit import AuditEntry
+from backend.credit.models import ImportJob
 
 HEADER = "kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n"
 

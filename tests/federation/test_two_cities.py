@@ -19,7 +19,7 @@ from backend.extensions import db
 from backend.federation import service
 from backend.federation.models import PartnerCity
 from backend.merchants.models import Partner
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 from tests.conftest import Gunicorn, app_maker, fresh_database
 
 pytestmark = pytest.mark.slow

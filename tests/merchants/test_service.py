@@ -12,7 +12,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.merchants import history, review, service, voids
 from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 from backend.office.service import stats
 from backend.timeutil import local_day
 

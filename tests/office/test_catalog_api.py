@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from backend.credit.models import CreditSubject
 from backend.extensions import db
 from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
-from backend.office.models import AuditEntry
+from backend.audit import AuditEntry
 from backend.timeutil import local_day
 
 pass_service = importlib.import_module("backend.pass.service")

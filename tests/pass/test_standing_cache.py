@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from backend.auth.models import CitizenAccount, CompanyRepresentative
-from backend.auth.service import identity_hash
+from backend.credit.identifiers import identity_hash
 from backend.credit import standing_cache
 from backend.credit.models import CreditSubject
 from backend.dbtypes import utcnow

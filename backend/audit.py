@@ -1,13 +1,27 @@
-"""The audit log: every change made by the office or a merchant is written here with who, what and when."""
+"""The audit log, below every domain: every change made by the office, a merchant or a command is
+written here with who, what and when, in the same transaction as the change."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..timeutil import SHANGHAI
-from .models import AuditEntry
+from .dbtypes import BigId, UTCDateTime, utcnow
+from .extensions import db
+from .timeutil import SHANGHAI
+
+
+class AuditEntry(db.Model):
+    """Who did what to what, and when. Append-only."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # e.g. "office:3", "staff:7", "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict | None] = mapped_column(JSON)
 
 
 def record(*, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> AuditEntry:
