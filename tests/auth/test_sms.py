@@ -129,7 +129,7 @@ def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, cap
 _SEND_TWICE = """
 import json, sys
 from backend import create_app
-from tests.conftest import test_config
+from tests.helpers import test_config
 url, prefix, phone, fallback = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 app = create_app({**test_config(url, "redis://127.0.0.1:1/0", prefix),
                   "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0", "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": fallback})
@@ -138,6 +138,7 @@ print(json.dumps([client.post("/api/auth/sms/send", json={"phone": phone}).statu
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fallback, expected", [(True, [202, 429]), (False, [202, 202])])
 def test_rate_limits_still_hold_in_memory_while_redis_is_down(app, database_url, redis_prefix, fresh_phone,
                                                               fallback, expected):

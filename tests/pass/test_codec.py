@@ -1,47 +1,26 @@
 """The pass format against its shared test vectors (the scanner's JavaScript tests read the same file)."""
 from __future__ import annotations
 
-import base64
 import importlib
-import json
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import VECTORS, VECTORS_PATH, verify_with_vectors
+
 codec = importlib.import_module("backend.pass.codec")
-VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "pass.json"
-VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-KEYS = {
-    (issuer["issuer"], key["kid"]): codec.VerifierKey(b64url_decode(key["public_key"]), key["status"],
-                                                     key["not_before"], key["not_after"])
-    for issuer in VECTORS["issuers"] for key in issuer["keys"]
-}
-ISSUERS = {issuer["issuer"] for issuer in VECTORS["issuers"]}
-LEVELS = {int(level) for level in VECTORS["tiers"]}
-
-
-def verify(text: str, now: int = VECTORS["now"]):
-    return codec.verify_pass(text, find_key=lambda i, k: KEYS.get((i, k)), is_known_issuer=ISSUERS.__contains__,
-                             tier_levels=LEVELS, now=now, skew=VECTORS["skew"])
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[case["name"] for case in VECTORS["cases"]])
 def test_vector(case):
     if case["valid"]:
-        claims = verify(case["token"])
+        claims = verify_with_vectors(case["token"])
         expected = case["claims"]
         assert (claims.issuer, claims.kid, claims.kind, claims.tier, claims.issued_at, claims.expires_at,
                 claims.pass_id) == (expected["issuer"], expected["kid"], expected["kind"], expected["tier"],
                                     expected["issued_at"], expected["expires_at"], expected["pass_id"])
     else:
         with pytest.raises(codec.PassRejected) as rejected:
-            verify(case["token"])
+            verify_with_vectors(case["token"])
         assert (rejected.value.code, rejected.value.reason) == (case["code"], case["reason"])
 
 

@@ -12,11 +12,10 @@ import redis
 import requests
 
 from backend.extensions import db
-from tests.conftest import TEST_DB, Gunicorn
+from tests.helpers import TEST_DB, Gunicorn, body, race, recorded
 
-from .test_concurrency import body, race, recorded
-
-pytestmark = pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")]
 
 
 @pytest.fixture
