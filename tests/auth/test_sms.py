@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, SmsCode
@@ -122,6 +123,15 @@ def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, cap
     response = production.test_client().post("/api/auth/sms/send", json={"phone": fresh_phone()})
     assert response.status_code == 503 and response.json["code"] == "sms_unavailable"
 
+
+
+def test_each_app_counts_its_limits_under_its_own_redis_prefix(app, make_app, redis_url, redis_prefix, fresh_phone):
+    """Flask-Limiter's extension is one per process and used to keep the first app's key prefix, so a
+    later app (another test module's, another worker's set-up) counted under the first one's keys:
+    tests/auth/test_sms.py got 429 when it ran after tests/pass/test_keys.py."""
+    other = make_app(REDIS_PREFIX=f"{redis_prefix}other:")
+    assert other.test_client().post("/api/auth/sms/send", json={"phone": fresh_phone()}).status_code == 202
+    assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{redis_prefix}other:rl*"))
 
 
 # Run in a child process: Flask-Limiter's extension object is one per process and keeps the first
