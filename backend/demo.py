@@ -12,13 +12,13 @@ import random
 from datetime import date, timedelta
 
 import click
-from argon2 import PasswordHasher
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
 from .auth.service import Principal, identity_hash, issue_access_token
+from .auth.staff import hash_password
 from .credit.identifiers import id_number_check_char, uscc_check_char
 from .credit.models import CreditSubject, Tier, TierRule
 from .credit.service import compute_tier
@@ -143,8 +143,7 @@ def seed_subjects(pepper: str, rng: random.Random, rules: list[TierRule]) -> dic
 
 
 def seed_accounts(demo_subjects: dict[str, CreditSubject]) -> None:
-    hasher = PasswordHasher()
-    password_hash = hasher.hash(DEMO_PASSWORD)
+    password_hash = hash_password(DEMO_PASSWORD)
     now = utcnow()
     citizen = CitizenAccount(phone=DEMO_PHONES["citizen"], subject_id=demo_subjects["citizen"].id, bound_at=now)
     blacklisted = CitizenAccount(phone=DEMO_PHONES["citizen-blacklisted"], subject_id=demo_subjects["citizen-blacklisted"].id,

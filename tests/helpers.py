@@ -84,6 +84,7 @@ def test_config(database_url: str, redis_url: str, prefix: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": prefix,
+        "ARGON2_PROFILE": "CHEAPEST",  # the production profile costs ~0.2 s a hash; no test needs its cost
     }
 
 
