@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+import psycopg
 import pytest
 import redis
 
@@ -17,8 +18,24 @@ from backend import create_app
 # statements_sent, wait_until: still imported from here by modules being rewritten elsewhere
 # (test_driver, test_changefeed, merchants/test_concurrency, merchants/test_perk_facts,
 # pass/test_standing_cache); import them from tests.helpers.
-from tests.helpers import (REDIS_URL, TEST_DB, app_maker, clear_mutable_tables, dispose, fresh_database,  # noqa: F401
+from tests.helpers import (IN_CI, PG_ADMIN_URL, REDIS_URL, TEST_DB, app_maker, clear_mutable_tables, dispose, fresh_database,  # noqa: F401
                            server_missing, statements_sent, test_config, wait_until)
+
+
+def pytest_sessionstart(session):
+    """Under CI=true a missing server ends the run before any test starts, with its name: under
+    pytest-xdist (scripts/test) the workers' own pytest.exit would only show as a crashed worker."""
+    if not IN_CI:
+        return
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        server_missing("Redis", error)
+    if TEST_DB == "postgresql":
+        try:
+            psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+        except psycopg.OperationalError as error:
+            server_missing("PostgreSQL", error)
 
 
 @pytest.fixture(scope="session")
