@@ -2,9 +2,7 @@
 where one worker serves many requests at once and must never let one request's wait stop the others."""
 from __future__ import annotations
 
-import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
