@@ -20,8 +20,17 @@ from qrcode.constants import ERROR_CORRECT_M
 from tests.helpers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist --dist loadgroup, every browser test on one worker: one served app and one
+    Chromium for them all, as without xdist, instead of one of each per worker."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 def missing(message: str):

@@ -14,8 +14,7 @@ from tests.helpers import ROOT, TEST_DB, Gunicorn, free_port, gunicorn_env
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(TEST_DB == "sqlite", reason="the port check runs in gunicorn's master, before any worker "
-                    "or database: the PostgreSQL pass covers it")
+@pytest.mark.database_independent  # the port check runs in gunicorn's master, before any worker
 def test_a_second_server_on_a_busy_port_refuses_to_start_instead_of_sharing_it(app, tmp_path):
     # Each worker listens with SO_REUSEPORT; without the start-up check a second server would bind
     # the same port too, and the two would split the connections between them.
@@ -39,6 +38,7 @@ def _server_settings(**env) -> dict:
         return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
+@pytest.mark.database_independent
 def test_postgresql_deployments_get_gevent_workers_and_sqlite_keeps_threads():
     assert _server_settings(DATABASE_URL="postgresql://db/xym", GUNICORN_WORKER_CLASS=None)["worker_class"] == "gevent"
     assert _server_settings(DATABASE_URL="postgres://db/xym", GUNICORN_WORKER_CLASS=None)["worker_class"] == "gevent"

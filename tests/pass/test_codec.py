@@ -8,6 +8,7 @@ import pytest
 from tests.helpers import VECTORS, VECTORS_PATH, verify_with_vectors
 
 codec = importlib.import_module("backend.pass.codec")
+pytestmark = pytest.mark.database_independent
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[case["name"] for case in VECTORS["cases"]])
