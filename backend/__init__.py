@@ -110,11 +110,13 @@ def register_extensions(app: APIFlask) -> None:
     redis_store.init_app(app)
     changefeed.init_app(app, load_revocations=lambda: _live_revocations(app))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "rl")
     # When Redis is down, limits fall back to per-process memory rather than failing requests.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
+    # The key prefix is the storage's, which init_app builds anew for each app: the limiter keeps the
+    # first app's RATELIMIT_KEY_PREFIX for good, so a later app in the process would count under it.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25,
+                                                        "key_prefix": app.config["REDIS_PREFIX"] + "rl"})
     limiter.init_app(app)
 
 

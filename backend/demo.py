@@ -13,15 +13,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import click
-from argon2 import PasswordHasher
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
 from .auth.service import Principal, issue_access_token
-from .credit.identifiers import identity_hash
+from .auth.staff import hash_password
 from .city import cli as city_cli
+from .credit.identifiers import identity_hash
 from .credit.identifiers import id_number_check_char, uscc_check_char
 from .credit.models import CreditSubject, TierRule
 from .credit.service import compute_tier
@@ -96,8 +96,7 @@ def seed_subjects(pepper: str, rng: random.Random, rules: list[TierRule]) -> dic
 
 
 def seed_accounts(demo_subjects: dict[str, CreditSubject]) -> None:
-    hasher = PasswordHasher()
-    password_hash = hasher.hash(DEMO_PASSWORD)
+    password_hash = hash_password(DEMO_PASSWORD)
     now = utcnow()
     citizen = CitizenAccount(phone=DEMO_PHONES["citizen"], subject_id=demo_subjects["citizen"].id, bound_at=now)
     blacklisted = CitizenAccount(phone=DEMO_PHONES["citizen-blacklisted"], subject_id=demo_subjects["citizen-blacklisted"].id,

@@ -48,8 +48,12 @@ setup_node() {
   command -v npm >/dev/null 2>&1 || { say "installing Node.js and npm"; apt_get update; apt_get install -y nodejs npm; }
   # The scanner's packages, and those of backend/web: the office dashboard's ECharts, the API docs' Swagger UI.
   for dir in merchant_scanner backend/web; do
+    # npm ci empties node_modules and installs again each time: skip it when the lockfile is the one
+    # installed last (a copy kept inside node_modules, so a fresh checkout always installs).
+    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"; then continue; fi
     say "installing the npm packages of $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
   done
 }
 

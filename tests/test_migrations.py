@@ -29,7 +29,7 @@ def test_a_database_with_redemptions_migrates_with_foreign_keys_enforced_before_
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from .conftest import app_maker, fresh_database
+    from tests.helpers import app_maker, fresh_database
 
     with fresh_database(tmp_path_factory, "migrate") as url, app_maker(url, redis_url, redis_prefix) as make:
         app = make()

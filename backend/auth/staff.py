@@ -6,7 +6,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select, update
@@ -22,12 +22,19 @@ from .service import Principal, secret_digest
 
 log = logging.getLogger(__name__)
 
-# argon2id with the library's defaults (RFC 9106's second recommended option: t=3, m=64 MiB, p=4).
-hasher = PasswordHasher()
+
+def _hasher() -> PasswordHasher:
+    """The app's argon2id hasher, built once from the profile named by ARGON2_PROFILE: the library's
+    default (RFC 9106's second recommended option: t=3, m=64 MiB, p=4) except in the tests."""
+    hasher = current_app.extensions.get("password_hasher")
+    if hasher is None:
+        parameters = getattr(profiles, current_app.config["ARGON2_PROFILE"])
+        hasher = current_app.extensions["password_hasher"] = PasswordHasher.from_parameters(parameters)
+    return hasher
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified against when the username is unknown, so that the answer takes as long either way."""
     return hasher.hash(secrets.token_urlsafe(16))
 
@@ -38,12 +45,13 @@ ENROLMENT_LENGTH = 12  # 30^12 ≈ 2^59: guessing within 10 minutes at our rate 
 
 
 def hash_password(password: str) -> str:
-    return hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def _check_password(user, password: str) -> bool:
     """Constant work whether or not the user exists; upgrades old hashes in place."""
-    stored = user.password_hash if user is not None else _dummy_hash()
+    hasher = _hasher()
+    stored = user.password_hash if user is not None else _dummy_hash(hasher)
     try:
         hasher.verify(stored, password or "")
     except (VerificationError, InvalidHashError):
@@ -84,7 +92,7 @@ MIN_PASSWORD_LENGTH = 10
 def _new_password_hash(password: str) -> str:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise DomainError(ErrorCode.PASSWORD_TOO_WEAK)
-    return hasher.hash(password)
+    return hash_password(password)
 
 
 def _username_free(username: str) -> str:

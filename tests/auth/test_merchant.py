@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from backend.auth.models import DeviceEnrolment, MerchantStaff
+from backend.auth.staff import hash_password
+from backend.config import from_env
 from backend.demo import DEMO_PASSWORD
 from backend.extensions import db
 from backend.audit import AuditEntry
@@ -31,6 +33,14 @@ def test_staff_login_with_argon2id(app, client):
         assert db.session.scalar(select(MerchantStaff.password_hash).limit(1)).startswith("$argon2id$")
     wrong = client.post("/api/auth/staff/login", json={"username": "lapenpen-cashier", "password": "x"})
     assert wrong.status_code == 401 and wrong.json["code"] == "invalid_credentials"
+
+
+def test_passwords_are_hashed_with_the_library_defaults_unless_the_config_names_another_profile(app, make_app):
+    production = make_app(ARGON2_PROFILE=from_env()["ARGON2_PROFILE"])
+    with production.app_context():
+        assert hash_password("correct horse battery").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    with app.app_context():  # the tests' own: CHEAPEST, so that a sign-in costs no 0.2 s
+        assert hash_password("correct horse battery").startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
 
 def test_inactive_staff_cannot_sign_in_or_refresh(app, client, new_staff):

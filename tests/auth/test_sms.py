@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, SmsCode
@@ -180,12 +181,21 @@ def test_the_demo_sender_logs_the_code_and_production_refuses(app, make_app, cap
 
 
 
+def test_each_app_counts_its_limits_under_its_own_redis_prefix(app, make_app, redis_url, redis_prefix, fresh_phone):
+    """Flask-Limiter's extension is one per process and used to keep the first app's key prefix, so a
+    later app (another test module's, another worker's set-up) counted under the first one's keys:
+    tests/auth/test_sms.py got 429 when it ran after tests/pass/test_keys.py."""
+    other = make_app(REDIS_PREFIX=f"{redis_prefix}other:")
+    assert other.test_client().post("/api/auth/sms/send", json={"phone": fresh_phone()}).status_code == 202
+    assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{redis_prefix}other:rl*"))
+
+
 # Run in a child process: Flask-Limiter's extension object is one per process and keeps the first
 # app's fallback state, so only a fresh process shows what a gunicorn worker does with Redis down.
 _SEND_TWICE = """
 import json, sys
 from backend import create_app
-from tests.conftest import test_config
+from tests.helpers import test_config
 url, prefix, phone, fallback = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 app = create_app({**test_config(url, "redis://127.0.0.1:1/0", prefix),
                   "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0", "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": fallback})
@@ -194,6 +204,7 @@ print(json.dumps([client.post("/api/auth/sms/send", json={"phone": phone}).statu
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fallback, expected", [(True, [202, 429]), (False, [202, 202])])
 def test_rate_limits_still_hold_in_memory_while_redis_is_down(app, database_url, redis_prefix, fresh_phone,
                                                               fallback, expected):

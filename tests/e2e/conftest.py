@@ -8,7 +8,6 @@ WebCrypto verification, the outbox and the API.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -18,12 +17,20 @@ import qrcode
 import requests
 from qrcode.constants import ERROR_CORRECT_M
 
-from tests.conftest import Gunicorn
+from tests.helpers import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-codec = importlib.import_module("backend.pass.codec")
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist --dist loadgroup, every browser test on one worker: one served app and one
+    Chromium for them all, as without xdist, instead of one of each per worker."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 def missing(message: str):
@@ -54,13 +61,6 @@ def issue_pass(live_server, token):
         return response.json()
 
     return _issue
-
-
-def tamper(text: str) -> str:
-    """The same pass with one bit of its signature flipped: still well-formed, no longer signed."""
-    raw = bytearray(codec.b45decode(text[len(codec.PREFIX):]))
-    raw[codec.SIGNED_LEN + 10] ^= 0x01
-    return codec.PREFIX + codec.b45encode(bytes(raw))
 
 
 def write_y4m(path: Path, text: str, *, size: int = 320, black_frames: int = 5, qr_frames: int = 40) -> Path:

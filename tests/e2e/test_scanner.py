@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.merchants.models import Redemption
 
-from .conftest import tamper
+from tests.helpers import tamper
 
 pytestmark = pytest.mark.e2e
 

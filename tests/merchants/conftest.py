@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select
@@ -16,16 +16,12 @@ from backend.credit.models import CreditSubject
 from backend.extensions import db
 from backend.merchants import service
 from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
-from tests.conftest import MUTABLE_TABLES
+from tests.helpers import clear_mutable_tables, utc
 
 pass_service = importlib.import_module("backend.pass.service")
 key_context = importlib.import_module("backend.pass.context").key_context
 keyring = importlib.import_module("backend.pass.keyring")
 PassKey = importlib.import_module("backend.pass.models").PassKey
-
-
-def utc(**delta) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(**delta)
 
 
 class Shop:
@@ -99,9 +95,7 @@ class Shop:
         self.calendars.append(calendar)
 
     def remove(self) -> None:
-        db.session.rollback()
-        for table in MUTABLE_TABLES:
-            db.session.execute(db.text(f"delete from {table}"))
+        clear_mutable_tables()
         db.session.execute(delete(Perk).where(Perk.partner_id == self.partner_id))
         db.session.execute(delete(Device).where(Device.partner_id == self.partner_id))
         db.session.execute(delete(MerchantStaff).where(MerchantStaff.partner_id == self.partner_id))

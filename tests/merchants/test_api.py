@@ -8,11 +8,10 @@ from sqlalchemy import func, select
 
 from backend.changefeed import current_feed
 from backend.extensions import db
-from tests.conftest import statements_sent, wait_until
+from tests.helpers import statements_sent, utc, wait_until
 from backend.merchants.models import FailedAttempt, Redemption
 from backend.merchants.schemas import RedemptionOut
 
-from .conftest import utc
 
 CONTRACT_FIELDS = {"id", "status", "perk_id", "tier", "tier_name", "amount_fen", "payable_fen", "discount_fen",
                    "quota", "offline", "scanned_at", "recorded_at", "client_id"}

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import redis
 import requests
 from sqlalchemy import func, select
 
 from backend.extensions import db
 from backend.merchants.models import Redemption
-from tests.conftest import Gunicorn
+from tests.helpers import Gunicorn, utc
 
-from .conftest import utc
+pytestmark = pytest.mark.slow  # starts gunicorn twice
 
 
 def forget_everything_in_redis(app) -> None:

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.credit.models import CreditSubject
-from backend.errors import DomainError
 from backend.extensions import db
 from backend.merchants import history, review, service, voids
 from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
@@ -16,14 +15,7 @@ from backend.audit import AuditEntry
 from backend.office.service import stats
 from backend.timeutil import local_day
 
-from .conftest import utc
-
-
-def refused(code: str, call, *args, **kwargs) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        call(*args, **kwargs)
-    assert caught.value.code == code, caught.value
-    return caught.value
+from tests.helpers import refused, utc
 
 
 def count(model, *where) -> int:

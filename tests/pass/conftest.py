@@ -6,25 +6,19 @@ on the same server kind as the rest of the run (TEST_DB).
 """
 from __future__ import annotations
 
-import importlib
 import secrets
 import uuid
-from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from backend import create_app
 from backend.auth.models import CitizenAccount, CompanyRepresentative
 from backend.auth.service import Principal, issue_access_token
 from backend.credit.models import CreditSubject
 from backend.extensions import db
-from tests.conftest import app_maker, dispose, fresh_database, test_config
-
-codec = importlib.import_module("backend.pass.codec")
-PassKey = importlib.import_module("backend.pass.models").PassKey
-key_ring_changed = importlib.import_module("backend.pass.context").key_ring_changed
+from tests.helpers import app_maker, dispose, fresh_database, test_config
 
 
 @pytest.fixture(scope="module")
@@ -51,45 +45,6 @@ def ring_app(ring_database, redis_url):
     url, prefix = ring_database
     with app_maker(url, redis_url, prefix) as make:
         yield make
-
-
-class Phone:
-    """A signed-in demo user's calls against one app (one worker)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self._tokens: dict[str, str] = {}
-
-    def header(self, role: str) -> dict:
-        if role not in self._tokens:
-            result = self.app.test_cli_runner().invoke(args=["demo", "token", role])
-            assert result.exit_code == 0, result.output
-            self._tokens[role] = result.output.strip()
-        return {"Authorization": f"Bearer {self._tokens[role]}"}
-
-    def issue(self, role: str = "citizen", **body):
-        return self.client.post("/api/pass", headers=self.header(role), json=body)
-
-    def verify(self, token: str, role: str = "cashier"):
-        return self.client.post("/api/pass/verify", headers=self.header(role), json={"token": token})
-
-    def cli(self, *args: str):
-        return self.app.test_cli_runner().invoke(args=list(args))
-
-
-def age_keys(app, *, hours: int = 1) -> None:
-    """Date every key from `hours` ago, as a key in service for a while is (a pass can only predate
-    its key by the skew, so an expired pass needs a key older than its lifetime)."""
-    with app.app_context():
-        for key in db.session.scalars(select(PassKey)):
-            key.not_before = key.not_before - timedelta(hours=hours)
-        db.session.commit()
-        key_ring_changed()
-
-
-def kid_of(token: str) -> int:
-    return codec.decode_unverified(token)[0].kid
 
 
 class Header(dict):

@@ -14,14 +14,12 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from backend.extensions import db
-from tests.conftest import statements_sent
+from tests.helpers import Phone, age_keys, statements_sent
 
 codec = importlib.import_module("backend.pass.codec")
 service = importlib.import_module("backend.pass.service")
 IssueOut = importlib.import_module("backend.pass.schemas").IssueOut
 context = importlib.import_module("backend.pass.context")
-Phone = importlib.import_module("tests.pass.conftest").Phone
-age_keys = importlib.import_module("tests.pass.conftest").age_keys
 
 VERIFY_FIELDS = {"valid", "issuer", "kid", "holder_kind", "tier", "tier_name", "expires_at"}
 

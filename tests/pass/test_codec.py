@@ -1,34 +1,16 @@
 """The pass format against its shared test vectors (the scanner's JavaScript tests read the same file)."""
 from __future__ import annotations
 
-import base64
 import importlib
-import json
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import KEYS, LISTED, VECTORS, VECTORS_PATH, b64url_decode, verify_with_vectors
+
 codec = importlib.import_module("backend.pass.codec")
-VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "pass.json"
-VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+verify = verify_with_vectors
 
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-# The vectors' key list is read as docs/pass-format.md says a verifier reads `GET /api/pass/keys`:
-# every listed issuer is trusted, keys it cannot use are dropped.
-LISTED = {(issuer["issuer"], key["kid"]): codec.verifier_key_from_listing(key)
-          for issuer in VECTORS["issuers"] for key in issuer["keys"]}
-KEYS = {where: key for where, key in LISTED.items() if key is not None}
-ISSUERS = {issuer["issuer"] for issuer in VECTORS["issuers"]}
-LEVELS = {int(level) for level in VECTORS["tier_levels"]}
-
-
-def verify(text: str, now: int = VECTORS["now"], find_key=lambda i, k: KEYS.get((i, k))):
-    return codec.verify_pass(text, find_key=find_key, is_known_issuer=ISSUERS.__contains__,
-                             tier_levels=LEVELS, now=now, skew=VECTORS["skew_seconds"])
+pytestmark = pytest.mark.database_independent
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[case["name"] for case in VECTORS["cases"]])

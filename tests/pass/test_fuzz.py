@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-codec = importlib.import_module("backend.pass.codec")
-vectors = importlib.import_module("tests.pass.test_codec")
+from tests.helpers import VECTORS, verify_with_vectors
 
-VALID = [case["token"] for case in vectors.VECTORS["cases"] if case["valid"]]
-INVALID = [case["token"] for case in vectors.VECTORS["cases"] if not case["valid"]]
+codec = importlib.import_module("backend.pass.codec")
+pytestmark = [pytest.mark.slow, pytest.mark.database_independent]  # hundreds of examples a test
+
+VALID = [case["token"] for case in VECTORS["cases"] if case["valid"]]
+INVALID = [case["token"] for case in VECTORS["cases"] if not case["valid"]]
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def verdict(text):
     """('ok', claims) or ('rejected', code); anything else escapes and fails the test."""
     try:
-        return "ok", vectors.verify(text)
+        return "ok", verify_with_vectors(text)
     except codec.PassRejected as rejected:
         assert rejected.code in {"pass_invalid", "pass_expired", "pass_not_yet_valid", "pass_key_revoked",
                                  "pass_unknown_issuer", "pass_unknown_key"}

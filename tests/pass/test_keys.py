@@ -14,12 +14,11 @@ from sqlalchemy import select
 
 from backend.errors import DomainError
 from backend.extensions import db
+from tests.helpers import Phone, kid_of
 
 codec = importlib.import_module("backend.pass.codec")
 keyring = importlib.import_module("backend.pass.keyring")
 models = importlib.import_module("backend.pass.models")
-Phone = importlib.import_module("tests.pass.conftest").Phone
-kid_of = importlib.import_module("tests.pass.conftest").kid_of
 
 LOCAL = 230184
 

@@ -6,6 +6,7 @@ import io
 import random
 import re
 
+import pytest
 import qrcode
 import zxingcpp
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 codec = importlib.import_module("backend.pass.codec")
 qr = importlib.import_module("backend.pass.qr")
+pytestmark = pytest.mark.database_independent
 
 # Every pass is 95 bytes, so every pass text is the longest: 147 characters.
 LONGEST = [codec.PREFIX + codec.b45encode(b"\x01" + bytes([fill]) * 94) for fill in (0x01, 0xFF, 0xA5)]

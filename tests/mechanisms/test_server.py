@@ -10,9 +10,11 @@ from unittest import mock
 import pytest
 import requests
 
-from .conftest import ROOT, TEST_DB, Gunicorn, free_port, gunicorn_env
+from tests.helpers import ROOT, TEST_DB, Gunicorn, free_port, gunicorn_env
 
 
+@pytest.mark.slow
+@pytest.mark.database_independent  # the port check runs in gunicorn's master, before any worker
 def test_a_second_server_on_a_busy_port_refuses_to_start_instead_of_sharing_it(app, tmp_path):
     # Each worker listens with SO_REUSEPORT; without the start-up check a second server would bind
     # the same port too, and the two would split the connections between them.
@@ -36,6 +38,7 @@ def _server_settings(**env) -> dict:
         return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
+@pytest.mark.database_independent
 def test_postgresql_deployments_get_gevent_workers_and_sqlite_keeps_threads():
     assert _server_settings(DATABASE_URL="postgresql://db/xym", GUNICORN_WORKER_CLASS=None)["worker_class"] == "gevent"
     assert _server_settings(DATABASE_URL="postgres://db/xym", GUNICORN_WORKER_CLASS=None)["worker_class"] == "gevent"
@@ -43,6 +46,7 @@ def test_postgresql_deployments_get_gevent_workers_and_sqlite_keeps_threads():
     assert _server_settings(DATABASE_URL="postgresql://db/xym", GUNICORN_WORKER_CLASS="gthread")["worker_class"] == "gthread"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")
 def test_a_gevent_worker_whose_database_waits_would_block_it_refuses_to_serve(app, tmp_path):
     # --preload imports the app (and psycopg) in the master, before a worker patches the standard

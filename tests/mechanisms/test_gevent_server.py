@@ -2,9 +2,7 @@
 where one worker serves many requests at once and must never let one request's wait stop the others."""
 from __future__ import annotations
 
-import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,11 +10,10 @@ import redis
 import requests
 
 from backend.extensions import db
-from tests.conftest import TEST_DB, Gunicorn
+from tests.helpers import TEST_DB, Gunicorn, body, race, recorded
 
-from .test_concurrency import body, race, recorded
-
-pytestmark = pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(TEST_DB != "postgresql", reason="gevent workers serve PostgreSQL deployments")]
 
 
 @pytest.fixture
