@@ -122,7 +122,7 @@ def app_maker(database_url: str, redis_url: str, prefix: str):
 REFERENCE_TABLES = frozenset({
     "scenarios", "partners", "perks", "holiday_calendar_days", "merchant_staff", "devices", "office_users",
     "tiers", "tier_rules", "credit_subjects", "citizen_accounts", "company_representatives",
-    "pass_issuers", "pass_keys", "pass_seal_keys",
+    "pass_issuers", "pass_keys", "pass_seal_keys", "areas",
 })
 
 
