@@ -7,7 +7,7 @@ import logging
 from apiflask import APIFlask
 from flask.sessions import SessionInterface
 
-from . import admission, changefeed
+from . import admission, changefeed, watched_cache
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import db, limiter, migrate, redis_store
@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    register_change_feed(app)
     return app
 
 
@@ -82,7 +83,6 @@ def register_extensions(app: APIFlask) -> None:
     migrate.init_app(app, db, directory=str(settings.INSTANCE_DIR.parent / "migrations"),
                      render_as_batch=True)  # batch mode lets ALTER TABLE migrations run on SQLite too
     redis_store.init_app(app)
-    changefeed.init_app(app, load_revocations=lambda: _live_revocations(app))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "rl")
     # When Redis is down, limits fall back to per-process memory rather than failing requests.
@@ -90,17 +90,6 @@ def register_extensions(app: APIFlask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
     limiter.init_app(app)
-
-
-def _live_revocations(app: APIFlask) -> dict[str, float]:
-    """Run by the change feed's own thread: it needs an app context and must not keep its session."""
-    from .auth.sessions import live_revocations
-
-    with app.app_context():
-        try:
-            return live_revocations()
-        finally:
-            db.session.remove()
 
 
 def register_blueprints(app: APIFlask) -> None:
@@ -112,3 +101,10 @@ def register_cli(app: APIFlask) -> None:
     for module in CLI_MODULES:
         for command in importlib.import_module(module).COMMANDS:
             app.cli.add_command(command)
+
+
+def register_change_feed(app: APIFlask) -> None:
+    """Last: every module holding a watched cache is imported by now, so the feed carries all their generations."""
+    from .auth.sessions import RevokedSessions
+
+    changefeed.init_app(app, consumers=(RevokedSessions(app), watched_cache.Generations()))

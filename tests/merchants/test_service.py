@@ -11,10 +11,11 @@ from backend.credit.models import CreditSubject
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.merchants import service
-from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
+from backend.merchants.models import FailedAttempt, Perk, Redemption, RedemptionConflict
 from backend.office.models import AuditEntry
 from backend.office.service import stats
 from backend.timeutil import local_day
+from backend.watched_cache import mark_written
 
 from .conftest import utc
 
@@ -148,6 +149,7 @@ def test_a_rule_change_applies_at_the_next_redemption(shop):
     holder = shop.holder(tier_level=1)
     assert shop.redeem(shop.pass_for(holder), perk).redemption.id
     db.session.execute(db.text("update perks set min_tier_level = 2 where id = :id"), {"id": perk})
+    mark_written(db.session, Perk)  # hand-written SQL: the perk facts cache is told
     db.session.commit()
     refused("tier_not_eligible", shop.redeem, shop.pass_for(holder), perk)
 
@@ -159,6 +161,7 @@ def test_holder_black_listed_after_the_pass_was_issued_is_refused(shop):
     token = shop.pass_for(holder)
     db.session.execute(db.text("update credit_subjects set black_listed = true, tier_level = 0 where id = :id"),
                        {"id": holder})
+    mark_written(db.session, CreditSubject)
     db.session.commit()
     refused("holder_blacklisted", shop.redeem, token, perk)
     attempt = db.session.scalar(select(FailedAttempt))
