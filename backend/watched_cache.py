@@ -42,10 +42,11 @@ class WatchedCache:
         self.name, self.generation_key, self.watched = name, generation_key, watched
         self.watched_tables = {model.__tablename__ for model in watched}
         self.entry_seconds, self.max_entries = entry_seconds, max_entries
+        self._extension = f"watched_cache:{name}"  # its entries live in the app: each app is a worker
         _CACHES[name] = self
 
     def _entries(self) -> dict:
-        return current_app.extensions.setdefault(f"watched_cache:{self.name}", {})
+        return current_app.extensions.setdefault(self._extension, {})
 
     def current_generation(self) -> str | None:
         """The generation to tag a load with (read it *before* the load); None: do not cache."""

@@ -1,5 +1,5 @@
-"""Issuing serves the holder's standing from the worker's cache: no database read on a hit, never stale after
-a change (the change feed carries the standing generation)."""
+"""Issuing serves the holder's standing (and the tier names) from the worker's cache: no database read on a
+hit, never stale after a change (the change feed carries the generations)."""
 from __future__ import annotations
 
 import importlib
@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from backend.auth.models import CitizenAccount, CompanyRepresentative
 from backend.auth.service import identity_hash
-from backend.credit.models import CreditSubject
+from backend.credit.models import CreditSubject, Tier
 from backend.dbtypes import utcnow
 from backend.demo import synthetic_id_number
 from backend.changefeed import current_feed
@@ -189,3 +189,18 @@ def test_without_redis_issuing_asks_the_database(make_app, app, citizen):
         db.session.commit()
     refused = issue(broken, header)
     assert refused.status_code == 403 and refused.json["code"] == "holder_not_eligible"
+
+
+def test_a_renamed_tier_shows_on_the_next_pass(app, client, citizen):
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with app.app_context():
+        tier = db.session.get(Tier, GOOD["tier_level"])
+        before, tier.name = tier.name, "测试改名"
+        db.session.commit()
+    try:
+        assert issue(client, header).json["tier_name"] == "测试改名"
+    finally:
+        with app.app_context():
+            db.session.get(Tier, GOOD["tier_level"]).name = before
+            db.session.commit()
