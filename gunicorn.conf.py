@@ -53,6 +53,15 @@ def on_starting(server):
                 raise SystemExit(f"端口已被占用 (address in use): {address[0]}:{address[1]} ({error})") from None
 
 
+def post_fork(server, worker):
+    """With --preload the app was built, and its change feed started, in the master: a forked worker
+    has the feed but not its thread, and serves without it (slower, never stale) unless it starts
+    its own. Without --preload each worker builds its app, feed included, after this hook."""
+    app = server.app.callable  # the preloaded app, or None
+    if app is not None:
+        app.extensions["change_feed"].start()
+
+
 def _gevent(worker) -> bool:
     return type(worker).__name__.startswith("Gevent")
 

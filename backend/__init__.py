@@ -8,7 +8,7 @@ from apiflask import APIFlask
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admission, changefeed, inputs, openapi
+from . import admission, changefeed, inputs, openapi, watched_cache
 from . import config as settings
 from .errors import register_error_handlers
 from .extensions import autocommit, db, limiter, migrate, redis_store
@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     register_error_handlers(app)
     openapi.init_app(app)
     register_cli(app)
+    register_change_feed(app)
     return app
 
 
@@ -108,7 +109,6 @@ def register_extensions(app: APIFlask) -> None:
     migrate.init_app(app, db, directory=str(settings.INSTANCE_DIR.parent / "migrations"),
                      render_as_batch=True)  # batch mode lets ALTER TABLE migrations run on SQLite too
     redis_store.init_app(app)
-    changefeed.init_app(app, load_revocations=lambda: _live_revocations(app))
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     # When Redis is down, limits fall back to per-process memory rather than failing requests.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
@@ -120,17 +120,6 @@ def register_extensions(app: APIFlask) -> None:
     limiter.init_app(app)
 
 
-def _live_revocations(app: APIFlask) -> dict[str, float]:
-    """Run by the change feed's own thread: it needs an app context and must not keep its session."""
-    from .auth.sessions import live_revocations
-
-    with app.app_context():
-        try:
-            return live_revocations()
-        finally:
-            db.session.remove()
-
-
 def register_blueprints(app: APIFlask) -> None:
     for module in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module).bp)
@@ -140,3 +129,10 @@ def register_cli(app: APIFlask) -> None:
     for module in CLI_MODULES:
         for command in importlib.import_module(module).COMMANDS:
             app.cli.add_command(command)
+
+
+def register_change_feed(app: APIFlask) -> None:
+    """Last: every module holding a watched cache is imported by now, so the feed carries all their generations."""
+    from .auth.sessions import RevokedSessions
+
+    changefeed.init_app(app, consumers=(RevokedSessions(app), watched_cache.Generations()))

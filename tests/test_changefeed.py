@@ -6,13 +6,26 @@ import time
 import redis
 
 from backend.auth.service import Principal, issue_access_token
+from backend.auth.sessions import RevokedSessions
 from backend.changefeed import ChangeFeed, current_feed
 from backend.extensions import db
-from tests.conftest import wait_until
+from backend.watched_cache import Generations
+from tests.conftest import Gunicorn, wait_until
 
 def feed_of(app):
     with app.app_context():
         return current_feed()
+
+
+def revoked_in(app, session_id: str) -> bool:
+    """What the app's own copy of the revocations says (no Redis, no database)."""
+    return feed_of(app).consumers[RevokedSessions.kind].is_revoked(session_id)
+
+
+def subscribers(redis_url: str, name: str) -> int:
+    """How many connections named `name` are subscribed to a channel."""
+    return sum(1 for client in redis.Redis.from_url(redis_url).client_list()
+               if client.get("name") == name and client.get("sub") == "1")
 
 
 def synced(app) -> None:
@@ -41,7 +54,7 @@ def test_a_revocation_in_one_worker_reaches_another_within_milliseconds(app, mak
     started = time.monotonic()
     revoke(app, sid)
     assert app.test_client().get("/api/auth/me", headers=header(app, sid)).status_code == 401  # its own: at once
-    wait_until(lambda: feed_of(other).is_revoked(sid), what="the other worker")
+    wait_until(lambda: revoked_in(other, sid), what="the other worker")
     assert time.monotonic() - started < 1.0
     assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
 
@@ -70,7 +83,7 @@ def test_a_lost_subscription_falls_back_and_catches_up(app, make_app, redis_url)
     revoke(app, sid)  # published while the other feed is not listening: it must not be lost
     # Unsynced, the other worker asks Redis per request; resynced, it knows from its load.
     assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
-    wait_until(lambda: feed.synced and feed.is_revoked(sid), what="the resubscribed feed")
+    wait_until(lambda: feed.synced and revoked_in(other, sid), what="the resubscribed feed")
     assert other.test_client().get("/api/auth/me", headers=header(other, sid)).status_code == 401
 
 
@@ -84,12 +97,56 @@ def test_redis_losing_its_data_makes_the_feed_reload(app, redis_url):
     wait_until(lambda: feed.synced, what="the feed reloading")
 
 
-def test_what_a_worker_noted_before_its_feed_started_survives_the_first_load(redis_url, redis_prefix):
+def test_what_a_worker_noted_before_its_feed_started_survives_the_first_load(app, redis_url, redis_prefix):
+    revocations = RevokedSessions(app)
     feed = ChangeFeed(redis_url=redis_url, prefix=f"{redis_prefix}early-{time.monotonic_ns()}:", resync_seconds=60,
-                      load_revocations=dict)
+                      consumers=[revocations])
     try:
-        feed.note_revoked(["noted-early"], time.time() + 60)
+        revocations.receive(f"noted-early {time.time() + 60:.0f}")
+        feed.start()
         wait_until(lambda: feed.synced)
-        assert feed.is_revoked("noted-early") and not feed.is_revoked("never-revoked")
+        assert revocations.is_revoked("noted-early") and not revocations.is_revoked("never-revoked")
     finally:
         feed.stop()
+
+
+class _LoadRacedByAnAnnouncement:
+    """A Redis client whose pipeline, while the load waits for it, lets this worker announce a newer value."""
+
+    def __init__(self, redis_url: str, generations: Generations, name: str):
+        self.redis_url, self.generations, self.name = redis_url, generations, name
+
+    def pipeline(self, transaction: bool):
+        real = redis.Redis.from_url(self.redis_url, decode_responses=True).pipeline(transaction)
+        execute = real.execute
+
+        def execute_then_announce():
+            read = execute()
+            self.generations.receive(f"{self.name} newer")
+            return read
+        real.execute = execute_then_announce
+        return real
+
+
+def test_a_generation_announced_during_a_load_is_not_overwritten_by_what_the_load_read(app, redis_url,
+                                                                                      redis_prefix):
+    generations = Generations()
+    generations.load(_LoadRacedByAnAnnouncement(redis_url, generations, "standing"), f"{redis_prefix}race:")
+    assert generations.values["standing"] == "newer"
+
+
+def test_the_feed_starts_with_the_app_not_when_first_asked(make_app, redis_url, redis_prefix):
+    prefix = f"{redis_prefix}started-{time.monotonic_ns()}:"
+    make_app(REDIS_PREFIX=prefix)  # nobody asks its feed anything
+    wait_until(lambda: subscribers(redis_url, f"{prefix}change-feed") == 1, what="the new app's subscription")
+
+
+def test_workers_forked_from_a_preloaded_app_start_their_own_feed(app, redis_url, redis_prefix, tmp_path):
+    prefix = f"{redis_prefix}preload-{time.monotonic_ns()}:"
+    server = Gunicorn(app, tmp_path / "gunicorn.log", workers=2, env={
+        "REDIS_PREFIX": prefix, "GUNICORN_CMD_ARGS": "--preload", "GUNICORN_WORKER_CLASS": "gthread"})
+    try:  # the master's feed, and one in each worker (gunicorn.conf.py: post_fork)
+        wait_until(lambda: subscribers(redis_url, f"{prefix}change-feed") == 3, seconds=10,
+                   what="a feed in the master and in each worker")
+    finally:
+        server.stop()

@@ -6,8 +6,9 @@ Revoking a session writes a `RevokedSession` row (the record) and a Redis key (t
 Per request, `is_session_revoked` must be cheap (it runs on every authenticated call, issuing
 passes included) and must never say "not revoked" wrongly:
 
-* While the worker's change feed is synced (backend/changefeed.py: every revocation is published
-  on Redis Pub/Sub and each worker keeps the live set in memory) the answer costs no round trip.
+* While the worker's change feed is synced (backend/changefeed.py: every revocation is announced
+  on Redis Pub/Sub and each worker's `RevokedSessions` keeps the live set in memory) the answer
+  costs no round trip.
   Otherwise, per request:
 * Redis holds `revoked:<sid>` for every live revocation, but only while the marker
   `revoked:warm` exists is its silence authoritative. One pipelined round trip reads both.
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -200,7 +203,7 @@ def revoke_sessions(session_ids: list[str], *, reason: str, lifetime: timedelta 
         return
     now = utcnow()
     expires_at = now + (lifetime or max_access_lifetime())
-    _remember_in_redis(session_ids, expires_at)
+    announce_revocation(session_ids, expires_at)
     db.session.execute(update(RefreshToken).where(RefreshToken.family_id.in_(session_ids),
                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
     known = set(db.session.scalars(select(RevokedSession.session_id).where(RevokedSession.session_id.in_(session_ids))))
@@ -213,26 +216,62 @@ def revoke_sessions(session_ids: list[str], *, reason: str, lifetime: timedelta 
     log.info("revoked %d session(s): %s", len(session_ids), reason)
 
 
-def _remember_in_redis(session_ids: list[str], expires_at: datetime) -> None:
-    """The keys first, then the messages (the change feed's load relies on that order)."""
+def announce_revocation(session_ids: list[str], expires_at: datetime) -> None:
+    """This worker knows at once; then Redis gets the `revoked:<sid>` keys and every worker's feed the news."""
     ttl_ms = max(1000, int((expires_at - utcnow()).total_seconds() * 1000))
-    feed = changefeed.current_feed()
-    feed.note_revoked(session_ids, expires_at.timestamp())  # this worker knows at once
-    client = redis_store.client
-    try:
-        pipe = client.pipeline(transaction=False)
+
+    def write(pipe) -> None:
         for sid in session_ids:
             pipe.set(redis_store.key("revoked", sid), "1", px=ttl_ms)
-        for message in feed.revoked_messages(session_ids, expires_at.timestamp()):
-            pipe.publish(feed.channel, message)
-        pipe.execute()
-    except redis.RedisError:
+
+    payloads = [f"{sid} {expires_at.timestamp():.0f}" for sid in session_ids]
+    if not changefeed.announce(RevokedSessions.kind, payloads, write=write):
         # Redis may be half-alive: make it distrust itself so that the next checks ask the database.
         try:
-            client.delete(redis_store.key("revoked", WARM_MARKER))
+            redis_store.client.delete(redis_store.key("revoked", WARM_MARKER))
         except redis.RedisError:
             pass
         log.warning("Redis unavailable while revoking sessions; the database record will be used")
+
+
+class RevokedSessions:
+    """The change feed's consumer of `revoked <session id> <expires unix>`: every live revocation in
+    this worker's memory, so that a synced worker checks a session without a round trip."""
+    kind = "revoked"
+
+    def __init__(self, app):
+        self._app = app
+        self.reset()
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}
+
+    def is_revoked(self, session_id: str) -> bool:
+        expires_at = self._expiry.get(session_id)
+        return expires_at is not None and expires_at > time.time()
+
+    def load(self, client: redis.Redis, prefix: str) -> None:
+        now = time.time()
+        with self._app.app_context():  # run by the feed's own thread: it must not keep its session
+            try:
+                revoked = live_revocations()
+            finally:
+                db.session.remove()
+        for key in client.scan_iter(match=prefix + "revoked:*", count=1000):
+            ttl_ms = client.pttl(key)
+            if ttl_ms and ttl_ms > 0:
+                sid = key[len(prefix + "revoked:"):]
+                revoked[sid] = max(revoked.get(sid, 0.0), now + ttl_ms / 1000)
+        with self._lock:  # revocations only accumulate: keep what was received during the load
+            for sid, expires_at in self._expiry.items():
+                revoked[sid] = max(expires_at, revoked.get(sid, 0.0))
+            self._expiry = {sid: expires_at for sid, expires_at in revoked.items() if expires_at > now}
+
+    def receive(self, payload: str) -> None:
+        sid, _, expires_at = payload.rpartition(" ")
+        with self._lock:
+            self._expiry[sid] = max(float(expires_at), self._expiry.get(sid, 0.0))
 
 
 def is_session_revoked(session_id: str | None, *, device_id: int | None = None) -> bool:
@@ -242,7 +281,7 @@ def is_session_revoked(session_id: str | None, *, device_id: int | None = None) 
         return True  # every token we issue carries a session id
     feed = changefeed.current_feed()
     if feed.synced:
-        return feed.is_revoked(session_id)
+        return feed.consumers[RevokedSessions.kind].is_revoked(session_id)
     client = redis_store.client
     try:
         pipe = client.pipeline(transaction=False)

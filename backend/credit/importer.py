@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..dbtypes import utcnow
 from ..extensions import db
-from . import standing_cache
+from ..watched_cache import mark_written
 from .identifiers import identity_hash, is_valid_id_number, is_valid_uscc
 from .models import CreditSubject, ImportJob, TierRule
 from .service import compute_tier
@@ -154,7 +154,7 @@ def _upsert_postgresql(values: list[dict]) -> None:
                 # COPY bypasses the UTCDateTime column type: hand it naive UTC as the column stores.
                 naive = row["source_updated_at"].replace(tzinfo=None)
                 copy.write_row(tuple(naive if name == "source_updated_at" else row[name] for name in _COPY_COLUMNS))
-    standing_cache.mark_changed(db.session)  # COPY and raw SQL pass by the ORM's change tracking
+    mark_written(db.session, CreditSubject)  # COPY and raw SQL pass by the ORM's change tracking
     columns = ", ".join(_COPY_COLUMNS)
     updates = ", ".join(f"{name} = excluded.{name}" for name in _UPDATED)
     connection.exec_driver_sql(

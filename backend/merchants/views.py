@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import time
-from dataclasses import dataclass
 
 from apiflask import APIBlueprint
 from flask import current_app
@@ -11,6 +9,7 @@ from flask import current_app
 from ..auth import roles
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
+from ..credit.tier_names import tier_table
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
@@ -24,25 +23,6 @@ from .schemas import StatementOut, StatementQuery
 key_context = importlib.import_module("backend.pass.context").key_context
 
 bp = APIBlueprint("merchants", __name__, url_prefix="/api", tag="商户与核销")
-
-
-TIER_CACHE_SECONDS = 30
-
-
-@dataclass(frozen=True)
-class TierName:
-    code: str
-    name: str
-
-
-def tier_table() -> dict[int, TierName]:
-    """Tier level -> code and name, cached per app for a few seconds (redemption reads it every time,
-    the office changes it almost never); plain values, so nothing reloads after a commit."""
-    cached = current_app.extensions.get("tier_table")
-    if cached is None or time.monotonic() - cached[0] > TIER_CACHE_SECONDS:
-        table = {level: TierName(tier.code, tier.name) for level, tier in tier_levels().items()}
-        cached = current_app.extensions["tier_table"] = (time.monotonic(), table)
-    return cached[1]
 
 
 def merchant_partner_id() -> int:

@@ -9,12 +9,13 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from ..auth.models import CitizenAccount, CompanyRepresentative
-from ..credit import standing_cache
 from ..credit.models import CreditSubject
 from ..credit.service import standing_or_raise, tiers
+from ..credit.tier_names import TierName
 from ..errors import DomainError, ErrorCode
 from ..extensions import db, read_outside_transaction
 from ..timeutil import from_unix, iso
+from ..watched_cache import WatchedCache
 from . import service
 from .models import Issuer
 
@@ -29,14 +30,35 @@ class Holder:
     black_listed: bool
 
 
+@dataclass(frozen=True)
+class AccountHolders:
+    """Whom a citizen account can show a pass for: its own subject and the company it represents."""
+
+    disabled: bool
+    person: Holder | None
+    company: Holder | None
+
+
+# Issuing runs every ~45 s for every citizen with the code on screen, and reading the standing was
+# its largest cost. Redemption never relies on this cache: its insert checks the holder's row in the
+# same statement (backend/merchants/service.py). What a standing depends on is watched; a change to
+# any other column (a sign-in time, a score) leaves the cache alone.
+STANDINGS = WatchedCache("standing", generation_key="standing:generation", watched={
+    CreditSubject: ("kind", "tier_level", "black_listed"),
+    CitizenAccount: ("subject_id", "disabled"),
+    CompanyRepresentative: ("account_id", "company_subject_id", "revoked_at"),
+}, entry_seconds=300, max_entries=100_000)  # per worker; a few hundred bytes each
+
 _person = aliased(CreditSubject)
 _company = aliased(CreditSubject)
-# One round trip for the account, its own subject and the company it represents (if any): issuing
-# runs every ~45 s per citizen on screen, and three ORM look-ups cost five times the signature.
+# One round trip for the account, its own subject and the company it represents (if any): three
+# ORM look-ups cost five times the signature.
 _HOLDERS = (
     select(CitizenAccount.disabled,
-           _person.id, _person.kind, _person.tier_level, _person.black_listed,
-           _company.id, _company.kind, _company.tier_level, _company.black_listed)
+           _person.id.label("person_id"), _person.kind.label("person_kind"),
+           _person.tier_level.label("person_tier"), _person.black_listed.label("person_black_listed"),
+           _company.id.label("company_id"), _company.kind.label("company_kind"),
+           _company.tier_level.label("company_tier"), _company.black_listed.label("company_black_listed"))
     .select_from(CitizenAccount)
     .outerjoin(_person, _person.id == CitizenAccount.subject_id)
     .outerjoin(CompanyRepresentative, (CompanyRepresentative.account_id == CitizenAccount.id)
@@ -48,39 +70,44 @@ _HOLDERS = (
 )
 
 
+def _read_holders(account_id: int) -> AccountHolders | None:
+    rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
+    if not rows:
+        return None
+    row = rows[0]
+    return AccountHolders(
+        disabled=row.disabled,
+        person=Holder(row.person_id, row.person_kind, row.person_tier, row.person_black_listed)
+        if row.person_id is not None else None,
+        company=Holder(row.company_id, row.company_kind, row.company_tier, row.company_black_listed)
+        if row.company_id is not None else None)
+
+
 def holder_subject(*, account_id: int, holder: str | None) -> Holder:
     """The credit subject a citizen shows a pass for: their own, or a company they represent."""
-    row = standing_cache.cached(account_id)
-    if row is None:
-        generation = standing_cache.current_generation()  # before the read: a change during it makes a miss
-        rows = read_outside_transaction(_HOLDERS, {"account_id": account_id})
-        row = list(rows[0]) if rows else None
-        if row is not None:
-            standing_cache.remember(account_id, row, generation)
-    if row is None or row[0]:
+    holders = STANDINGS.get_or_load(account_id, lambda: _read_holders(account_id))
+    if holders is None or holders.disabled:
         raise DomainError(ErrorCode.UNAUTHORIZED)
-    person = Holder(*row[1:5]) if row[1] is not None else None
-    company = Holder(*row[5:9]) if row[5] is not None else None
-    if holder == "company" or (holder is None and person is None):
-        if company is None:
+    if holder == "company" or (holder is None and holders.person is None):
+        if holders.company is None:
             raise DomainError(ErrorCode.HOLDER_NOT_BOUND, "尚未获得企业授权" if holder == "company" else None)
-        return company
-    if person is None:
+        return holders.company
+    if holders.person is None:
         raise DomainError(ErrorCode.HOLDER_NOT_BOUND)
-    return person
+    return holders.person
 
 
 def issue_for_account(*, ctx: service.KeyContext, account_id: int, holder: str | None,
-                      tier_names: Mapping[int, tuple[str, str]]) -> dict:
-    """A fresh pass for the signed-in citizen's own or company's standing; `tier_names`: level -> (code, name)."""
+                      tier_names: Mapping[int, TierName]) -> dict:
+    """A fresh pass for the signed-in citizen's own or company's standing."""
     subject = holder_subject(account_id=account_id, holder=holder)
     tier_level = standing_or_raise(subject)
     issued = service.issue(ctx=ctx, holder_id=subject.id, holder_kind=subject.kind, tier_level=tier_level)
-    code, name = tier_names[tier_level]
+    tier = tier_names[tier_level]
     return {
         "token": issued.token, "expires_at": iso_from_unix(issued.expires_at),
-        "issued_at": iso_from_unix(issued.issued_at), "holder_kind": subject.kind, "tier": code,
-        "tier_name": name,
+        "issued_at": iso_from_unix(issued.issued_at), "holder_kind": subject.kind, "tier": tier.code,
+        "tier_name": tier.name,
         # Refresh a little before expiry so the code on screen is always valid when scanned.
         "refresh_after_seconds": max(5, ctx.ttl - 15),
     }

@@ -1,24 +1,19 @@
 """The key ring: create, rotate, revoke, and load keys for signing and verifying.
 
 Private keys are stored as Fernet tokens under a key derived from PASS_KEY_SECRET (HKDF-SHA256),
-so a copy of the database alone signs nothing. Each app caches the loaded ring; every change
-(create, rotate, revoke, trust) is announced as a new random "generation" (written to Redis and
-published through the change feed, `backend/changefeed.py`), and every use compares that one
-value, so a revocation reaches every gunicorn worker on its next request. When Redis is
-unreachable the cache lives `KEYRING_CACHE_SECONDS` (2 s) instead.
+so a copy of the database alone signs nothing. Each worker caches the loaded ring in `KEY_RING`, a
+watched cache: every committed change (create, rotate, revoke, trust) renews its generation, so a
+revocation reaches every gunicorn worker on its next request; while a worker's change feed is not
+synced (Redis unreachable), it loads the ring for every use.
 """
 from __future__ import annotations
 
 import base64
 import logging
 import os
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,19 +23,16 @@ from sqlalchemy import func, select
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
+from ..watched_cache import WatchedCache
 from .codec import VerifierKey
 from .models import Issuer, PassKey, SealKey
 
 log = logging.getLogger(__name__)
 
-# Without Redis, how long a worker trusts the key ring it loaded: bounds how late a revocation bites.
-KEYRING_CACHE_SECONDS = 2.0
-# With Redis confirming the generation, reload anyway this often (covers an announcement lost in transit).
-KEYRING_CONFIRMED_SECONDS = 60.0
-# After Redis fails, ask it again only after this long, so requests do not each wait for its timeout.
-REDIS_RETRY_SECONDS = 1.0
+# Reload the ring at least this often: bounds how late a revocation bites in a worker that Redis's
+# announcement could not reach while its change feed still looked synced.
+KEYRING_CACHE_SECONDS = 60.0
 GENERATION_KEY = "pass:keyring-generation"
-_clock = time.monotonic  # the cache's clock (tests move it)
 
 
 def _fernet(secret: str) -> Fernet:
@@ -116,52 +108,16 @@ class VerifyingMaterial:
     seal_key: bytes | None
 
 
-class _Cache:
-    """One app's loaded key ring, and what it knows of the ring's generation in Redis."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.loaded_at = 0.0
-        self.generation: str | None = None
-        self.redis_failed_at = -REDIS_RETRY_SECONDS
-        self.signing: SigningMaterial | None = None
-        self.verifying: VerifyingMaterial | None = None
+KEY_RING = WatchedCache("keyring", generation_key=GENERATION_KEY, watched={PassKey: None, Issuer: None, SealKey: None},
+                        entry_seconds=KEYRING_CACHE_SECONDS, max_entries=8)
 
 
-# One cache per app instance (a test may build several apps in one process, like several workers).
-_caches: "weakref.WeakKeyDictionary[object, _Cache]" = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
+def material(*, issuer_code: int, secret: str) -> tuple[SigningMaterial | None, VerifyingMaterial]:
+    """The current signing and verifying keys: loaded once per worker, and again after any change."""
+    return KEY_RING.get_or_load(issuer_code, lambda: _load(issuer_code=issuer_code, secret=secret))
 
 
-def _cache_of(owner: object) -> _Cache:
-    with _caches_lock:
-        cache = _caches.get(owner)
-        if cache is None:
-            cache = _caches[owner] = _Cache()
-        return cache
-
-
-def invalidate_cache() -> None:
-    """Make every app in this process reload its key ring on its next use."""
-    with _caches_lock:
-        for cache in _caches.values():
-            cache.loaded_at = 0.0
-
-
-def _generation(cache: _Cache, redis_client, generation_key: str | None) -> str | None:
-    """The ring's generation in Redis ("" if never announced), or None when Redis cannot be asked."""
-    if redis_client is None or generation_key is None:
-        return None
-    if _clock() - cache.redis_failed_at < REDIS_RETRY_SECONDS:
-        return None  # Redis just failed: do not make every request wait for its timeout
-    try:
-        return redis_client.get(generation_key) or ""
-    except redis.RedisError:
-        cache.redis_failed_at = _clock()
-        return None
-
-
-def _load(cache: _Cache, *, issuer_code: int, secret: str) -> None:
+def _load(*, issuer_code: int, secret: str) -> tuple[SigningMaterial | None, VerifyingMaterial]:
     fernet = _fernet(secret)
     seal_row = db.session.scalar(select(SealKey).order_by(SealKey.id.desc()))
     seal_key = _decrypt(fernet, seal_row.key_encrypted, "seal key") if seal_row else None
@@ -177,8 +133,7 @@ def _load(cache: _Cache, *, issuer_code: int, secret: str) -> None:
             raw = _decrypt(fernet, key.private_key_encrypted, f"signing key {key.kid}")
             if raw is not None:
                 signing = SigningMaterial(issuer_code, key.kid, Ed25519PrivateKey.from_private_bytes(raw), seal_key)
-    cache.signing = signing
-    cache.verifying = VerifyingMaterial(trusted, keys, seal_key)
+    return signing, VerifyingMaterial(trusted, keys, seal_key)
 
 
 def _decrypt(fernet: Fernet, token: bytes, what: str) -> bytes | None:
@@ -188,27 +143,3 @@ def _decrypt(fernet: Fernet, token: bytes, what: str) -> bytes | None:
         # A wrong PASS_KEY_SECRET: issue nothing (503) rather than crash; verifying needs only public keys.
         log.error("cannot decrypt the %s: PASS_KEY_SECRET is not the one it was stored under", what)
         return None
-
-
-def material(*, issuer_code: int, secret: str, owner: object, redis_client=None, generation_key: str | None = None,
-             generation: str | None = None) -> tuple[SigningMaterial | None, VerifyingMaterial]:
-    """The current signing and verifying keys, cached per app and checked against Redis per call.
-
-    With Redis the cache is used only while the ring's generation in Redis is the one it was
-    loaded under, so a revocation reaches every worker on its next request; without Redis (or
-    without a context naming it) the cache lives KEYRING_CACHE_SECONDS. `generation`: the value the
-    worker's change feed already knows, which saves asking Redis.
-    """
-    cache = _cache_of(owner)
-    if generation is None:
-        generation = _generation(cache, redis_client, generation_key)  # read before loading, never after
-    with cache.lock:
-        age = _clock() - cache.loaded_at
-        if generation is not None:
-            fresh = generation == cache.generation and age < KEYRING_CONFIRMED_SECONDS
-        else:
-            fresh = age < KEYRING_CACHE_SECONDS
-        if not fresh:
-            _load(cache, issuer_code=issuer_code, secret=secret)
-            cache.loaded_at, cache.generation = _clock(), generation
-        return cache.signing, cache.verifying

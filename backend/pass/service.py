@@ -24,18 +24,12 @@ class KeyContext:
 
     issuer_code: int
     secret: str
-    owner: object  # the app: one key cache per app instance
     skew: int
     ttl: int
-    redis_client: object = None  # where the key ring's generation is announced (None: cache by time only)
-    generation_key: str | None = None
-    generation: str | None = None  # the ring's generation as the change feed knows it (None: ask Redis)
 
 
 def _material(ctx: KeyContext):
-    return keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret, owner=ctx.owner,
-                            redis_client=ctx.redis_client, generation_key=ctx.generation_key,
-                            generation=ctx.generation)
+    return keyring.material(issuer_code=ctx.issuer_code, secret=ctx.secret)
 
 
 def issue(*, ctx: KeyContext, holder_id: int, holder_kind: str, tier_level: int, now: int | None = None) -> IssuedPass:

@@ -6,10 +6,11 @@ from flask import current_app, jsonify, request
 
 from ..auth import roles
 from ..auth.guard import auth, current_principal
+from ..credit.tier_names import tier_table
 from ..errors import DomainError, ErrorCode
 from ..responses import schema_json
 from . import flows, qr, service
-from .context import key_context, tier_table
+from .context import key_context
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
 
 bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")

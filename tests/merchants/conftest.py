@@ -20,7 +20,6 @@ from tests.helpers import clear_mutable_tables, utc
 
 pass_service = importlib.import_module("backend.pass.service")
 key_context = importlib.import_module("backend.pass.context").key_context
-keyring = importlib.import_module("backend.pass.keyring")
 PassKey = importlib.import_module("backend.pass.models").PassKey
 
 
@@ -46,7 +45,6 @@ class Shop:
         for key in db.session.scalars(select(PassKey)):
             key.not_before = key.not_before - timedelta(days=3)
         db.session.commit()
-        keyring.invalidate_cache()
 
     def perk(self, **rules) -> int:
         values = {"kind": "discount", "title": "测试九八折", "discount_permille": 980}
@@ -107,7 +105,6 @@ class Shop:
         for key in db.session.scalars(select(PassKey)):
             key.not_before = self.key_dates.get(key.id, key.not_before)
         db.session.commit()
-        keyring.invalidate_cache()
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from backend.credit.models import CreditSubject
 from backend.extensions import db
-from backend.merchants import history, review, service, voids
-from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
 from backend.audit import AuditEntry
+from backend.merchants import history, review, service, voids
+from backend.merchants.models import FailedAttempt, Perk, Redemption, RedemptionConflict
 from backend.office.service import stats
 from backend.timeutil import local_day
+from backend.watched_cache import mark_written
 
 from tests.helpers import refused, utc
 
@@ -140,6 +141,7 @@ def test_a_rule_change_applies_at_the_next_redemption(shop):
     holder = shop.holder(tier_level=1)
     assert shop.redeem(shop.pass_for(holder), perk).redemption.id
     db.session.execute(db.text("update perks set min_tier_level = 2 where id = :id"), {"id": perk})
+    mark_written(db.session, Perk)  # hand-written SQL: the perk facts cache is told
     db.session.commit()
     refused("tier_not_eligible", shop.redeem, shop.pass_for(holder), perk)
 
@@ -151,6 +153,7 @@ def test_holder_black_listed_after_the_pass_was_issued_is_refused(shop):
     token = shop.pass_for(holder)
     db.session.execute(db.text("update credit_subjects set black_listed = true, tier_level = 0 where id = :id"),
                        {"id": holder})
+    mark_written(db.session, CreditSubject)
     db.session.commit()
     refused("holder_blacklisted", shop.redeem, token, perk)
     attempt = db.session.scalar(select(FailedAttempt))

@@ -1,7 +1,8 @@
-"""Issuing serves the holder's standing from the worker's cache: no database read on a hit, never stale after
-a change (the change feed carries the standing generation)."""
+"""Issuing serves the holder's standing (and the tier names) from the worker's cache: no database read on a
+hit, never stale after a change (the change feed carries the generations)."""
 from __future__ import annotations
 
+import importlib
 import random
 import time
 
@@ -10,13 +11,14 @@ from sqlalchemy import select, update
 
 from backend.auth.models import CitizenAccount, CompanyRepresentative
 from backend.credit.identifiers import identity_hash
-from backend.credit import standing_cache
-from backend.credit.models import CreditSubject
+from backend.credit.models import CreditSubject, Tier
 from backend.dbtypes import utcnow
 from backend.demo import synthetic_id_number
 from backend.changefeed import current_feed
 from backend.extensions import db, redis_store
 from tests.conftest import statements_sent
+
+flows = importlib.import_module("backend.pass.flows")
 
 GOOD = {"score": 1100, "tier_level": 2}
 
@@ -49,7 +51,7 @@ def warm(client, header, holder=None):
 
 def generation(app) -> str | None:
     with app.app_context():
-        return redis_store.client.get(redis_store.key(standing_cache.GENERATION_KEY))
+        return redis_store.client.get(redis_store.key(flows.STANDINGS.generation_key))
 
 
 def test_a_cached_standing_costs_no_database_read(app, client, citizen):
@@ -132,17 +134,33 @@ def test_a_change_rolled_back_announces_nothing(app, citizen):
 def test_an_entry_read_before_a_change_is_dead_on_arrival(app, client, citizen):
     """The race the design closes: a request reads the standing, a change commits, the request caches it."""
     header = citizen(subject=GOOD)
-    warm(client, header)
-    with app.test_request_context():
-        generation = standing_cache.current_generation()  # what that request knew before its read...
+    wait_for_feed(app)
+
+    def read_while_the_office_black_lists():
+        read = flows._read_holders(header.account_id)  # the request's read...
         account = db.session.get(CitizenAccount, header.account_id)
-        subject = db.session.get(CreditSubject, account.subject_id)
-        row = [False, subject.id, subject.kind, subject.tier_level, False, None, None, None, None]
-        subject.black_listed = True  # ...meanwhile the office black-lists the holder and commits
+        db.session.get(CreditSubject, account.subject_id).black_listed = True  # ...meanwhile the office commits
         db.session.commit()
-        standing_cache.remember(header.account_id, row, generation)  # ...and then the request caches its read
+        return read  # ...and then the request caches what it read
+
+    with app.test_request_context():
+        assert flows.STANDINGS.get_or_load(header.account_id, read_while_the_office_black_lists).person
     refused = issue(client, header)
     assert refused.status_code == 403 and refused.json["code"] == "holder_blacklisted"
+
+
+def test_an_entry_expires(app, client, citizen, monkeypatch):
+    """A change made outside the app (psql) announces nothing: it shows once the entry expires."""
+    monkeypatch.setattr(flows.STANDINGS, "entry_seconds", 0.2)
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with sql_statements(app) as seen:
+        assert issue(client, header).status_code == 201
+    assert seen == []
+    time.sleep(0.3)
+    with sql_statements(app) as seen:
+        assert issue(client, header).status_code == 201
+    assert seen != []
 
 
 def test_another_workers_change_reaches_this_worker(app, make_app, citizen):
@@ -171,3 +189,18 @@ def test_without_redis_issuing_asks_the_database(make_app, app, citizen):
         db.session.commit()
     refused = issue(broken, header)
     assert refused.status_code == 403 and refused.json["code"] == "holder_not_eligible"
+
+
+def test_a_renamed_tier_shows_on_the_next_pass(app, client, citizen):
+    header = citizen(subject=GOOD)
+    warm(client, header)
+    with app.app_context():
+        tier = db.session.get(Tier, GOOD["tier_level"])
+        before, tier.name = tier.name, "测试改名"
+        db.session.commit()
+    try:
+        assert issue(client, header).json["tier_name"] == "测试改名"
+    finally:
+        with app.app_context():
+            db.session.get(Tier, GOOD["tier_level"]).name = before
+            db.session.commit()
