@@ -4,7 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app, jsonify, request
 
-from ..auth import roles
+from ..auth import holders, roles
 from ..auth.guard import auth, current_principal
 from ..credit.tier_names import tier_table
 from ..errors import DomainError, ErrorCode
@@ -22,8 +22,8 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 @bp.output(IssueOut, status_code=201)
 @bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
 def issue_pass(body):
-    return schema_json(flows.issue_for_account(ctx=key_context(), account_id=current_principal().id,
-                                               holder=body.get("holder"), tier_names=tier_table()), 201)
+    subject = holders.holder_subject(account_id=current_principal().id, holder=body.get("holder"))
+    return schema_json(flows.issue_for(ctx=key_context(), subject=subject, tier_names=tier_table()), 201)
 
 
 @bp.get("/keys")
@@ -58,8 +58,8 @@ def _qr_response(render, mimetype: str):
     holder = request.args.get("holder")
     if holder not in (None, "person", "company"):
         raise DomainError(ErrorCode.VALIDATION_ERROR, field="holder")
-    issued = flows.issue_for_account(ctx=key_context(), account_id=current_principal().id, holder=holder,
-                                     tier_names=tier_table())
+    subject = holders.holder_subject(account_id=current_principal().id, holder=holder)
+    issued = flows.issue_for(ctx=key_context(), subject=subject, tier_names=tier_table())
     response = current_app.response_class(render(issued["token"]), mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"  # every image is a new pass
     response.headers["X-Pass-Expires-At"] = issued["expires_at"]

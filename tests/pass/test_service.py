@@ -7,6 +7,7 @@ import struct
 import pytest
 from sqlalchemy import select
 
+from backend.auth import holders
 from backend.auth.models import CitizenAccount
 from backend.credit.models import CreditSubject
 from backend.credit.tier_names import tier_table
@@ -30,8 +31,8 @@ def demo_citizen_account(role: str = "citizen") -> CitizenAccount:
 
 def test_passes_of_one_holder_share_no_byte_beyond_the_header(ctx):
     account = demo_citizen_account()
-    issued = [flows.issue_for_account(ctx=context.key_context(), account_id=account.id, holder=None,
-                                    tier_names=tier_table())["token"]
+    issued = [flows.issue_for(ctx=context.key_context(), subject=holders.holder_subject(account_id=account.id, holder=None),
+                              tier_names=tier_table())["token"]
               for _ in range(200)]
     raws = [codec.b45decode(token[len(codec.PREFIX):]) for token in issued]
     assert all(len(raw) == codec.PASS_LEN for raw in raws)
@@ -52,8 +53,8 @@ def test_passes_of_one_holder_share_no_byte_beyond_the_header(ctx):
 def test_the_pass_carries_no_identity_of_the_holder(ctx):
     account = demo_citizen_account()
     subject = db.session.get(CreditSubject, account.subject_id)
-    token = flows.issue_for_account(ctx=context.key_context(), account_id=account.id, holder=None,
-                                    tier_names=tier_table())["token"]
+    token = flows.issue_for(ctx=context.key_context(), subject=holders.holder_subject(account_id=account.id, holder=None),
+                            tier_names=tier_table())["token"]
     raw = codec.b45decode(token[len(codec.PREFIX):])
     for secret in (account.phone.encode(), bytes.fromhex(subject.identity_hash)[:8], str(subject.score).encode()):
         assert secret not in raw and secret.decode(errors="ignore") not in token

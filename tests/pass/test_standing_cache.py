@@ -2,7 +2,6 @@
 hit, never stale after a change (the change feed carries the generations)."""
 from __future__ import annotations
 
-import importlib
 import random
 import time
 
@@ -18,7 +17,7 @@ from backend.changefeed import current_feed
 from backend.extensions import db, redis_store
 from tests.conftest import statements_sent
 
-flows = importlib.import_module("backend.pass.flows")
+from backend.auth import holders
 
 GOOD = {"score": 1100, "tier_level": 2}
 
@@ -51,7 +50,7 @@ def warm(client, header, holder=None):
 
 def generation(app) -> str | None:
     with app.app_context():
-        return redis_store.client.get(redis_store.key(flows.STANDINGS.generation_key))
+        return redis_store.client.get(redis_store.key(holders.STANDINGS.generation_key))
 
 
 def test_a_cached_standing_costs_no_database_read(app, client, citizen):
@@ -137,21 +136,21 @@ def test_an_entry_read_before_a_change_is_dead_on_arrival(app, client, citizen):
     wait_for_feed(app)
 
     def read_while_the_office_black_lists():
-        read = flows._read_holders(header.account_id)  # the request's read...
+        read = holders._read_holders(header.account_id)  # the request's read...
         account = db.session.get(CitizenAccount, header.account_id)
         db.session.get(CreditSubject, account.subject_id).black_listed = True  # ...meanwhile the office commits
         db.session.commit()
         return read  # ...and then the request caches what it read
 
     with app.test_request_context():
-        assert flows.STANDINGS.get_or_load(header.account_id, read_while_the_office_black_lists).person
+        assert holders.STANDINGS.get_or_load(header.account_id, read_while_the_office_black_lists).person
     refused = issue(client, header)
     assert refused.status_code == 403 and refused.json["code"] == "holder_blacklisted"
 
 
 def test_an_entry_expires(app, client, citizen, monkeypatch):
     """A change made outside the app (psql) announces nothing: it shows once the entry expires."""
-    monkeypatch.setattr(flows.STANDINGS, "entry_seconds", 0.2)
+    monkeypatch.setattr(holders.STANDINGS, "entry_seconds", 0.2)
     header = citizen(subject=GOOD)
     warm(client, header)
     with sql_statements(app) as seen:
