@@ -1,5 +1,5 @@
-"""Pages for people: the citizen's H5 page, the office dashboard, and the merchant scanner served
-from merchant_scanner/, all under one set of browser security headers (security_headers)."""
+"""Pages for people: the citizen's H5 page, the public 公示 directory, the office dashboard, and the
+merchant scanner served from merchant_scanner/, all under one set of browser security headers."""
 from __future__ import annotations
 
 import base64
@@ -60,6 +60,12 @@ def home():
 @bp.get("/m/")
 def citizen_page():
     return render_template("citizen.html")
+
+
+@bp.get("/gongshi/")
+def public_directory():
+    """公示: every partner and perk with its conditions, for anyone, without signing in."""
+    return render_template("gongshi.html")
 
 
 @bp.get("/office/")
