@@ -94,6 +94,32 @@ def test_offline_the_code_stays_with_a_running_countdown_and_the_page_recovers_b
     assert "离线" not in visible_text(page)
 
 
+def test_failed_refreshes_are_retried_with_backoff_until_one_gets_through(live_server, launch, token):
+    """No offline event here: requests fail at the network level (as behind a dead Wi-Fi), and
+    the retries alone, 2 s then 4 s apart, bring a new code."""
+    page = citizen_page(launch, live_server, token("citizen"))
+    page.wait_for_selector("#qr svg", timeout=15000)
+    first_code = page.inner_html("#qr")
+    attempts = []
+
+    def fail_twice(route):
+        attempts.append(page.evaluate("() => Date.now()"))
+        if len(attempts) <= 2:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/api/pass/qr.svg*", fail_twice)
+    page.click("#refresh")
+    page.wait_for_function("() => document.querySelector('#countdown').textContent.startsWith('离线，此码仍可使用')")
+    assert page.inner_html("#qr") == first_code
+    page.wait_for_function("() => document.querySelector('#countdown').textContent.endsWith('秒后失效')",
+                           timeout=15000)
+    assert len(attempts) == 3 and page.inner_html("#qr") != first_code
+    first_wait, second_wait = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    assert 1500 <= first_wait < second_wait, (first_wait, second_wait)
+
+
 def test_an_expired_code_gives_way_to_a_request_to_go_online_never_a_stale_qr(live_server, launch, token, screenshot):
     context = launch()
     page = context.new_page()
