@@ -120,6 +120,18 @@ def test_failed_refreshes_are_retried_with_backoff_until_one_gets_through(live_s
     assert 1500 <= first_wait < second_wait, (first_wait, second_wait)
 
 
+def test_a_page_opened_without_network_asks_to_go_online_and_shows_the_code_once_it_can(live_server, launch, token):
+    context = launch()
+    page = context.new_page()
+    page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{live_server}/m/#token={token('citizen')}")
+    page.wait_for_selector("#qr-expired:not([hidden])", timeout=15000)
+    assert page.inner_text("#qr-expired").split() == ["暂未取得信用码", "请联网刷新"]
+    assert not ENGLISH.search(visible_text(page))
+    page.unroute("**/api/**")
+    page.wait_for_selector("#qr svg", timeout=20000)
+
+
 def test_an_expired_code_gives_way_to_a_request_to_go_online_never_a_stale_qr(live_server, launch, token, screenshot):
     context = launch()
     page = context.new_page()

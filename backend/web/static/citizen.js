@@ -26,6 +26,7 @@ let view = null;
 let tierNames = {};
 const pass = {
   expiresAt: 0,        // local clock time until which the QR on screen is valid; 0 when none is shown
+  shown: false,        // a code has been shown since sign-in (then a missing one "has expired")
   timer: null,         // the next refresh or retry
   retryMs: 0,
   failure: null,       // why the last refresh failed: "offline" (no answer) or "server" (5xx, 429)
@@ -56,6 +57,7 @@ function takeTokenFromFragment() {
 function showSignin(message = "", { error = false } = {}) {
   stopPass();
   clearQr();
+  pass.shown = false;
   account = null;
   for (const id of ["account", "tabs", "bind", ...VIEWS.map((name) => `view-${name}`)]) $(id).hidden = true;
   $("signin").hidden = false;
@@ -188,6 +190,7 @@ async function fetchPass() {
   const served = Date.parse(response.headers.get("Date"));
   const lifetime = Number.isNaN(served) ? expires - received : expires - served - 1000;
   pass.expiresAt = received + lifetime;
+  pass.shown = true;
   pass.failure = null;
   pass.retryMs = 0;
   $("qr").innerHTML = svg;
@@ -235,6 +238,7 @@ function showExpired() {
   showPassCard({ ok: true });
   $("qr").hidden = true;
   $("qr-expired").hidden = false;
+  $("qr-expired-title").textContent = pass.shown ? "此码已失效" : "暂未取得信用码";
   $("pass-hint").hidden = true;
   $("countdown").textContent = offline() ? "网络未连接，联网后自动刷新" : "正在刷新…";
   $("pass-status").classList.add("warning");

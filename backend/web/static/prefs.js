@@ -1,5 +1,5 @@
-// Settings a citizen keeps on their own phone, shared by /m/ and /gongshi/: the large-text mode
-// (适老化) is remembered per device in localStorage and applied before the page is drawn.
+// What the citizen's pages (/m/ and /gongshi/) share: the large-text mode (适老化), remembered per
+// device in localStorage, and one way to show a message (success in green, never red).
 const LARGE_TEXT = "xym.largeText";
 
 function apply(button, on) {
