@@ -47,7 +47,7 @@ def test_every_source_file_of_the_scanner_is_precached_by_the_service_worker(cli
     assert shell - on_disk == set()
 
 
-PAGES = ["/m/", "/office/", "/scanner/", "/scanner/index.html"]
+PAGES = ["/m/", "/gongshi/", "/office/", "/scanner/", "/scanner/index.html"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -64,7 +64,7 @@ def test_every_page_sends_the_browser_security_headers(client, path):
     assert headers["Referrer-Policy"] == "no-referrer"
 
 
-@pytest.mark.parametrize("path", ["/m/", "/office/"])
+@pytest.mark.parametrize("path", ["/m/", "/gongshi/", "/office/"])
 def test_the_citizen_and_office_pages_have_no_inline_script_and_allow_none(client, path):
     _, headers, body = fetch(client, path)
     assert directives(headers["Content-Security-Policy"])["script-src"] == ["'self'"]
@@ -86,6 +86,36 @@ def test_scripts_are_not_sniffed_and_the_api_is_left_to_itself(client):
     assert headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" not in headers
     _, headers, _ = fetch(client, "/api/partners")
     assert "Content-Security-Policy" not in headers
+
+
+@pytest.mark.parametrize("path", ["/m/", "/gongshi/"])
+def test_the_citizen_pages_have_no_inline_style_or_handler_and_no_sign_in_is_needed(client, path):
+    """The policy refuses inline styles and on*= handlers: they would silently do nothing."""
+    status, _, body = fetch(client, path)
+    assert status == 200 and 'lang="zh-CN"' in body
+    assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", body)
+
+
+def test_the_citizen_pages_colours_meet_wcag_aa_contrast(client):
+    """Text colours of citizen.css against white and the page grey: at least 4.5:1 (the hint was #888)."""
+    _, _, css = fetch(client, "/static/web/citizen.css")
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
+    for name in ("green", "red", "amber", "hint", "link"):
+        assert contrast(colours[name], "#ffffff") >= 4.5, name
+        assert contrast(colours[name], "#ededed") >= 4.5, name
+    assert contrast(colours["green"], colours["green-soft"]) >= 4.5
+    assert contrast(colours["red"], colours["red-soft"]) >= 4.5
+    assert contrast(colours["amber"], colours["amber-soft"]) >= 4.5
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 def directives(policy: str) -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
-"""Pages for people: the citizen's H5 page, the office dashboard, the merchant scanner served from
-merchant_scanner/, and the files of the API docs page (Swagger UI from npm), all under one set of
-browser security headers (security_headers)."""
+"""Pages for people: the citizen's H5 page, the public 公示 directory, the office dashboard, the
+merchant scanner served from merchant_scanner/, and the files of the API docs page (Swagger UI from
+npm), all under one set of browser security headers (security_headers)."""
 from __future__ import annotations
 
 import base64
@@ -70,6 +70,12 @@ def home():
 @bp.get("/m/")
 def citizen_page():
     return render_template("citizen.html")
+
+
+@bp.get("/gongshi/")
+def public_directory():
+    """公示: every partner and perk with its conditions, for anyone, without signing in."""
+    return render_template("gongshi.html")
 
 
 @bp.get("/office/")

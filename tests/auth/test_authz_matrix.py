@@ -51,6 +51,7 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/static/web/<path:filename>"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/m/"): PUBLIC,
+    ("GET", "/gongshi/"): PUBLIC,  # 公示: the public directory, by design without sign-in
     ("GET", "/office/"): PUBLIC,  # the page itself; every call it makes is guarded below
     ("GET", "/office/vendor/<path:path>"): PUBLIC,
     ("GET", "/scanner"): PUBLIC,
