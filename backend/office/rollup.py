@@ -1,0 +1,92 @@
+"""The statistics' daily rollups: years of redemptions answered from a small table, exactly.
+
+`daily_stats` holds, per local day, partner and tier, the redemptions up to `stats_rollup.redemption_id`
+that were recorded, counting as recorded those voided after `stats_rollup.voids_through`. An answer
+(`counted`) adds what the rollup does not hold, read live through indexes:
+
+    + the recorded redemptions after redemption_id (today's, and a late offline one of any day)
+    - those up to redemption_id voided after voids_through (the rollup still counts them)
+
+which comes to exactly the recorded redemptions, however long ago the rollup ran, in one statement
+(so one snapshot: a rollup committing meanwhile cannot be half seen).
+
+`flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days touched since
+its last run: the days of the redemptions recorded since, and of those voided since (a void changes a
+past day; so does an offline redemption synced late). Recording a redemption does nothing more: no
+trigger, no second write. Ids are handed out at insert and become visible at commit, so, as in the
+case feed, a run takes only what is older than SETTLE: every transaction that records or voids is
+far shorter than that, so nothing earlier can still be on its way.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Index, delete, func, insert, literal, or_, select, union_all
+
+from ..dbtypes import utcnow
+from ..extensions import db
+from ..merchants.models import Redemption
+from .models import DailyStats, StatsRollup
+
+SETTLE = timedelta(seconds=60)
+STATE_ID = 1
+
+# The voids since the rollup, found without reading the table: only voided rows enter this index, so
+# recording a redemption (voided_at empty) adds nothing to it. Declared beside its only reader, on
+# the redemptions table (migration 0010_daily_stats).
+Index("ix_redemptions_voided_at", Redemption.voided_at, postgresql_where=Redemption.voided_at.isnot(None),
+      sqlite_where=Redemption.voided_at.isnot(None))
+
+
+def counted(*, day_from=None, day_to=None):
+    """A subquery of (local_day, partner_id, tier_level, redemptions, amount_fen, discount_fen) whose
+    sums, grouped any way, are those of the recorded redemptions of those days."""
+    rolled_up_to = select(StatsRollup.redemption_id).where(StatsRollup.id == STATE_ID).scalar_subquery()
+    voids_through = select(StatsRollup.voids_through).where(StatsRollup.id == STATE_ID).scalar_subquery()
+    amount, discount = func.coalesce(Redemption.amount_fen, 0), func.coalesce(Redemption.discount_fen, 0)
+    parts = [
+        select(DailyStats.local_day, DailyStats.partner_id, DailyStats.tier_level, DailyStats.redemptions,
+               DailyStats.amount_fen, DailyStats.discount_fen),
+        select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(1), amount, discount)
+        .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
+        select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(-1), -amount, -discount)
+        .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
+    ]
+    return union_all(*(_days(part, day_from, day_to) for part in parts)).subquery("counted")
+
+
+def _days(query, day_from, day_to):
+    column = query.selected_columns[0]
+    if day_from:
+        query = query.where(column >= day_from)
+    if day_to:
+        query = query.where(column <= day_to)
+    return query
+
+
+def roll_up(*, now: datetime | None = None) -> dict:
+    """Bring the rollup up to what is older than SETTLE; returns the days recomputed and the new marks."""
+    cutoff = (now or utcnow()) - SETTLE
+    state = db.session.scalar(select(StatsRollup).where(StatsRollup.id == STATE_ID).with_for_update())
+    last_id, last_voids = state.redemption_id, state.voids_through
+    newest = db.session.scalar(select(Redemption.id).where(Redemption.recorded_at <= cutoff)
+                               .order_by(Redemption.id.desc()).limit(1))
+    up_to = max(last_id, newest or 0)
+    voids_through = max(last_voids, cutoff)
+    recorded = select(Redemption.local_day).where(Redemption.id > last_id, Redemption.id <= up_to)
+    voided = select(Redemption.local_day).where(Redemption.voided_at > last_voids,
+                                                Redemption.voided_at <= voids_through)
+    days = sorted(db.session.scalars(recorded.union(voided)))
+    if days:
+        db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
+        counts = (select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, func.count(),
+                         func.sum(func.coalesce(Redemption.amount_fen, 0)),
+                         func.sum(func.coalesce(Redemption.discount_fen, 0)))
+                  .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
+                         or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
+                  .group_by(Redemption.local_day, Redemption.partner_id, Redemption.tier_level))
+        db.session.execute(insert(DailyStats).from_select(
+            ["local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen"], counts))
+    state.redemption_id, state.voids_through, state.ran_at = up_to, voids_through, now or utcnow()
+    db.session.commit()
+    return {"days": len(days), "redemption_id": up_to, "voids_through": voids_through}
