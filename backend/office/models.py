@@ -62,6 +62,28 @@ class DailyStats(db.Model):
     discount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
+class MonthlyStats(db.Model):
+    """The daily rollup summed over each month (`month` is its first day): a year is twelve of these."""
+
+    __tablename__ = "monthly_stats"
+    month: Mapped[object] = mapped_column(Date, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    tier_level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    redemptions: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class DayTotals(db.Model):
+    """The daily rollup summed over partners and tiers: the statistics by day read one row a day."""
+
+    __tablename__ = "day_totals"
+    local_day: Mapped[object] = mapped_column(Date, primary_key=True)
+    redemptions: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
 class StatsRollup(db.Model):
     """Where the rollup stands (one row): it holds every redemption up to `redemption_id`, with the
     voids made up to `voids_through` taken out and none made later."""

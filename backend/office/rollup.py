@@ -19,16 +19,17 @@ far shorter than that, so nothing earlier can still be on its way.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Index, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import BigInteger, Date, Index, Integer, delete, func, insert, literal, null, or_, select, union_all
 
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..merchants.models import Redemption
-from .models import DailyStats, StatsRollup
+from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 SETTLE = timedelta(seconds=60)
+COUNTED = ("local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen")
 STATE_ID = 1
 
 # The voids since the rollup, found without reading the table: only voided rows enter this index, so
@@ -38,25 +39,51 @@ Index("ix_redemptions_voided_at", Redemption.voided_at, postgresql_where=Redempt
       sqlite_where=Redemption.voided_at.isnot(None))
 
 
-def counted(*, day_from=None, day_to=None):
+def counted(*, per_day: bool, day_from=None, day_to=None):
     """A subquery of (local_day, partner_id, tier_level, redemptions, amount_fen, discount_fen) whose
-    sums, grouped any way, are those of the recorded redemptions of those days."""
+    sums, grouped by partner or tier (or by local_day with `per_day`), are those of the recorded
+    redemptions of those days. Rolled-up rows come from the coarsest table that fits: whole months
+    from monthly_stats and the days around them from daily_stats; with `per_day`, day_totals."""
     rolled_up_to = select(StatsRollup.redemption_id).where(StatsRollup.id == STATE_ID).scalar_subquery()
     voids_through = select(StatsRollup.voids_through).where(StatsRollup.id == STATE_ID).scalar_subquery()
     amount, discount = func.coalesce(Redemption.amount_fen, 0), func.coalesce(Redemption.discount_fen, 0)
-    parts = [
-        select(DailyStats.local_day, DailyStats.partner_id, DailyStats.tier_level, DailyStats.redemptions,
-               DailyStats.amount_fen, DailyStats.discount_fen),
+    if per_day:
+        rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
+                               DayTotals.redemptions, DayTotals.amount_fen, DayTotals.discount_fen),
+                        DayTotals.local_day, day_from, day_to)]
+    else:
+        rolled = _months_and_days(day_from, day_to)
+    since = [
         select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(1), amount, discount)
         .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
         select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(-1), -amount, -discount)
         .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
     ]
-    return union_all(*(_days(part, day_from, day_to) for part in parts)).subquery("counted")
+    return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to) for part in since)) \
+        .subquery("counted")
 
 
-def _days(query, day_from, day_to):
-    column = query.selected_columns[0]
+def _months_and_days(day_from, day_to) -> list:
+    """The whole months of the range from monthly_stats, the days before and after them from daily_stats."""
+    daily = select(DailyStats.local_day, DailyStats.partner_id, DailyStats.tier_level, DailyStats.redemptions,
+                   DailyStats.amount_fen, DailyStats.discount_fen)
+    first = None if day_from is None else (day_from if day_from.day == 1 else _next_month(day_from))
+    # Months before `stop` end within the range: the month after `day_to` if it ends one, else its own.
+    stop = None if day_to is None else (
+        day_to + timedelta(days=1) if (day_to + timedelta(days=1)).day == 1 else day_to.replace(day=1))
+    if first is not None and stop is not None and first >= stop:  # no whole month in the range
+        return [_days(daily, DailyStats.local_day, day_from, day_to)]
+    monthly = select(MonthlyStats.month, MonthlyStats.partner_id, MonthlyStats.tier_level, MonthlyStats.redemptions,
+                     MonthlyStats.amount_fen, MonthlyStats.discount_fen)
+    parts = [_days(monthly, MonthlyStats.month, first, stop and stop - timedelta(days=1))]
+    if first is not None and day_from < first:
+        parts.append(_days(daily, DailyStats.local_day, day_from, first - timedelta(days=1)))
+    if stop is not None and stop <= day_to:
+        parts.append(_days(daily, DailyStats.local_day, stop, day_to))
+    return parts
+
+
+def _days(query, column, day_from, day_to):
     if day_from:
         query = query.where(column >= day_from)
     if day_to:
@@ -64,8 +91,12 @@ def _days(query, day_from, day_to):
     return query
 
 
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def roll_up(*, now: datetime | None = None) -> dict:
-    """Bring the rollup up to what is older than SETTLE; returns the days recomputed and the new marks."""
+    """Bring the rollups up to what is older than SETTLE; returns the days recomputed and the new marks."""
     cutoff = (now or utcnow()) - SETTLE
     state = db.session.scalar(select(StatsRollup).where(StatsRollup.id == STATE_ID).with_for_update())
     last_id, last_voids = state.redemption_id, state.voids_through
@@ -78,15 +109,35 @@ def roll_up(*, now: datetime | None = None) -> dict:
                                                 Redemption.voided_at <= voids_through)
     days = sorted(db.session.scalars(recorded.union(voided)))
     if days:
-        db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
-        counts = (select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, func.count(),
-                         func.sum(func.coalesce(Redemption.amount_fen, 0)),
-                         func.sum(func.coalesce(Redemption.discount_fen, 0)))
-                  .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
-                         or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
-                  .group_by(Redemption.local_day, Redemption.partner_id, Redemption.tier_level))
-        db.session.execute(insert(DailyStats).from_select(
-            ["local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen"], counts))
+        _recount_days(days, up_to, voids_through)
+        for month in sorted({day.replace(day=1) for day in days}):
+            _recount_month(month)
     state.redemption_id, state.voids_through, state.ran_at = up_to, voids_through, now or utcnow()
     db.session.commit()
     return {"days": len(days), "redemption_id": up_to, "voids_through": voids_through}
+
+
+def _recount_days(days: list[date], up_to: int, voids_through: datetime) -> None:
+    db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
+    db.session.execute(delete(DayTotals).where(DayTotals.local_day.in_(days)))
+    sums = (func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
+            func.sum(func.coalesce(Redemption.discount_fen, 0)))
+    counts = (select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, *sums)
+              .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
+                     or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
+              .group_by(Redemption.local_day, Redemption.partner_id, Redemption.tier_level))
+    db.session.execute(insert(DailyStats).from_select(list(COUNTED), counts))
+    totals = (select(DailyStats.local_day, func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
+                     func.sum(DailyStats.discount_fen))
+              .where(DailyStats.local_day.in_(days)).group_by(DailyStats.local_day))
+    db.session.execute(insert(DayTotals).from_select(["local_day", *COUNTED[3:]], totals))
+
+
+def _recount_month(month: date) -> None:
+    db.session.execute(delete(MonthlyStats).where(MonthlyStats.month == month))
+    sums = (select(literal(month, Date), DailyStats.partner_id, DailyStats.tier_level,
+                   func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
+                   func.sum(DailyStats.discount_fen))
+            .where(DailyStats.local_day >= month, DailyStats.local_day < _next_month(month))
+            .group_by(DailyStats.partner_id, DailyStats.tier_level))
+    db.session.execute(insert(MonthlyStats).from_select(["month", *COUNTED[1:]], sums))

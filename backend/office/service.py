@@ -32,7 +32,7 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
     """
     if group_by not in GROUPINGS:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
-    rows = rollup.counted(day_from=day_from, day_to=day_to)
+    rows = rollup.counted(per_day=group_by == "day", day_from=day_from, day_to=day_to)
     key, join = GROUPINGS[group_by]
     key = rows.c.local_day if key is None else key
     query = join(select(key.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),

@@ -1,4 +1,4 @@
-"""daily_stats and stats_rollup: the statistics' daily rollups, and an index of voids
+"""daily_stats, monthly_stats, day_totals and stats_rollup: the statistics' rollups, and an index of voids
 
 Revision ID: 0010_daily_stats
 Revises: 0009
@@ -33,6 +33,24 @@ def upgrade():
         sa.Column('discount_fen', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('local_day', 'partner_id', 'tier_level', name=op.f('pk_daily_stats')),
     )
+    op.create_table(
+        'monthly_stats',
+        sa.Column('month', sa.Date(), nullable=False),
+        sa.Column('partner_id', BigId, autoincrement=False, nullable=False),
+        sa.Column('tier_level', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('redemptions', sa.BigInteger(), nullable=False),
+        sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+        sa.Column('discount_fen', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('month', 'partner_id', 'tier_level', name=op.f('pk_monthly_stats')),
+    )
+    op.create_table(
+        'day_totals',
+        sa.Column('local_day', sa.Date(), nullable=False),
+        sa.Column('redemptions', sa.BigInteger(), nullable=False),
+        sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+        sa.Column('discount_fen', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('local_day', name=op.f('pk_day_totals')),
+    )
     state = op.create_table(
         'stats_rollup',
         sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -54,4 +72,6 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_redemptions_voided_at', table_name='redemptions')
     op.drop_table('stats_rollup')
+    op.drop_table('day_totals')
+    op.drop_table('monthly_stats')
     op.drop_table('daily_stats')

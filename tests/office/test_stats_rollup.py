@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.merchants import service as redemptions
 from backend.merchants.models import Perk, Redemption
 from backend.office import rollup, service
-from backend.office.models import DailyStats, StatsRollup
+from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 from .test_export import redeem
 
@@ -27,7 +27,8 @@ DIRECT = {  # the statistics as a plain aggregate of the redemptions table: what
     "day": ("r.local_day", ""),
 }
 DAYS = [date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)]
-RANGES = [(None, None), (DAYS[1], DAYS[2]), (DAYS[2], None), (None, DAYS[0]), (date(2025, 1, 1), date(2025, 12, 31))]
+RANGES = [(None, None), (DAYS[1], DAYS[2]), (DAYS[2], None), (None, DAYS[0]), (date(2025, 1, 1), date(2025, 12, 31)),
+          (date(2026, 10, 1), date(2026, 10, 31)), (DAYS[1], date(2026, 11, 30)), (date(2026, 9, 1), DAYS[2])]
 
 
 def direct(group_by: str, day_from, day_to) -> list[dict]:
@@ -62,7 +63,8 @@ def rolled(ctx):
     """The rollup tables are not among conftest's cleaned tables: put them back as the migration left them."""
     yield
     db.session.rollback()
-    db.session.execute(delete(DailyStats))
+    for table in (DailyStats, MonthlyStats, DayTotals):
+        db.session.execute(delete(table))
     db.session.execute(update(StatsRollup).values(redemption_id=0, voids_through=datetime(1970, 1, 1, tzinfo=timezone.utc),
                                                   ran_at=None))
     db.session.commit()
@@ -102,16 +104,21 @@ def test_rollup_answers_equal_a_direct_count_through_voids_late_and_live_redempt
     assert rollup.roll_up(now=now + timedelta(minutes=2))["days"] == 0  # nothing touched since
 
 
-def test_statistics_read_the_rollup_not_the_redemptions(rolled):
-    """A rolled-up day is answered from daily_stats: changing the rollup changes the answer."""
+def test_statistics_read_the_rollups_not_the_redemptions(rolled):
+    """Rolled-up days are answered from the rollups: whole months from monthly_stats, the days around
+    them from daily_stats, days from day_totals. Changing a rollup changes the answer."""
     now = datetime.now(timezone.utc)
     perk = db.session.scalars(select(Perk).order_by(Perk.id)).first()
     record(perk, DAYS[0], tier_level=1, amount_fen=500, recorded_at=now - timedelta(hours=1))
     db.session.commit()
     rollup.roll_up(now=now)
-    db.session.execute(update(DailyStats).values(redemptions=DailyStats.redemptions + 41))
+    for table, more in ((DailyStats, 1), (MonthlyStats, 10), (DayTotals, 100)):
+        db.session.execute(update(table).values(redemptions=table.redemptions + more))
     db.session.commit()
-    assert service.stats(group_by="day", day_from=DAYS[0], day_to=DAYS[0])[0]["redemptions"] == 42
+    october = {"day_from": date(2026, 10, 1), "day_to": date(2026, 10, 31)}
+    assert service.stats(group_by="partner", **october)[0]["redemptions"] == 11
+    assert service.stats(group_by="tier", day_from=DAYS[0], day_to=DAYS[1])[0]["redemptions"] == 2
+    assert service.stats(group_by="day", **october)[0]["redemptions"] == 101
 
 
 def test_the_rollup_leaves_what_may_still_be_committing_to_the_live_count(rolled):
