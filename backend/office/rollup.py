@@ -1,21 +1,23 @@
-"""The statistics' daily rollups: years of redemptions answered from a small table, exactly.
+"""The statistics' rollups: years of redemptions answered from small tables, exactly.
 
 `daily_stats` holds, per local day, partner and tier, the redemptions up to `stats_rollup.redemption_id`
-that were recorded, counting as recorded those voided after `stats_rollup.voids_through`. An answer
-(`counted`) adds what the rollup does not hold, read live through indexes:
+that were recorded, counting as recorded those voided after `stats_rollup.voids_through`;
+`monthly_stats` sums it per month and `day_totals` per day, so that a year by partner reads twelve
+months and a year by day 365 rows. An answer (`counted`) adds what the rollups do not hold, read live
+through indexes:
 
     + the recorded redemptions after redemption_id (today's, and a late offline one of any day)
-    - those up to redemption_id voided after voids_through (the rollup still counts them)
+    - those up to redemption_id voided after voids_through (the rollups still count them)
 
 which comes to exactly the recorded redemptions, however long ago the rollup ran, in one statement
 (so one snapshot: a rollup committing meanwhile cannot be half seen).
 
-`flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days touched since
-its last run: the days of the redemptions recorded since, and of those voided since (a void changes a
-past day; so does an offline redemption synced late). Recording a redemption does nothing more: no
-trigger, no second write. Ids are handed out at insert and become visible at commit, so, as in the
-case feed, a run takes only what is older than SETTLE: every transaction that records or voids is
-far shorter than that, so nothing earlier can still be on its way.
+`flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days (and their
+months) touched since its last run: the days of the redemptions recorded since, and of those voided
+since (a void changes a past day; so does an offline redemption synced late). Recording a redemption
+does nothing more: no trigger, no second write. Ids are handed out at insert and become visible at
+commit, so, as in the case feed, a run takes only what is older than SETTLE: every transaction that
+records or voids is far shorter than that, so nothing earlier can still be on its way.
 """
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ DIRECT = {  # the statistics as a plain aggregate of the redemptions table: what
 }
 DAYS = [date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)]
 RANGES = [(None, None), (DAYS[1], DAYS[2]), (DAYS[2], None), (None, DAYS[0]), (date(2025, 1, 1), date(2025, 12, 31)),
-          (date(2026, 10, 1), date(2026, 10, 31)), (DAYS[1], date(2026, 11, 30)), (date(2026, 9, 1), DAYS[2])]
+          (date(2026, 10, 1), date(2026, 10, 31)), (DAYS[1], date(2026, 11, 30)), (date(2026, 9, 1), DAYS[2]),
+          (DAYS[3], DAYS[2])]
 
 
 def direct(group_by: str, day_from, day_to) -> list[dict]:
