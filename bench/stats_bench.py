@@ -11,6 +11,7 @@ again, as a restore does; foreign keys are not checked for the generated rows.
 
 Measured through the app (Flask's test client, an office analyst's token, JSON out), each of the four
 groupings over one month and over one whole year:
+0. before: the direct aggregate of the redemptions that the statistics ran until rollups came;
 1. without rollups: the rollup as a fresh migration leaves it (nothing rolled up; every row is read);
 2. after `flask stats rollup` (its time is printed);
 3. the same a day later without a rollup run: a whole day of redemptions recorded since and 1,000
@@ -100,6 +101,29 @@ def generate(url: str, *, rows: int, partners: int, first_day: date, days: int) 
               flush=True)
 
 
+def direct_stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
+    """The statistics as they were before rollups: one aggregate over the redemptions of the range."""
+    from sqlalchemy import func, select
+
+    from backend.credit.models import Tier
+    from backend.extensions import db
+    from backend.merchants.models import Partner, Redemption, Scenario
+
+    key, join = {
+        "scenario": (Scenario.name, lambda q: q.join(Partner, Partner.id == Redemption.partner_id)
+                     .join(Scenario, Scenario.id == Partner.scenario_id)),
+        "partner": (Partner.name, lambda q: q.join(Partner, Partner.id == Redemption.partner_id)),
+        "tier": (Tier.code, lambda q: q.join(Tier, Tier.level == Redemption.tier_level)),
+        "day": (Redemption.local_day, lambda q: q),
+    }[group_by]
+    query = join(select(key, func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
+                        func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption))
+    query = query.where(Redemption.status == "recorded", Redemption.local_day >= day_from,
+                        Redemption.local_day <= day_to).group_by(key).order_by(key)
+    return [{"key": str(row[0]), "redemptions": row[1], "amount_fen": int(row[2]), "discount_fen": int(row[3])}
+            for row in db.session.execute(query)]
+
+
 @contextmanager
 def bench_app(env: dict):
     os.environ.update(env)
@@ -178,12 +202,20 @@ def main() -> None:
             client = app.test_client()
             db.execute("set timezone = 'UTC'")
             headers = {"Authorization": "Bearer " + flask_cli(env, "demo", "token", "office-analyst")}
-            db.execute("delete from daily_stats")
+            from backend.office import service
+            rolled_up = service.stats
+            service.stats = direct_stats
+            measure(client, headers, ranges, args.slow_runs, "0. before: the direct aggregate")
+            service.stats = rolled_up
+            for table in ("daily_stats", "monthly_stats", "day_totals"):
+                db.execute(f"delete from {table}")
             db.execute("update stats_rollup set redemption_id = 0, voids_through = '1970-01-01', ran_at = null")
             measure(client, headers, ranges, args.slow_runs, "1. without rollups")
 
             started = time.perf_counter()
             print("\n" + flask_cli(env, "stats", "rollup"), f"(first run: {time.perf_counter() - started:.1f} s)")
+            for table in ("daily_stats", "monthly_stats", "day_totals"):  # as autovacuum soon does
+                db.execute(f"vacuum analyze {table}")
             print(f"  daily_stats rows: {db.execute('select count(*) from daily_stats').fetchone()[0]:,}")
             measure(client, headers, ranges, args.runs, "2. with rollups")
             csv_memory(client, headers, ranges)

@@ -32,14 +32,19 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
     """
     if group_by not in GROUPINGS:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
-    rows = rollup.counted(per_day=group_by == "day", day_from=day_from, day_to=day_to)
     key, join = GROUPINGS[group_by]
-    key = rows.c.local_day if key is None else key
-    query = join(select(key.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
-                        func.sum(rows.c.discount_fen)).select_from(rows), rows)
-    # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
-    query = query.group_by(key).having(func.sum(rows.c.redemptions) > 0).order_by(key)
-    found = replica.read(lambda session, complete_as_of: session.execute(query).all())
+
+    def read(session, complete_as_of):
+        rows = rollup.counted(per_day=group_by == "day", day_from=day_from, day_to=day_to,
+                              since=rollup.marks(session))
+        column = rows.c.local_day if key is None else key
+        query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
+                            func.sum(rows.c.discount_fen)).select_from(rows), rows)
+        # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
+        return session.execute(query.group_by(column).having(func.sum(rows.c.redemptions) > 0)
+                               .order_by(column)).all()
+
+    found = replica.read(read)
     return [
         {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": int(row[1]),
          "amount_fen": int(row[2]), "discount_fen": int(row[3])}
