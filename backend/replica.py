@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .dbtypes import utcnow
-from .extensions import db, read_outside_transaction
+from .extensions import db
 
 BIND = "replica"
 ASK_EVERY_SECONDS = 1.0
@@ -91,7 +91,8 @@ def _watch() -> Watch:
 def _ask(max_lag_seconds: float) -> Standing:
     asked_at = utcnow()
     try:
-        primary_position = read_outside_transaction(text("select pg_current_wal_lsn()::text"))[0][0]
+        with db.engine.connect() as connection:
+            primary_position = connection.execute(text("select pg_current_wal_lsn()::text")).scalar_one()
         with db.engines[BIND].connect() as connection:
             following, caught_up, replayed_at = connection.execute(text(
                 "select pg_is_in_recovery(), pg_last_wal_replay_lsn() >= cast(:position as pg_lsn), "

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
+from backend import replica
 from backend.extensions import db
 from backend.office import cases
 
@@ -116,10 +117,15 @@ def test_a_replica_past_its_lag_sends_reads_to_the_primary_and_delays_cases_with
     assert health["replica"] == "ok" and stats == on_primary(replica_app) and feed == primary_feed(replica_app)
 
 
-def test_a_replica_that_is_down_sends_reads_to_the_primary(replica_app, replica_pair):
+def test_a_replica_that_is_down_sends_reads_to_the_primary(replica_app, replica_pair, monkeypatch):
+    monkeypatch.setattr(replica, "ASK_EVERY_SECONDS", 3600.0)
+    ask_again(replica_app)
+    assert office_reads(replica_app)[0]["replica"] == "ok"  # asked now, and believed for an hour
     redeem(replica_app, 700)
     replica_pair.replica.stop()
-    ask_again(replica_app)
+    # The statistics find it gone while it is still believed fresh: they are read again on the primary.
+    health, stats, feed = office_reads(replica_app)
+    assert stats == on_primary(replica_app) and feed == primary_feed(replica_app)
     health, stats, feed = office_reads(replica_app)
     assert health == {"status": "ok", "database": "ok", "redis": "ok", "replica": "down"}
     assert stats == on_primary(replica_app)
