@@ -9,8 +9,8 @@ through indexes:
     + the recorded redemptions after redemption_id (today's, and a late offline one of any day)
     - those up to redemption_id voided after voids_through (the rollups still count them)
 
-which comes to exactly the recorded redemptions, however long ago the rollup ran, in one statement
-(so one snapshot: a rollup committing meanwhile cannot be half seen).
+which comes to exactly the recorded redemptions, however long ago the rollup ran (`read` makes sure
+the marks and the rollups a statement sees belong to one run).
 
 `flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days (and their
 months) touched since its last run: the days of the redemptions recorded since, and of those voided
@@ -21,7 +21,7 @@ records or voids is far shorter than that, so nothing earlier can still be on it
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import BigInteger, Date, Index, Integer, delete, func, insert, literal, null, or_, select, union_all
 
@@ -33,7 +33,6 @@ from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 SETTLE = timedelta(seconds=60)
 COUNTED = ("local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen")
 STATE_ID = 1
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # The voids since the rollup, found without reading the table: only voided rows enter this index, so
 # recording a redemption (voided_at empty) adds nothing to it. Declared beside its only reader, on
@@ -43,28 +42,35 @@ Index("ix_redemptions_voided_at", Redemption.voided_at, postgresql_where=Redempt
 
 
 def marks(session) -> tuple[int, datetime]:
-    """Where the rollup stood a moment ago on this session's server: a lower bound of its marks,
-    which only grow (see `counted`)."""
+    """Where the rollup stands, on this session's server: (redemption_id, voids_through)."""
     state = session.execute(select(StatsRollup.redemption_id, StatsRollup.voids_through)
                             .where(StatsRollup.id == STATE_ID)).one()
     return state.redemption_id, state.voids_through
 
 
-def counted(*, per_day: bool, day_from=None, day_to=None, since: tuple[int, datetime] = (0, EPOCH)):
+def read(session, run):
+    """run(marks) with the rollup's current marks, and again if they moved meanwhile.
+
+    `counted` takes the marks as values the planner can see (read inside the statement, the planner
+    guessed a third of the table lay after them and read it all by primary key: seconds on 10 M
+    rows). A rollup commits its rows and its marks together and marks only grow, so a statement
+    whose snapshot saw other marks than those it was given shows as marks that moved by the time
+    it has run: then it runs again.
+    """
+    while True:
+        before = marks(session)
+        result = run(before)
+        if marks(session) == before:
+            return result
+
+
+def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None):
     """A subquery of (local_day, partner_id, tier_level, redemptions, amount_fen, discount_fen) whose
     sums, grouped by partner or tier (or by local_day with `per_day`), are those of the recorded
-    redemptions of those days. Rolled-up rows come from the coarsest table that fits: whole months
-    from monthly_stats and the days around them from daily_stats; with `per_day`, day_totals.
-
-    The marks are read inside the statement, so that it sees the rollup and its marks in one
-    snapshot. `since`, marks read just before on the same server (`marks`), repeats them as values
-    the planner can see: without them it guessed that a third of the table lay after the mark and
-    read it all through the primary key (seconds on 10 M rows). The marks only grow, so the
-    repeated bounds never exclude a row that the statement's own marks include.
-    """
-    rolled_up_to = select(StatsRollup.redemption_id).where(StatsRollup.id == STATE_ID).scalar_subquery()
-    voids_through = select(StatsRollup.voids_through).where(StatsRollup.id == STATE_ID).scalar_subquery()
-    least_id, least_voids = since
+    redemptions of those days, given the rollup's current `marks` (see `read`). Rolled-up rows come
+    from the coarsest table that fits: whole months from monthly_stats and the days around them from
+    daily_stats; with `per_day`, day_totals."""
+    rolled_up_to, voids_through = marks
     amount, discount = func.coalesce(Redemption.amount_fen, 0), func.coalesce(Redemption.discount_fen, 0)
     if per_day:
         rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
@@ -74,10 +80,9 @@ def counted(*, per_day: bool, day_from=None, day_to=None, since: tuple[int, date
         rolled = _months_and_days(day_from, day_to)
     since = [
         select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(1), amount, discount)
-        .where(Redemption.id > rolled_up_to, Redemption.id > least_id, Redemption.status == "recorded"),
+        .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
         select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(-1), -amount, -discount)
-        .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.voided_at > least_voids,
-               Redemption.status == "voided"),
+        .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
     ]
     return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to) for part in since)) \
         .subquery("counted")

@@ -34,9 +34,8 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
     key, join = GROUPINGS[group_by]
 
-    def read(session, complete_as_of):
-        rows = rollup.counted(per_day=group_by == "day", day_from=day_from, day_to=day_to,
-                              since=rollup.marks(session))
+    def count(session, marks):
+        rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
         column = rows.c.local_day if key is None else key
         query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
                             func.sum(rows.c.discount_fen)).select_from(rows), rows)
@@ -44,7 +43,7 @@ def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
         return session.execute(query.group_by(column).having(func.sum(rows.c.redemptions) > 0)
                                .order_by(column)).all()
 
-    found = replica.read(read)
+    found = replica.read(lambda session, complete_as_of: rollup.read(session, lambda marks: count(session, marks)))
     return [
         {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": int(row[1]),
          "amount_fen": int(row[2]), "discount_fen": int(row[3])}

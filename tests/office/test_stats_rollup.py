@@ -137,3 +137,21 @@ def test_flask_stats_rollup_command(rolled, runner):
     result = runner.invoke(args=["stats", "rollup"])
     assert result.exit_code == 0, result.output
     assert "已汇总" in result.output
+
+
+def test_a_rollup_committing_during_a_count_makes_it_count_again(rolled):
+    """The marks a count was given must be those its statement saw; a rollup between them means again."""
+    now = datetime.now(timezone.utc)
+    perk = db.session.scalars(select(Perk).order_by(Perk.id)).first()
+    record(perk, DAYS[0], tier_level=1, amount_fen=500, recorded_at=now - timedelta(hours=1))
+    db.session.commit()
+    given = []
+
+    def count(marks):
+        given.append(marks)
+        if len(given) == 1:
+            rollup.roll_up(now=now)  # as if another process's rollup committed meanwhile
+        return service.stats(group_by="day")
+
+    assert rollup.read(db.session, count) == direct("day", None, None)
+    assert len(given) == 2 and given[0] != given[1] == rollup.marks(db.session)
