@@ -78,14 +78,17 @@ def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to
                         DayTotals.local_day, day_from, day_to)]
     else:
         rolled = _months_and_days(day_from, day_to)
+    # Summed per day, partner and tier before the union: the rows after the mark (a day's, or all of
+    # them before the first rollup) reach the grouping as a few rows per day, as the rollups do.
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level)
     since = [
-        select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(1), amount, discount)
+        select(*keys, func.count(), func.sum(amount), func.sum(discount))
         .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
-        select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, literal(-1), -amount, -discount)
+        select(*keys, -func.count(), -func.sum(amount), -func.sum(discount))
         .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
     ]
-    return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to) for part in since)) \
-        .subquery("counted")
+    return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to).group_by(*keys)
+                                for part in since)).subquery("counted")
 
 
 def _months_and_days(day_from, day_to) -> list:
