@@ -187,18 +187,19 @@ def main() -> None:
     env = base_env(url.replace("postgresql://", "postgresql+psycopg://", 1))
     today = date.today()
     first_day = today - timedelta(days=730)
-    if not args.reuse:
-        admin(f'create database "{name}"')
-        flask_cli(env, "db", "upgrade")
-        flask_cli(env, "demo", "seed")
-        print(f"generating {args.rows:,} redemptions over 730 days ({first_day} to {today - timedelta(days=1)}), "
-              f"{args.partners} partners, in {name}", flush=True)
-        generate(url, rows=args.rows, partners=args.partners, first_day=first_day, days=730)
     month_start = date(today.year, today.month, 1) - timedelta(days=1)
     month = (month_start.replace(day=1), month_start)
     year = (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))
     ranges = {f"month {month[0]:%Y-%m}": month, f"year {year[0]:%Y}": year}
+    if not args.reuse:
+        admin(f'create database "{name}"')
     try:
+        if not args.reuse:
+            flask_cli(env, "db", "upgrade")
+            flask_cli(env, "demo", "seed")
+            print(f"generating {args.rows:,} redemptions over 730 days ({first_day} to {today - timedelta(days=1)}), "
+                  f"{args.partners} partners, in {name}", flush=True)
+            generate(url, rows=args.rows, partners=args.partners, first_day=first_day, days=730)
         with bench_app(env) as app, psycopg.connect(url, autocommit=True) as db:
             client = app.test_client()
             db.execute("set timezone = 'UTC'")
