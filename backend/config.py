@@ -61,6 +61,18 @@ RATE_LIMITS = {
 }
 
 
+def replica_binds() -> dict:
+    """DATABASE_REPLICA_URL as Flask-SQLAlchemy's `replica` bind (backend/replica.py), or none."""
+    url = _env("DATABASE_REPLICA_URL")
+    if url is None:
+        return {}
+    for old in ("postgres://", "postgresql://"):
+        if url.startswith(old):
+            url = "postgresql+psycopg://" + url[len(old):]
+    # A replica that does not answer must not hold a request for long: the primary answers instead.
+    return {"replica": {"url": url, "connect_args": {"connect_timeout": 2}}}
+
+
 def from_env() -> dict:
     """The Flask config mapping built from the process environment."""
     demo = _flag("DEMO")
@@ -108,6 +120,10 @@ def from_env() -> dict:
         # Where `flask cases push` delivers the feed (the provincial platform), and the HMAC key.
         "CASE_FEED_URL": _env("CASE_FEED_URL"),
         "CASE_FEED_SECRET": _env("CASE_FEED_SECRET"),
+        # A PostgreSQL streaming replica for the office's statistics, exports and case feed
+        # (backend/replica.py), and how far behind the primary it may be before they read the primary.
+        "SQLALCHEMY_BINDS": replica_binds(),
+        "DATABASE_REPLICA_MAX_LAG_SECONDS": float(_env("DATABASE_REPLICA_MAX_LAG_SECONDS", "10")),
         "WECHAT_APPID": _env("WECHAT_APPID"),
         "WECHAT_SECRET": _env("WECHAT_SECRET"),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),

@@ -12,6 +12,11 @@ later id can be seen before an earlier one. A row is therefore served only once 
 `settle_seconds` (CASE_FEED_SETTLE_SECONDS, 5 s): every transaction that writes one of these rows
 is short (one statement, or one locked judgement), far shorter than that. A transaction held open
 longer than the settle time could be overtaken; docs/api.md says so.
+
+With a read replica set (backend/replica.py) pages are read there, and the settle time counts back
+from the moment up to which the replica holds every commit of the primary, not from now: a lagging
+replica delays cases, never skips one. A batch read again `until` a cursor comes from the primary,
+the only copy sure to hold all it held the first time.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from .. import replica
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
@@ -65,20 +71,31 @@ def page(*, after: str | None, limit: int, settle_seconds: int, issuer_code: int
     `until`, none past that cursor (how the pusher sends a batch again exactly as it was)."""
     cursor = Cursor.parse(after)
     bound = Cursor.parse(until) if until else Cursor(*(2**63 - 1,) * 3)
-    settled = (now or utcnow()) - timedelta(seconds=settle_seconds)
+    now = now or utcnow()
+
+    def read(session, complete_as_of):
+        settled = min(now, complete_as_of or now) - timedelta(seconds=settle_seconds)
+        return _page(session, cursor, bound, settled, limit, issuer_code)
+
+    if until:
+        return read(db.session, None)
+    return replica.read(read)
+
+
+def _page(session, cursor: Cursor, bound: Cursor, settled: datetime, limit: int, issuer_code: int) -> dict:
     rows = {
-        "redemption": list(db.session.scalars(
+        "redemption": list(session.scalars(
             select(Redemption).where(Redemption.id > cursor.redemption, Redemption.id <= bound.redemption,
                                      Redemption.recorded_at <= settled).order_by(Redemption.id).limit(limit))),
-        "refusal": list(db.session.scalars(
+        "refusal": list(session.scalars(
             select(FailedAttempt).where(FailedAttempt.id > cursor.refusal, FailedAttempt.id <= bound.refusal,
                                         FailedAttempt.at <= settled).order_by(FailedAttempt.id).limit(limit))),
-        "void": list(db.session.scalars(
+        "void": list(session.scalars(
             select(AuditEntry).where(AuditEntry.id > cursor.void, AuditEntry.id <= bound.void,
                                      AuditEntry.action == "redemption.void", AuditEntry.at <= settled)
             .order_by(AuditEntry.id).limit(limit))),
     }
-    facts = _Facts(rows, issuer_code)
+    facts = _Facts(session, rows, issuer_code)
     # Oldest first across the three; within one source, by id (which is what the cursor trusts).
     ordered = heapq.merge(*([(_time(source, row), SOURCES.index(source), row.id, source, row) for row in rows[source]]
                             for source in SOURCES))
@@ -98,14 +115,14 @@ def _time(source: str, row) -> datetime:
 class _Facts:
     """Names behind the ids of one page, read once for the whole page."""
 
-    def __init__(self, rows: dict, issuer_code: int):
+    def __init__(self, session, rows: dict, issuer_code: int):
         self.issuer_code = issuer_code
         self.tiers = {level: tier.code for level, tier in tier_levels().items()}
         voided_ids = {int(entry.target.split(":")[1]) for entry in rows["void"] if entry.target}
-        self.voided = {r.id: r for r in db.session.scalars(select(Redemption).where(Redemption.id.in_(voided_ids)))}
+        self.voided = {r.id: r for r in session.scalars(select(Redemption).where(Redemption.id.in_(voided_ids)))}
         partner_ids = ({r.partner_id for r in rows["redemption"]} | {r.partner_id for r in rows["refusal"]}
                        | {r.partner_id for r in self.voided.values()}) - {None}
-        self.partners = {p.id: (p.name, code) for p, code in db.session.execute(
+        self.partners = {p.id: (p.name, code) for p, code in session.execute(
             select(Partner, Scenario.code).join(Scenario, Scenario.id == Partner.scenario_id)
             .where(Partner.id.in_(partner_ids)))}
 

@@ -1,11 +1,12 @@
-"""`flask cases push`: deliver the case feed to the provincial platform (backend/office/case_push.py)."""
+"""`flask cases push`: deliver the case feed to the provincial platform (backend/office/case_push.py);
+`flask stats rollup`: bring the statistics' daily rollups up to date (backend/office/rollup.py)."""
 from __future__ import annotations
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import case_push
+from . import case_push, rollup
 
 cases_cli = AppGroup("cases", help="激励案例反馈：推送到省级平台")
 
@@ -36,4 +37,14 @@ def push(once: bool, batch: int, idle_seconds: float):
     case_push.run(feed, idle_seconds=idle_seconds)
 
 
-COMMANDS = (cases_cli,)
+stats_cli = AppGroup("stats", help="核销统计：按日汇总")
+
+
+@stats_cli.command("rollup")
+def roll_up():
+    """Recompute the daily rollups of the days touched since the last run (run it every few minutes)."""
+    done = rollup.roll_up()
+    click.echo(f"已汇总：重算 {done['days']} 天，截至核销 {done['redemption_id']}。")
+
+
+COMMANDS = (cases_cli, stats_cli)

@@ -3,40 +3,49 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from .. import replica
 from ..credit.models import Tier
 from ..csvsafe import to_csv
 from ..errors import DomainError, ErrorCode
-from ..extensions import db
-from ..merchants.models import Partner, Redemption, Scenario
+from ..merchants.models import Partner, Scenario
+from . import rollup
 
-# group_by → (the key column, the joins that reach it from redemptions)
+# group_by → (the key column, the joins that reach it from the counted rows: see rollup.counted)
 GROUPINGS = {
-    "scenario": (Scenario.name, lambda query: query.join(Partner, Partner.id == Redemption.partner_id)
+    "scenario": (Scenario.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)
                  .join(Scenario, Scenario.id == Partner.scenario_id)),
-    "partner": (Partner.name, lambda query: query.join(Partner, Partner.id == Redemption.partner_id)),
-    "tier": (Tier.code, lambda query: query.join(Tier, Tier.level == Redemption.tier_level)),
-    "day": (Redemption.local_day, lambda query: query),
+    "partner": (Partner.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)),
+    "tier": (Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
+    "day": (None, lambda query, rows: query),
 }
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期"}
 
 
 def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
-    """Counts and sums of recorded (not voided) redemptions, grouped for the office's review."""
+    """Counts and sums of recorded (not voided) redemptions, grouped for the office's review.
+
+    Read from the daily rollups plus what changed since (backend/office/rollup.py), so a year costs
+    what its days cost, not its millions of redemptions; on the read replica when one is set and
+    fresh enough (backend/replica.py).
+    """
     if group_by not in GROUPINGS:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
     key, join = GROUPINGS[group_by]
-    query = join(select(key.label("key"), func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
-                        func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption))
-    query = query.where(Redemption.status == "recorded")
-    if day_from:
-        query = query.where(Redemption.local_day >= day_from)
-    if day_to:
-        query = query.where(Redemption.local_day <= day_to)
-    query = query.group_by(key).order_by(key)
+
+    def count(session, marks):
+        rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
+        column = rows.c.local_day if key is None else key
+        query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
+                            func.sum(rows.c.discount_fen)).select_from(rows), rows)
+        # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
+        return session.execute(query.group_by(column).having(func.sum(rows.c.redemptions) > 0)
+                               .order_by(column)).all()
+
+    found = replica.read(lambda session, complete_as_of: rollup.read(session, lambda marks: count(session, marks)))
     return [
-        {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": row[1],
+        {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": int(row[1]),
          "amount_fen": int(row[2]), "discount_fen": int(row[3])}
-        for row in db.session.execute(query)
+        for row in found
     ]
 
 

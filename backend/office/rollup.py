@@ -1,0 +1,171 @@
+"""The statistics' rollups: years of redemptions answered from small tables, exactly.
+
+`daily_stats` holds, per local day, partner and tier, the redemptions up to `stats_rollup.redemption_id`
+that were recorded, counting as recorded those voided after `stats_rollup.voids_through`;
+`monthly_stats` sums it per month and `day_totals` per day, so that a year by partner reads twelve
+months and a year by day 365 rows. An answer (`counted`) adds what the rollups do not hold, read live
+through indexes:
+
+    + the recorded redemptions after redemption_id (today's, and a late offline one of any day)
+    - those up to redemption_id voided after voids_through (the rollups still count them)
+
+which comes to exactly the recorded redemptions, however long ago the rollup ran (`read` makes sure
+the marks and the rollups a statement sees belong to one run).
+
+`flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days (and their
+months) touched since its last run: the days of the redemptions recorded since, and of those voided
+since (a void changes a past day; so does an offline redemption synced late). Recording a redemption
+does nothing more: no trigger, no second write. Ids are handed out at insert and become visible at
+commit, so, as in the case feed, a run takes only what is older than SETTLE: every transaction that
+records or voids is far shorter than that, so nothing earlier can still be on its way.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import BigInteger, Date, Index, Integer, delete, func, insert, literal, null, or_, select, union_all
+
+from ..dbtypes import utcnow
+from ..extensions import db
+from ..merchants.models import Redemption
+from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
+
+SETTLE = timedelta(seconds=60)
+COUNTED = ("local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen")
+STATE_ID = 1
+
+# The voids since the rollup, found without reading the table: only voided rows enter this index, so
+# recording a redemption (voided_at empty) adds nothing to it. Declared beside its only reader, on
+# the redemptions table (migration 0010_daily_stats).
+Index("ix_redemptions_voided_at", Redemption.voided_at, postgresql_where=Redemption.voided_at.isnot(None),
+      sqlite_where=Redemption.voided_at.isnot(None))
+
+
+def marks(session) -> tuple[int, datetime]:
+    """Where the rollup stands, on this session's server: (redemption_id, voids_through)."""
+    state = session.execute(select(StatsRollup.redemption_id, StatsRollup.voids_through)
+                            .where(StatsRollup.id == STATE_ID)).one()
+    return state.redemption_id, state.voids_through
+
+
+def read(session, run):
+    """run(marks) with the rollup's current marks, and again if they moved meanwhile.
+
+    `counted` takes the marks as values the planner can see (read inside the statement, the planner
+    guessed a third of the table lay after them and read it all by primary key: seconds on 10 M
+    rows). A rollup commits its rows and its marks together and marks only grow, so a statement
+    whose snapshot saw other marks than those it was given shows as marks that moved by the time
+    it has run: then it runs again.
+    """
+    while True:
+        before = marks(session)
+        result = run(before)
+        if marks(session) == before:
+            return result
+
+
+def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None):
+    """A subquery of (local_day, partner_id, tier_level, redemptions, amount_fen, discount_fen) whose
+    sums, grouped by partner or tier (or by local_day with `per_day`), are those of the recorded
+    redemptions of those days, given the rollup's current `marks` (see `read`). Rolled-up rows come
+    from the coarsest table that fits: whole months from monthly_stats and the days around them from
+    daily_stats; with `per_day`, day_totals."""
+    rolled_up_to, voids_through = marks
+    amount, discount = func.coalesce(Redemption.amount_fen, 0), func.coalesce(Redemption.discount_fen, 0)
+    if per_day:
+        rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
+                               DayTotals.redemptions, DayTotals.amount_fen, DayTotals.discount_fen),
+                        DayTotals.local_day, day_from, day_to)]
+    else:
+        rolled = _months_and_days(day_from, day_to)
+    # Summed per day, partner and tier before the union: the rows after the mark (a day's, or all of
+    # them before the first rollup) reach the grouping as a few rows per day, as the rollups do.
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level)
+    since = [
+        select(*keys, func.count(), func.sum(amount), func.sum(discount))
+        .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
+        select(*keys, -func.count(), -func.sum(amount), -func.sum(discount))
+        .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
+    ]
+    return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to).group_by(*keys)
+                                for part in since)).subquery("counted")
+
+
+def _months_and_days(day_from, day_to) -> list:
+    """The whole months of the range from monthly_stats, the days before and after them from daily_stats."""
+    daily = select(DailyStats.local_day, DailyStats.partner_id, DailyStats.tier_level, DailyStats.redemptions,
+                   DailyStats.amount_fen, DailyStats.discount_fen)
+    first = None if day_from is None else (day_from if day_from.day == 1 else _next_month(day_from))
+    # Months before `stop` end within the range: the month after `day_to` if it ends one, else its own.
+    stop = None if day_to is None else (
+        day_to + timedelta(days=1) if (day_to + timedelta(days=1)).day == 1 else day_to.replace(day=1))
+    if first is not None and stop is not None and first >= stop:  # no whole month in the range
+        return [_days(daily, DailyStats.local_day, day_from, day_to)]
+    monthly = select(MonthlyStats.month, MonthlyStats.partner_id, MonthlyStats.tier_level, MonthlyStats.redemptions,
+                     MonthlyStats.amount_fen, MonthlyStats.discount_fen)
+    parts = [_days(monthly, MonthlyStats.month, first, stop and stop - timedelta(days=1))]
+    if first is not None and day_from < first:
+        parts.append(_days(daily, DailyStats.local_day, day_from, first - timedelta(days=1)))
+    if stop is not None and stop <= day_to:
+        parts.append(_days(daily, DailyStats.local_day, stop, day_to))
+    return parts
+
+
+def _days(query, column, day_from, day_to):
+    if day_from:
+        query = query.where(column >= day_from)
+    if day_to:
+        query = query.where(column <= day_to)
+    return query
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def roll_up(*, now: datetime | None = None) -> dict:
+    """Bring the rollups up to what is older than SETTLE; returns the days recomputed and the new marks."""
+    cutoff = (now or utcnow()) - SETTLE
+    state = db.session.scalar(select(StatsRollup).where(StatsRollup.id == STATE_ID).with_for_update())
+    last_id, last_voids = state.redemption_id, state.voids_through
+    newest = db.session.scalar(select(Redemption.id).where(Redemption.recorded_at <= cutoff)
+                               .order_by(Redemption.id.desc()).limit(1))
+    up_to = max(last_id, newest or 0)
+    voids_through = max(last_voids, cutoff)
+    recorded = select(Redemption.local_day).where(Redemption.id > last_id, Redemption.id <= up_to)
+    voided = select(Redemption.local_day).where(Redemption.voided_at > last_voids,
+                                                Redemption.voided_at <= voids_through)
+    days = sorted(db.session.scalars(recorded.union(voided)))
+    if days:
+        _recount_days(days, up_to, voids_through)
+        for month in sorted({day.replace(day=1) for day in days}):
+            _recount_month(month)
+    state.redemption_id, state.voids_through, state.ran_at = up_to, voids_through, now or utcnow()
+    db.session.commit()
+    return {"days": len(days), "redemption_id": up_to, "voids_through": voids_through}
+
+
+def _recount_days(days: list[date], up_to: int, voids_through: datetime) -> None:
+    db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
+    db.session.execute(delete(DayTotals).where(DayTotals.local_day.in_(days)))
+    sums = (func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
+            func.sum(func.coalesce(Redemption.discount_fen, 0)))
+    counts = (select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, *sums)
+              .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
+                     or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
+              .group_by(Redemption.local_day, Redemption.partner_id, Redemption.tier_level))
+    db.session.execute(insert(DailyStats).from_select(list(COUNTED), counts))
+    totals = (select(DailyStats.local_day, func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
+                     func.sum(DailyStats.discount_fen))
+              .where(DailyStats.local_day.in_(days)).group_by(DailyStats.local_day))
+    db.session.execute(insert(DayTotals).from_select(["local_day", *COUNTED[3:]], totals))
+
+
+def _recount_month(month: date) -> None:
+    db.session.execute(delete(MonthlyStats).where(MonthlyStats.month == month))
+    sums = (select(literal(month, Date), DailyStats.partner_id, DailyStats.tier_level,
+                   func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
+                   func.sum(DailyStats.discount_fen))
+            .where(DailyStats.local_day >= month, DailyStats.local_day < _next_month(month))
+            .group_by(DailyStats.partner_id, DailyStats.tier_level))
+    db.session.execute(insert(MonthlyStats).from_select(["month", *COUNTED[1:]], sums))
