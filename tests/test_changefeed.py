@@ -10,7 +10,7 @@ from backend.auth.sessions import RevokedSessions
 from backend.changefeed import ChangeFeed, current_feed
 from backend.extensions import db
 from backend.watched_cache import Generations
-from tests.conftest import Gunicorn, wait_until
+from tests.helpers import Gunicorn, wait_until
 
 def feed_of(app):
     with app.app_context():

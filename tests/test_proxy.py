@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask import request
 
-from .conftest import IN_CI, Gunicorn, free_port
+from tests.helpers import IN_CI, Gunicorn, free_port
 
 NGINX_CONF = """
 worker_processes 1;

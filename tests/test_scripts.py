@@ -19,7 +19,7 @@ from unittest import mock
 
 import pytest
 
-from .conftest import ROOT, Gunicorn
+from tests.helpers import ROOT, Gunicorn
 
 DEMO = (ROOT / "scripts" / "demo").read_text(encoding="utf-8")
 

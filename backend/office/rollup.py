@@ -21,7 +21,7 @@ records or voids is far shorter than that, so nothing earlier can still be on it
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import BigInteger, Date, Index, Integer, delete, func, insert, literal, null, or_, select, union_all
 
@@ -41,11 +41,15 @@ Index("ix_redemptions_voided_at", Redemption.voided_at, postgresql_where=Redempt
       sqlite_where=Redemption.voided_at.isnot(None))
 
 
+# Where a rollup that never ran stands: nothing rolled up, every redemption counted live.
+NEVER = (0, datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+
 def marks(session) -> tuple[int, datetime]:
     """Where the rollup stands, on this session's server: (redemption_id, voids_through)."""
     state = session.execute(select(StatsRollup.redemption_id, StatsRollup.voids_through)
-                            .where(StatsRollup.id == STATE_ID)).one()
-    return state.redemption_id, state.voids_through
+                            .where(StatsRollup.id == STATE_ID)).one_or_none()
+    return (state.redemption_id, state.voids_through) if state is not None else NEVER
 
 
 def read(session, run):
@@ -127,6 +131,9 @@ def roll_up(*, now: datetime | None = None) -> dict:
     """Bring the rollups up to what is older than SETTLE; returns the days recomputed and the new marks."""
     cutoff = (now or utcnow()) - SETTLE
     state = db.session.scalar(select(StatsRollup).where(StatsRollup.id == STATE_ID).with_for_update())
+    if state is None:  # the migration writes this row; a database emptied by hand starts again from nothing
+        state = StatsRollup(id=STATE_ID, redemption_id=NEVER[0], voids_through=NEVER[1])
+        db.session.add(state)
     last_id, last_voids = state.redemption_id, state.voids_through
     newest = db.session.scalar(select(Redemption.id).where(Redemption.recorded_at <= cutoff)
                                .order_by(Redemption.id.desc()).limit(1))

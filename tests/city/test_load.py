@@ -15,7 +15,7 @@ from backend.extensions import db
 from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
 from backend.audit import AuditEntry
 
-from ..conftest import app_maker, fresh_database
+from tests.helpers import app_maker, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ZHAODONG = ROOT / "cities" / "zhaodong.toml"

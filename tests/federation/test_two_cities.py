@@ -20,7 +20,7 @@ from backend.federation import service
 from backend.federation.models import PartnerCity
 from backend.merchants.models import Partner
 from backend.audit import AuditEntry
-from tests.conftest import Gunicorn, app_maker, fresh_database
+from tests.helpers import Gunicorn, app_maker, fresh_database
 
 pytestmark = pytest.mark.slow
 

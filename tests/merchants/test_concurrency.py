@@ -18,7 +18,7 @@ from backend.extensions import db
 from backend.merchants import service
 from backend.merchants.models import Redemption
 from backend.timeutil import local_day
-from tests.conftest import TEST_DB
+from tests.helpers import TEST_DB
 
 from .conftest import utc
 

@@ -17,7 +17,7 @@ from backend.merchants import catalog, service
 from backend.merchants.models import Partner, Perk, Redemption
 from backend.timeutil import local_day
 from backend.watched_cache import mark_written
-from tests.conftest import statements_sent, wait_until
+from tests.helpers import statements_sent, wait_until
 
 from .conftest import key_context, utc
 from .test_service import refused

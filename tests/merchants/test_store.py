@@ -13,7 +13,7 @@ from backend.credit.models import CreditSubject
 from backend.extensions import autocommit, db, read_outside_transaction
 from backend.merchants.models import Redemption
 from backend.merchants.store import COLUMNS, store
-from tests.conftest import TEST_DB
+from tests.helpers import TEST_DB
 
 requires_postgresql = pytest.mark.skipif(TEST_DB != "postgresql", reason="a server that drops connections: PostgreSQL")
 

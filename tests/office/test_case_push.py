@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from backend.extensions import db
 from backend.office import case_push
 from backend.office.models import CaseFeedState
-from tests.conftest import ROOT, free_port, gunicorn_env
+from tests.helpers import ROOT, free_port, gunicorn_env
 from tests.merchants.conftest import Shop, utc
 
 SECRET = "case-feed-test-secret"

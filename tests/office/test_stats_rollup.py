@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from backend.extensions import db
-from backend.merchants import service as redemptions
+from backend.merchants import voids as redemptions
 from backend.merchants.models import Perk, Redemption
 from backend.office import rollup, service
 from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRollup

@@ -15,7 +15,7 @@ from backend.dbtypes import utcnow
 from backend.demo import synthetic_id_number
 from backend.changefeed import current_feed
 from backend.extensions import db, redis_store
-from tests.conftest import statements_sent
+from tests.helpers import statements_sent
 
 from backend.auth import holders
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ..conftest import TEST_DB, dispose, free_port, server_missing, test_config
+from tests.helpers import TEST_DB, dispose, free_port, server_missing, test_config
 
 START_SECONDS = 60
 

@@ -17,7 +17,7 @@ from backend import replica
 from backend.extensions import db
 from backend.office import cases
 
-from ..conftest import statements_sent
+from tests.helpers import statements_sent
 
 pytestmark = pytest.mark.replica
 EVERYTHING = "c1.9223372036854775807.9223372036854775807.9223372036854775807"
