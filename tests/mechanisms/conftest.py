@@ -4,11 +4,14 @@ gunicorn's workers), as against what it does (the domain folders). Every test he
 joins by being moved here."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 
 from tests.merchants.conftest import shop  # noqa: F401  (redemption's fixture: a partner of the test's own)
+# A signed-in citizen with a standing (`pass` is a keyword: the package is loaded by name).
+citizen = importlib.import_module("tests.pass.conftest").citizen
 
 HERE = Path(__file__).parent
 

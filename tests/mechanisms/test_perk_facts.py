@@ -19,8 +19,8 @@ from backend.timeutil import local_day
 from backend.watched_cache import mark_written
 from tests.helpers import statements_sent, wait_until
 
-from .conftest import key_context, utc
-from .test_service import refused
+from tests.helpers import refused, utc
+from tests.merchants.conftest import key_context
 
 
 def redeem_counting_statements(shop, token: str, perk_id: int):
