@@ -15,11 +15,8 @@ import pytest
 import redis
 
 from backend import create_app
-# statements_sent, wait_until: still imported from here by modules being rewritten elsewhere
-# (test_driver, test_changefeed, merchants/test_concurrency, merchants/test_perk_facts,
-# pass/test_standing_cache); import them from tests.helpers.
-from tests.helpers import (IN_CI, PG_ADMIN_URL, REDIS_URL, TEST_DB, app_maker, clear_mutable_tables, dispose, fresh_database,  # noqa: F401
-                           server_missing, statements_sent, test_config, wait_until)
+from tests.helpers import (IN_CI, PG_ADMIN_URL, REDIS_URL, TEST_DB, app_maker, clear_mutable_tables, dispose,
+                           fresh_database, server_missing, test_config)
 
 
 def pytest_sessionstart(session):

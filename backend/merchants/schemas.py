@@ -6,7 +6,7 @@ from typing import Annotated
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf, Range, Regexp
+from apiflask.validators import Length, OneOf, Regexp
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from ..inputs import INT32_MAX, Id, Int32

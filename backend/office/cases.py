@@ -20,7 +20,6 @@ the only copy sure to hold all it held the first time.
 """
 from __future__ import annotations
 
-import base64
 import heapq
 import re
 from dataclasses import dataclass

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from backend.auth.models import CitizenAccount
 from backend.auth.service import Principal, issue_access_token
-from backend.credit.models import CreditSubject
 from backend.extensions import db
 from backend.recourse.models import Objection
 from tests.merchants.conftest import Shop, utc
