@@ -19,7 +19,7 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from . import audit, cases, service
-from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, StatsQuery
+from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, ErrorMessagesOut, StatsOut, StatsQuery, TierListOut
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
@@ -246,3 +246,21 @@ def case_feed(query):
     config = current_app.config
     return cases.page(after=query["after"], limit=query["limit"], settle_seconds=config["CASE_FEED_SETTLE_SECONDS"],
                       issuer_code=config["ISSUER_CODE"])
+
+
+# -- what the office's screens read to speak Chinese -----------------------------------------------
+
+@bp.get("/error-messages")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.output(ErrorMessagesOut)
+@bp.doc(summary="错误代码的中文说明", description="{代码: 中文说明}，与 docs/api.md 的错误代码表同源；工作台据此显示核销失败原因。")
+def error_messages():
+    return {"messages": {code.value: code.message for code in ErrorCode}}
+
+
+@bp.get("/tiers")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.output(TierListOut)
+@bp.doc(summary="信用等级", description="本市的信用等级（级别、代码、中文名称），由低到高；编辑优惠的最低等级与额度时使用。")
+def tiers():
+    return {"tiers": [{"level": t.level, "code": t.code, "name": t.name} for _, t in sorted(tier_levels().items())]}
