@@ -6,8 +6,9 @@ from datetime import date
 from apiflask import APIBlueprint
 from flask import current_app
 
-from ..auth import roles
+from ..auth import roles, staff
 from ..auth.guard import auth, current_principal
+from ..auth.schemas import EnrolmentOut
 from ..credit.service import tier_levels
 from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
@@ -264,3 +265,16 @@ def error_messages():
 @bp.doc(summary="信用等级", description="本市的信用等级（级别、代码、中文名称），由低到高；编辑优惠的最低等级与额度时使用。")
 def tiers():
     return {"tiers": [{"level": t.level, "code": t.code, "name": t.name} for _, t in sorted(tier_levels().items())]}
+
+
+# -- a new partner's first scanner ------------------------------------------------------------------
+
+@bp.post("/partners/<int:partner_id>/enrolments")
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
+@bp.output(EnrolmentOut, status_code=201)
+@bp.doc(summary="为合作单位生成设备绑定码",
+        description="签约当天即可绑定第一台扫码手机：一次性、10 分钟内有效（与商户管理员自己生成的相同）；审计留痕。")
+def create_partner_enrolment(partner_id):
+    partner = catalog.get_partner(partner_id)
+    created = staff.create_enrolment(partner_id=partner.id, staff_id=None, actor=current_principal().actor)
+    return {"code": created["code"], "expires_at": created["expires_at"]}

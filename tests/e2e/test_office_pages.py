@@ -220,6 +220,13 @@ def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_op
         "password": "a-long-initial-password"})
     assert login.status_code == 200, login.text
 
+    page.click("#enrolment-new")
+    page.wait_for_function("() => document.querySelector('#enrolment-status').textContent.includes('设备绑定码')",
+                           timeout=10000)
+    code = page.locator("#enrolment-status").inner_text().split("：", 1)[1].split("（")[0]
+    enrolled = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "收银台一号"}, timeout=10)
+    assert enrolled.status_code == 201, enrolled.text
+
     row.locator("button", has_text="停止合作").click()
     page.locator(f"#partner-table tbody tr.inactive[data-partner='{partner['id']}']").wait_for(timeout=10000)
     assert name not in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]

@@ -19,7 +19,7 @@ const ACTOR_KINDS = { office: "信用办账号", staff: "商户员工", device: 
 const SYSTEM_ACTORS = { cli: "命令行", demo: "演示数据", federation: "互认同步" };
 const TARGET_KINDS = { partner: "合作单位", perk: "优惠", scenario: "场景", calendar: "暂停日历", redemption: "核销",
   redemption_conflict: "离线冲突", office_user: "信用办账号", staff: "员工", device: "设备", objection: "异议",
-  representative: "企业经办人", import: "导入任务" };
+  representative: "企业经办人", import: "导入任务", city: "城市" };
 
 export function actorName(actor) {
   if (SYSTEM_ACTORS[actor]) return SYSTEM_ACTORS[actor];
@@ -38,7 +38,7 @@ const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", ad
   title: "优惠名称", discount_permille: "折扣（‰）", max_discount_fen: "优惠上限（分）", holder_kinds: "适用主体",
   min_tier: "最低等级", quota_by_tier: "额度", quota_unit: "额度单位", active_from: "生效日期",
   active_until: "截止日期", blackout_calendar: "暂停日历", limit_per_holder_per_day: "每日次数上限", code: "代码",
-  username: "用户名", role: "角色", text: "内容" };
+  username: "用户名", role: "角色", text: "内容", source: "来源文件", changes: "变更" };
 
 /** The stored detail with its field names in Chinese; the values are kept as stored. */
 function detailText(value) {

@@ -1,7 +1,7 @@
 // Partners: the list with taking a partner off and on, one partner's perks and staff accounts, and
 // signing up a new partner. Every change goes through the office API, which audits it.
 import { permilleLabel } from "../money.js";
-import { $, addRow, button, client, isWriter, partners, PERK_KINDS, STAFF_ROLES } from "./common.js";
+import { $, addRow, button, client, formatTime, isWriter, partners, PERK_KINDS, STAFF_ROLES } from "./common.js";
 import { editPerk, parseZhe, showPerks } from "./perks.js";
 
 let selected = null; // the partner whose perks and staff are shown
@@ -42,6 +42,7 @@ async function setActive(partner, active) {
 }
 
 function select(partner) {
+  if (!selected || selected.id !== partner.id) $("enrolment-status").textContent = "";
   selected = partner;
   $("partner-detail").hidden = false;
   $("detail-name").textContent = `${partner.name}（编号 ${partner.id}）${partner.active ? "" : " · 已停止合作"}`;
@@ -59,6 +60,14 @@ async function createStaff(event) {
     $("staff-status").textContent = `已为 ${selected.name} 开设${STAFF_ROLES[member.role]}账号：${member.username}`;
     $("staff-form").reset();
   } catch (error) { $("staff-status").textContent = error.message; }
+}
+
+async function createEnrolment() {
+  if (!selected) return;
+  try {
+    const created = await client.json(`/api/office/partners/${selected.id}/enrolments`, { method: "POST", json: {} });
+    $("enrolment-status").textContent = `${selected.name} 的设备绑定码：${created.code}（${formatTime(created.expires_at)} 前有效）`;
+  } catch (error) { $("enrolment-status").textContent = error.message; }
 }
 
 async function loadScenarioChoices() {
@@ -96,5 +105,6 @@ export async function load() {
 export function init() {
   $("staff-form").addEventListener("submit", createStaff);
   $("partner-form").addEventListener("submit", signUpPartner);
+  $("enrolment-new").addEventListener("click", createEnrolment);
   $("perk-new").addEventListener("click", () => selected && editPerk(selected, null));
 }
