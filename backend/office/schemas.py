@@ -69,3 +69,17 @@ class CaseOut(Schema):
 class CasesOut(Schema):
     cases = List(Nested(CaseOut))
     next = String()
+
+
+class ErrorMessagesOut(Schema):
+    messages = Dict(keys=String(), values=String(), metadata={"description": "{错误代码: 中文说明}"})
+
+
+class TierItem(Schema):
+    level = Integer()
+    code = String()
+    name = String()
+
+
+class TierListOut(Schema):
+    tiers = List(Nested(TierItem))

@@ -6,8 +6,9 @@ from datetime import date
 from apiflask import APIBlueprint
 from flask import current_app
 
-from ..auth import roles
+from ..auth import roles, staff
 from ..auth.guard import auth, current_principal
+from ..auth.schemas import EnrolmentOut
 from ..credit.service import tier_levels
 from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
@@ -20,7 +21,7 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
 from ..timeutil import iso
 from .. import audit
 from . import cases, service
-from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, StatsQuery
+from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, ErrorMessagesOut, StatsOut, StatsQuery, TierListOut
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
@@ -247,3 +248,34 @@ def case_feed(query):
     config = current_app.config
     return cases.page(after=query["after"], limit=query["limit"], settle_seconds=config["CASE_FEED_SETTLE_SECONDS"],
                       issuer_code=config["ISSUER_CODE"])
+
+
+# -- what the office's screens read to speak Chinese -----------------------------------------------
+
+@bp.get("/error-messages")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.output(ErrorMessagesOut)
+@bp.doc(summary="错误代码的中文说明", description="{代码: 中文说明}，与 docs/api.md 的错误代码表同源；工作台据此显示核销失败原因。")
+def error_messages():
+    return {"messages": {code.value: code.message for code in ErrorCode}}
+
+
+@bp.get("/tiers")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.output(TierListOut)
+@bp.doc(summary="信用等级", description="本市的信用等级（级别、代码、中文名称），由低到高；编辑优惠的最低等级与额度时使用。")
+def tiers():
+    return {"tiers": [{"level": t.level, "code": t.code, "name": t.name} for _, t in sorted(tier_levels().items())]}
+
+
+# -- a new partner's first scanner ------------------------------------------------------------------
+
+@bp.post("/partners/<int:partner_id>/enrolments")
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
+@bp.output(EnrolmentOut, status_code=201)
+@bp.doc(summary="为合作单位生成设备绑定码",
+        description="签约当天即可绑定第一台扫码手机：一次性、10 分钟内有效（与商户管理员自己生成的相同）；审计留痕。")
+def create_partner_enrolment(partner_id):
+    partner = catalog.get_partner(partner_id)
+    created = staff.create_enrolment(partner_id=partner.id, staff_id=None, actor=current_principal().actor)
+    return {"code": created["code"], "expires_at": created["expires_at"]}

@@ -81,6 +81,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
     export.write_text("kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n" + "".join(
         f"person,{synthetic_id_number(rng)},{1000 + i},,,0,0,2026-11-20\n" for i in range(300)) + "person,bad,1,,,0,0,\n",
         encoding="utf-8")
+    page.click("#tabs [data-tab=import]")  # each screen of the dashboard is a tab
     page.set_input_files("#import-file", str(export))
     page.click("#import-start")
     page.wait_for_function("() => document.querySelector('#import-status').textContent.startsWith('已完成')", timeout=30000)
@@ -92,6 +93,7 @@ def test_office_signs_in_sees_the_chart_exports_and_imports_with_progress(live_s
 def test_office_signs_up_a_partner_that_the_public_directory_then_lists(live_server, launch):
     name = f"肇东市测试眼镜店{uuid.uuid4().hex[:4]}"
     page = office_page(launch, live_server, "office-admin")
+    page.click("#tabs [data-tab=partners]")
     page.wait_for_selector("#partner-scenario option", state="attached", timeout=10000)
     page.fill("#partner-name", name)
     page.select_option("#partner-scenario", "dining")

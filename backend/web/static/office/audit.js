@@ -1,0 +1,101 @@
+// The audit log for the admin and the auditor: filtered by actor, action and dates, newest first,
+// a page at a time. Actions and actors are named in Chinese; the detail keeps the stored values.
+import { $, addRow, client, fillSelect, formatTime, rangeError } from "./common.js";
+
+const ACTIONS = {
+  "office.sign_in": "信用办登录", "office_user.created": "开设信用办账号",
+  "partner.create": "签约合作单位", "partner.update": "修改合作单位", "scenario.create": "新增场景",
+  "perk.create": "新增优惠", "perk.update": "修改优惠规则",
+  "calendar.add_day": "暂停日历增加一天", "calendar.remove_day": "暂停日历删除一天",
+  "redemption.void": "撤销核销", "redemption_conflict.resolve": "处理离线冲突",
+  "staff.created": "开设员工账号", "device.enrolment_created": "生成设备登记码", "device.enrolled": "登记扫码设备",
+  "device.revoked": "停用扫码设备", "representative.authorised": "授权企业经办人", "representative.revoked": "撤销企业经办人",
+  "credit.import": "导入信用数据", "credit.recompute_tiers": "重算信用等级", "city.load": "载入城市参考数据",
+  "objection.file": "提交异议", "objection.answer": "答复异议",
+  "federation.add": "新增互认城市", "federation.sync": "同步互认名单", "federation.expired": "互认名单过期",
+  "federation.refused": "拒绝互认名单",
+};
+const ACTOR_KINDS = { office: "信用办账号", staff: "商户员工", device: "扫码设备", citizen: "市民" };
+const SYSTEM_ACTORS = { cli: "命令行", demo: "演示数据", federation: "互认同步" };
+const TARGET_KINDS = { partner: "合作单位", perk: "优惠", scenario: "场景", calendar: "暂停日历", redemption: "核销",
+  redemption_conflict: "离线冲突", office_user: "信用办账号", staff: "员工", device: "设备", objection: "异议",
+  representative: "企业经办人", import: "导入任务", city: "城市" };
+
+export function actorName(actor) {
+  if (SYSTEM_ACTORS[actor]) return SYSTEM_ACTORS[actor];
+  const [kind, id] = actor.split(":");
+  return ACTOR_KINDS[kind] ? `${ACTOR_KINDS[kind]} ${id}` : actor;
+}
+
+function targetName(target) {
+  if (!target) return "";
+  const [kind, ...rest] = target.split(":");
+  return TARGET_KINDS[kind] ? `${TARGET_KINDS[kind]} ${rest.join(":")}` : target;
+}
+
+const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", address: "地址", active: "启用", before: "修改前",
+  after: "修改后", day: "日期", reason: "原因", resolution: "处理说明", partner_id: "合作单位", kind: "类型",
+  title: "优惠名称", discount_permille: "折扣（‰）", max_discount_fen: "优惠上限（分）", holder_kinds: "适用主体",
+  min_tier: "最低等级", quota_by_tier: "额度", quota_unit: "额度单位", active_from: "生效日期",
+  active_until: "截止日期", blackout_calendar: "暂停日历", limit_per_holder_per_day: "每日次数上限", code: "代码",
+  username: "用户名", role: "角色", text: "内容", source: "来源文件", changes: "变更" };
+
+/** The stored detail with its field names in Chinese; the values are kept as stored. */
+function detailText(value) {
+  if (value === null || value === undefined) return "无";
+  if (typeof value === "boolean") return value ? "是" : "否";
+  if (Array.isArray(value)) return value.map(detailText).join("、");
+  if (typeof value !== "object") return String(value);
+  const parts = Object.entries(value).map(([key, item]) => `${FIELDS[key] || key}：${detailText(item)}`);
+  return parts.length ? `｛${parts.join("；")}｝` : "";
+}
+
+let next = null;
+const actorsSeen = new Set();
+
+function query() {
+  const params = new URLSearchParams();
+  for (const [field, id] of [["actor", "audit-actor"], ["action", "audit-action"], ["from", "audit-from"],
+    ["to", "audit-to"]]) {
+    if ($(id).value) params.set(field, $(id).value);
+  }
+  return params;
+}
+
+async function loadAudit(event, { more = false } = {}) {
+  if (event) event.preventDefault();
+  const message = rangeError($("audit-from").value, $("audit-to").value);
+  $("audit-status").textContent = message;
+  if (message) return;
+  const params = query();
+  if (more && next) params.set("before", next);
+  try {
+    const { entries, next: after } = await client.json(`/api/office/audit?${params}`);
+    const body = $("audit-table").tBodies[0];
+    if (!more) body.innerHTML = "";
+    for (const entry of entries) {
+      addRow(body, [formatTime(entry.at), actorName(entry.actor), ACTIONS[entry.action] || entry.action,
+        targetName(entry.target), detailText(entry.detail)]).classList.add("audit-row");
+      actorsSeen.add(entry.actor);
+    }
+    next = after;
+    $("audit-more").hidden = !after;
+    if (!more && !entries.length) $("audit-status").textContent = "没有符合条件的记录";
+    refreshActors();
+  } catch (error) { $("audit-status").textContent = error.message; }
+}
+
+/** The actors met so far, named in Chinese (the log is filtered by the stored actor). */
+function refreshActors() {
+  const current = $("audit-actor").value;
+  fillSelect($("audit-actor"), [...actorsSeen].sort().map((actor) => [actor, actorName(actor)]), { keepFirst: true });
+  $("audit-actor").value = current;
+}
+
+export function load() { return loadAudit(); }
+
+export function init() {
+  fillSelect($("audit-action"), Object.entries(ACTIONS), { keepFirst: true });
+  $("audit-filters").addEventListener("submit", (event) => loadAudit(event));
+  $("audit-more").addEventListener("click", () => loadAudit(null, { more: true }));
+}

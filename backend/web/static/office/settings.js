@@ -1,0 +1,84 @@
+// Scenarios and blackout calendars (add a day, remove a day); each change audited by the API.
+import { $, addRow, button, calendarName, client, fillSelect, isWriter, partners } from "./common.js";
+
+async function loadScenarios() {
+  const { scenarios } = await client.json("/api/office/scenarios");
+  const body = $("scenario-table").tBodies[0];
+  body.innerHTML = "";
+  for (const scenario of scenarios) addRow(body, [scenario.code, scenario.name]);
+}
+
+async function addScenario(event) {
+  event.preventDefault();
+  try {
+    const scenario = await client.json("/api/office/scenarios", { method: "POST", json: {
+      code: $("scenario-code").value.trim(), name: $("scenario-name").value.trim() } });
+    $("scenario-status").textContent = `已新增场景：${scenario.name}`;
+    $("scenario-form").reset();
+    await loadScenarios();
+  } catch (error) { $("scenario-status").textContent = error.message; }
+}
+
+/** The calendars perks name, and the one every city has; a new one is typed in. */
+async function loadCalendarChoices() {
+  const names = new Set(["major_holidays"]);
+  for (const partner of await partners()) {
+    for (const perk of partner.perks) if (perk.blackout_calendar) names.add(perk.blackout_calendar);
+  }
+  const current = $("calendar-name").value;
+  fillSelect($("calendar-name"), [...names].map((name) => [name, calendarName(name)]));
+  if (current && names.has(current)) $("calendar-name").value = current;
+}
+
+const shownCalendar = () => $("calendar-table").dataset.calendar || $("calendar-name").value;
+
+async function showCalendar(name) {
+  const { days } = await client.json(`/api/office/calendars/${encodeURIComponent(name)}`);
+  $("calendar-table").dataset.calendar = name;
+  const body = $("calendar-table").tBodies[0];
+  body.innerHTML = "";
+  for (const day of days) {
+    addRow(body, [day.day, day.name, isWriter() ? button("删除", () => removeDay(name, day), "danger") : ""]);
+  }
+  if (!days.length) addRow(body, ["", `${calendarName(name)}中还没有日期`, ""]);
+  $("calendar-status").textContent = `${calendarName(name)}：${days.length} 天`;
+}
+
+async function pick(event) {
+  event.preventDefault();
+  const name = $("calendar-new").value.trim() || $("calendar-name").value;
+  try { await showCalendar(name); } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
+async function addDay(event) {
+  event.preventDefault();
+  const name = shownCalendar();
+  try {
+    await client.json(`/api/office/calendars/${encodeURIComponent(name)}/days`, { method: "POST", json: {
+      day: $("calendar-day").value, name: $("calendar-day-name").value.trim() } });
+    $("calendar-form").reset();
+    await showCalendar(name);
+    $("calendar-status").textContent += "（已增加）";
+  } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
+async function removeDay(name, day) {
+  try {
+    await client.request(`/api/office/calendars/${encodeURIComponent(name)}/days/${day.day}`, { method: "DELETE" });
+    await showCalendar(name);
+    $("calendar-status").textContent += `（已删除 ${day.day} ${day.name}）`;
+  } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
+export async function load() {
+  try {
+    await Promise.all([loadScenarios(), loadCalendarChoices()]);
+    await showCalendar(shownCalendar());
+  } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
+export function init() {
+  $("scenario-form").addEventListener("submit", addScenario);
+  $("calendar-pick").addEventListener("submit", pick);
+  $("calendar-form").addEventListener("submit", addDay);
+}

@@ -1,0 +1,119 @@
+// The statistics (chart, table, CSV export) and the credit import with its progress bar.
+import * as echarts from "/office/vendor/echarts/dist/echarts.esm.min.js";
+import { formatYuan } from "../money.js";
+import { $, client, rangeError } from "./common.js";
+
+let chart = null;
+
+function query() {
+  const params = new URLSearchParams({ group_by: $("group-by").value });
+  if ($("from").value) params.set("from", $("from").value);
+  if ($("to").value) params.set("to", $("to").value);
+  return params.toString();
+}
+
+function render(rows, groupBy) {
+  $("key-header").textContent = $("group-by").selectedOptions[0].textContent.replace("按", "");
+  const body = $("stats-table").tBodies[0];
+  body.innerHTML = "";
+  for (const row of rows) {
+    const tr = body.insertRow();
+    [row.key, row.redemptions, formatYuan(row.amount_fen), formatYuan(row.discount_fen)].forEach((value) => {
+      tr.insertCell().textContent = value;
+    });
+  }
+  const total = (field) => rows.reduce((sum, row) => sum + row[field], 0);
+  $("stats-table").tFoot.innerHTML = "";
+  const foot = $("stats-table").tFoot.insertRow();
+  ["合计", total("redemptions"), formatYuan(total("amount_fen")), formatYuan(total("discount_fen"))].forEach((value) => {
+    foot.insertCell().textContent = value;
+  });
+  chart = chart || echarts.init($("chart"));
+  const kind = groupBy === "day" ? "line" : "bar";
+  chart.setOption({
+    // Drawn on the canvas: the HTML tooltip carries style attributes, which the page's policy refuses.
+    tooltip: { trigger: "axis", renderMode: "richText" },
+    legend: { data: ["核销次数", "优惠金额（元）"] },
+    grid: { left: 48, right: 56, bottom: 64 },
+    xAxis: { type: "category", data: rows.map((row) => row.key), axisLabel: { rotate: rows.length > 6 ? 30 : 0 } },
+    // The money axis is in fen (integers, minInterval 1) and only labelled in yuan.
+    yAxis: [{ type: "value", name: "次数", minInterval: 1 },
+      { type: "value", name: "元", minInterval: 1, axisLabel: { formatter: formatYuan } }],
+    series: [
+      { name: "核销次数", type: kind, data: rows.map((row) => row.redemptions), itemStyle: { color: "#c7000b" } },
+      { name: "优惠金额（元）", type: kind, yAxisIndex: 1, data: rows.map((row) => row.discount_fen),
+        tooltip: { valueFormatter: formatYuan }, itemStyle: { color: "#f5a623" } },
+    ],
+  }, true);
+  $("chart").dataset.rows = String(rows.length); // drawn: what a reader (or a test) can wait for
+}
+
+/** The dates' refusal shown, or "" when they may be sent. */
+function checkDates() {
+  const message = rangeError($("from").value, $("to").value);
+  $("stats-error").textContent = message;
+  return !message;
+}
+
+export async function loadStats(event) {
+  if (event) event.preventDefault();
+  if (!checkDates()) return;
+  try {
+    const groupBy = $("group-by").value;
+    const { rows } = await client.json(`/api/office/stats?${query()}`);
+    render(rows, groupBy);
+    $("stats-error").textContent = "";
+  } catch (error) { $("stats-error").textContent = error.message; }
+}
+
+async function exportCsv() {
+  if (!checkDates()) return;
+  try {
+    const blob = await (await client.request(`/api/office/stats.csv?${query()}`)).blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `核销统计-${$("group-by").selectedOptions[0].textContent}.csv`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  } catch (error) { $("stats-error").textContent = error.message; }
+}
+
+async function startImport() {
+  const file = $("import-file").files[0];
+  if (!file) { $("import-status").textContent = "请先选择文件"; return; }
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    let job = await client.json("/api/credit/imports", { method: "POST", body: form });
+    $("import-progress").hidden = false;
+    $("import-errors").innerHTML = "";
+    while (job.status === "pending" || job.status === "running") {
+      showProgress(job);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      job = await client.json(`/api/credit/imports/${job.id}`);
+    }
+    showProgress(job);
+    for (const line of job.errors) {
+      const item = document.createElement("li");
+      item.textContent = line;
+      $("import-errors").appendChild(item);
+    }
+  } catch (error) { $("import-status").textContent = error.message; }
+}
+
+function showProgress(job) {
+  $("import-progress").value = job.percent;
+  const state = { pending: "排队中", running: "导入中", done: "已完成", failed: "失败" }[job.status];
+  $("import-status").textContent =
+    `${state}：${job.processed_rows} / ${job.total_rows ?? "?"} 行（${job.percent}%），拒绝 ${job.rejected_rows} 行`;
+}
+
+/** The chart measures its box when drawn: a tab shown after a resize draws it again. */
+export function resizeChart() { if (chart) chart.resize(); }
+
+export function init() {
+  $("filters").addEventListener("submit", loadStats);
+  $("export").addEventListener("click", exportCsv);
+  $("import-start").addEventListener("click", startImport);
+  window.addEventListener("resize", resizeChart);
+}

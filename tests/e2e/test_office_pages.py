@@ -1,0 +1,261 @@
+"""The credit office's back-office screens in Debian's Chromium at 1366x768, against gunicorn: the
+audit log (the auditor's landing page), failed attempts, offline conflicts, voids, the objections
+queue, perk editing in 折, taking a partner off and on, its staff, scenarios and calendars."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from backend.extensions import db
+from backend.merchants.models import RedemptionConflict
+from backend.recourse.models import Objection
+from tests.e2e.conftest import tamper
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def api(live_server, token):
+    """api(role, method, path, json=None) -> the response of the real API as that demo role."""
+
+    def _call(role: str, method: str, path: str, json=None):
+        return requests.request(method, f"{live_server}{path}", json=json, timeout=10,
+                                headers={"Authorization": f"Bearer {token(role)}"})
+
+    return _call
+
+
+def signed_in(launch, live_server, username: str):
+    """The dashboard, signed in by pressing Enter in the password field (no click)."""
+    page = launch(desktop=True).new_page()
+    page.goto(f"{live_server}/office/")
+    page.fill("#username", username)
+    page.fill("#password", "demo-password")
+    page.press("#password", "Enter")
+    page.wait_for_selector("#workspace:not([hidden])", timeout=10000)
+    return page
+
+
+def open_screen(page, name: str):
+    page.click(f"#tabs [data-tab={name}]")
+    page.wait_for_selector(f"[data-screen={name}]:not([hidden])", timeout=5000)
+
+
+def redeem(api, perk_id: int, amount_fen: int = 8800) -> dict:
+    issued = api("citizen", "POST", "/api/pass", {}).json()
+    redeemed = api("cashier", "POST", "/api/redemptions", {
+        "token": issued["token"], "perk_id": perk_id, "client_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": amount_fen})
+    assert redeemed.status_code == 201, redeemed.text
+    return redeemed.json()
+
+
+def dining_perk(live_server) -> int:
+    return next(p for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]
+                if p["name"] == "辣盆盆小龙虾饭店")["perks"][0]["id"]
+
+
+def test_auditor_signs_in_with_enter_and_lands_on_the_audit_log_in_chinese(live_server, launch, screenshot):
+    page = signed_in(launch, live_server, "office-auditor")
+    page.wait_for_selector("#audit-table tbody tr", timeout=10000)
+    assert page.locator("#audit-screen").is_visible() and page.locator("#stats-screen").is_hidden()
+    assert page.locator("#tabs [data-tab=audit]").get_attribute("class") == "current"
+    assert page.locator("#tabs [data-tab=voids]").is_hidden() and page.locator("#tabs [data-tab=import]").is_hidden()
+    assert "审计员" in page.locator("#who").inner_text()
+    screenshot(page, "audit", app="office")
+
+    page.select_option("#audit-action", "office.sign_in")
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_function("() => [...document.querySelectorAll('#audit-table tbody tr')].every("
+                           "(row) => row.cells[2].textContent === '信用办登录')", timeout=10000)
+    assert "信用办账号" in page.locator("#audit-table tbody tr").first.inner_text()
+
+    page.fill("#audit-from", "2026-12-31")
+    page.fill("#audit-to", "2026-01-01")
+    page.click("#audit-filters button[type=submit]")
+    assert page.locator("#audit-status").inner_text() == "开始日期不能晚于结束日期，请重新选择"
+
+
+def test_a_start_date_after_the_end_date_is_refused_on_the_statistics(live_server, launch):
+    page = signed_in(launch, live_server, "office-analyst")
+    page.wait_for_selector("#stats-screen:not([hidden])", timeout=10000)
+    assert page.locator("#tabs [data-tab=audit]").is_hidden()
+    page.fill("#from", "2026-12-31")
+    page.fill("#to", "2026-01-01")
+    page.click("#filters button[type=submit]")
+    assert page.locator("#stats-error").inner_text() == "开始日期不能晚于结束日期，请重新选择"
+
+
+def test_failed_attempts_show_the_registry_message_and_filter_by_code(live_server, launch, api, screenshot):
+    issued = api("citizen", "POST", "/api/pass", {}).json()
+    refused = api("cashier", "POST", "/api/redemptions", {
+        "token": tamper(issued["token"]), "perk_id": dining_perk(live_server), "client_id": str(uuid.uuid4()),
+        "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 100})
+    assert refused.json()["code"] == "pass_invalid"
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "failed")
+    page.wait_for_selector("#failed-code option[value=pass_invalid]", state="attached", timeout=10000)
+    page.select_option("#failed-code", "pass_invalid")
+    page.select_option("#failed-partner", label="辣盆盆小龙虾饭店")
+    page.fill("#failed-day", datetime.now(timezone(timedelta(hours=8))).date().isoformat())
+    page.click("#failed-filters button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#failed-status').textContent.startsWith('共')", timeout=10000)
+    rows = page.locator("#failed-table tbody tr")
+    assert rows.count() >= 1
+    assert all(text.split("\t")[1:3] == ["信用码无效", "辣盆盆小龙虾饭店"] for text in rows.all_inner_texts())
+    screenshot(page, "failed-attempts", app="office")
+
+
+def test_office_resolves_a_conflict_with_a_note_and_voids_with_a_reason(live_server, launch, api, app, screenshot):
+    first = redeem(api, dining_perk(live_server))
+    with app.app_context():
+        db.session.add(RedemptionConflict(redemption_id=first["id"], client_id=str(uuid.uuid4()), amount_fen=6600,
+                                          scanned_at=datetime.now(timezone.utc) - timedelta(minutes=3)))
+        db.session.commit()
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "conflicts")
+    row = page.locator("#conflict-table tbody tr", has_text=f"核销 {first['id']}")
+    row.wait_for(timeout=10000)
+    screenshot(page, "conflicts", app="office")
+    row.locator("input").fill("已联系商户，按一次计")
+    row.locator("button", has_text="处理").click()
+    row.wait_for(state="detached", timeout=10000)  # resolved: gone from the queue of unresolved ones
+    with app.app_context():
+        conflict = db.session.scalar(select(RedemptionConflict).where(RedemptionConflict.redemption_id == first["id"]))
+        assert conflict.resolution == "已联系商户，按一次计" and conflict.resolved_at
+    page.check("#conflicts-all")
+    page.locator("#conflict-table tbody tr", has_text="已处理").first.wait_for(timeout=10000)
+
+    open_screen(page, "voids")
+    page.fill("#void-id", str(first["id"]))
+    page.fill("#void-reason", "市民投诉重复收费，核实后撤销")
+    page.click("#void-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#void-status').textContent.startsWith('已撤销')",
+                           timeout=10000)
+    assert "¥88.00" in page.locator("#void-status").inner_text()
+    screenshot(page, "void", app="office")
+    audit = api("office-admin", "GET", "/api/office/audit?action=redemption.void").json()["entries"]
+    assert audit[0]["target"] == f"redemption:{first['id']}"
+    assert audit[0]["detail"]["reason"] == "市民投诉重复收费，核实后撤销"
+
+
+def test_overdue_objections_are_red_and_the_office_answers_one(live_server, launch, api, app, screenshot):
+    filed = api("citizen", "POST", "/api/objections", {"kind": "complaint", "text": f"商户拒绝优惠 {uuid.uuid4().hex[:6]}"})
+    assert filed.status_code == 201, filed.text
+    with app.app_context():
+        db.session.get(Objection, filed.json()["id"]).due_at = datetime.now(timezone.utc) - timedelta(days=1)
+        db.session.commit()
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "objections")
+    row = page.locator("#objection-table tbody tr", has=page.locator("td:first-child", has_text=str(filed.json()["id"])))
+    row.wait_for(timeout=10000)
+    assert "overdue" in row.get_attribute("class") and "已超期" in row.inner_text()
+    assert row.locator("td").nth(4).evaluate("(cell) => getComputedStyle(cell).color") == "rgb(199, 0, 11)"
+    screenshot(page, "objections", app="office")
+    row.locator("textarea").fill("已核实，商户已整改并补发优惠。")
+    row.locator("button", has_text="答复").click()
+    page.wait_for_function("() => document.querySelector('#objections-status').textContent.startsWith('已答复')",
+                           timeout=10000)
+    mine = next(o for o in api("citizen", "GET", "/api/objections").json()["objections"] if o["id"] == filed.json()["id"])
+    assert mine["status"] == "answered" and mine["answer"] == "已核实，商户已整改并补发优惠。"
+
+
+def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_opens_its_staff(
+        live_server, launch, api, screenshot):
+    name = f"肇东市测试书店{uuid.uuid4().hex[:4]}"
+    partner = api("office-admin", "POST", "/api/office/partners", {"name": name, "scenario_code": "dining"}).json()
+    api("office-admin", "POST", f"/api/office/partners/{partner['id']}/perks", {"kind": "discount", "title": "九八折",
+                                                                                "discount_permille": 980})
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "partners")
+    row = page.locator(f"#partner-table tbody tr[data-partner='{partner['id']}']")
+    row.locator("button", has_text="管理").click()
+    page.locator("#perk-table tbody tr", has_text="9.8折").locator("button", has_text="编辑").click()
+    page.wait_for_selector("#perk-form:not([hidden])")
+    assert page.input_value("#pf-zhe") == "9.8"
+    page.fill("#pf-title", "九五折借阅优惠")
+    page.select_option("#pf-min-tier", "good")
+    page.uncheck("#pf-company")
+    page.fill("#pf-zhe", "9.5")
+    page.fill("#pf-cap", "20")
+    page.fill("#pf-daily", "2")
+    page.fill("#pf-quota input[data-tier=basic]", "3")
+    page.fill("#pf-quota input[data-tier=good]", "4")
+    page.fill("#pf-quota-unit", "本")
+    page.fill("#pf-from", "2026-01-01")
+    page.fill("#pf-until", "2026-12-31")
+    page.select_option("#pf-calendar", "major_holidays")
+    screenshot(page, "perk-edit", app="office")
+    page.click("#perk-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#perk-status').textContent.startsWith('已保存')", timeout=10000)
+    assert "9.5折" in page.locator("#perk-status").inner_text()
+    perk = next(p for p in api("office-admin", "GET", "/api/office/partners").json()["partners"]
+                if p["id"] == partner["id"])["perks"][0]
+    assert {k: perk[k] for k in ("title", "min_tier", "holder_kinds", "discount_permille", "max_discount_fen",
+                                 "limit_per_holder_per_day", "quota_by_tier", "quota_unit", "active_from",
+                                 "active_until", "blackout_calendar", "active")} == {
+        "title": "九五折借阅优惠", "min_tier": "good", "holder_kinds": ["person"], "discount_permille": 950,
+        "max_discount_fen": 2000, "limit_per_holder_per_day": 2, "quota_by_tier": {"basic": 3, "good": 4},
+        "quota_unit": "本", "active_from": "2026-01-01", "active_until": "2026-12-31",
+        "blackout_calendar": "major_holidays", "active": True}
+
+    page.locator("#perk-table tbody tr").first.locator("button", has_text="编辑").click()
+    page.fill("#pf-from", "2026-12-31")
+    page.fill("#pf-until", "2026-01-01")
+    page.click("#perk-form button[type=submit]")
+    assert page.locator("#perk-status").inner_text() == "开始日期不能晚于结束日期，请重新选择"
+    page.click("#perk-cancel")
+
+    page.fill("#staff-username", f"shop{uuid.uuid4().hex[:6]}")
+    page.fill("#staff-password", "a-long-initial-password")
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#staff-status').textContent.startsWith('已为')", timeout=10000)
+    assert "商户管理员账号" in page.locator("#staff-status").inner_text()
+    login = requests.post(f"{live_server}/api/auth/staff/login", timeout=10, json={
+        "username": page.locator("#staff-status").inner_text().rsplit("：", 1)[1],
+        "password": "a-long-initial-password"})
+    assert login.status_code == 200, login.text
+
+    page.click("#enrolment-new")
+    page.wait_for_function("() => document.querySelector('#enrolment-status').textContent.includes('设备绑定码')",
+                           timeout=10000)
+    code = page.locator("#enrolment-status").inner_text().split("：", 1)[1].split("（")[0]
+    enrolled = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "收银台一号"}, timeout=10)
+    assert enrolled.status_code == 201, enrolled.text
+
+    row.locator("button", has_text="停止合作").click()
+    page.locator(f"#partner-table tbody tr.inactive[data-partner='{partner['id']}']").wait_for(timeout=10000)
+    assert name not in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]
+    screenshot(page, "partners", app="office")
+    row.locator("button", has_text="恢复合作").click()
+    page.locator(f"#partner-table tbody tr:not(.inactive)[data-partner='{partner['id']}']").wait_for(timeout=10000)
+    assert name in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]
+
+
+def test_admin_adds_a_scenario_and_a_calendar_day_then_removes_the_day(live_server, launch, api, screenshot):
+    code = f"lib{uuid.uuid4().hex[:5]}"
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "settings")
+    page.fill("#scenario-code", code)
+    page.fill("#scenario-name", "信易+阅读")
+    page.click("#scenario-form button[type=submit]")
+    page.locator("#scenario-table tbody tr", has_text=code).wait_for(timeout=10000)
+    assert code in [s["code"] for s in api("office-admin", "GET", "/api/office/scenarios").json()["scenarios"]]
+
+    page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('天')", timeout=10000)
+    page.fill("#calendar-day", "2027-10-08")
+    page.fill("#calendar-day-name", "国庆节调休")
+    page.click("#calendar-form button[type=submit]")
+    day = page.locator("#calendar-table tbody tr", has_text="2027-10-08")
+    day.wait_for(timeout=10000)
+    screenshot(page, "calendars", app="office")
+    assert {"day": "2027-10-08", "name": "国庆节调休"} in api(
+        "office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]
+    day.locator("button", has_text="删除").click()
+    day.wait_for(state="detached", timeout=10000)
+    assert "2027-10-08" not in [d["day"] for d in api(
+        "office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]]
