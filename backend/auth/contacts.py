@@ -45,12 +45,13 @@ def note_contact(principal) -> None:
         return
     notes = current_app.extensions.setdefault("contact_notes", {})
     clock = time.monotonic()
-    last = notes.get(principal.actor)
+    scanner = (principal.kind, principal.id)
+    last = notes.get(scanner)
     if last is not None and clock - last < NOTE_EVERY_SECONDS:
         return
     if len(notes) >= _NOTES_MAX:
         notes.clear()
-    notes[principal.actor] = clock
+    notes[scanner] = clock
     try:
         record_contact(**_scanner(principal.kind, principal.id), at=utcnow())
     except SQLAlchemyError:

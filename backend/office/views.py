@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Date, Float, Integer, List, Nested, String
 from flask import current_app
 
 from ..auth import roles
@@ -18,7 +19,7 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  OfficeVoidIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
-from . import audit, cases, service
+from . import audit, cases, offline, service
 from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, StatsOut, StatsQuery
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
@@ -246,3 +247,31 @@ def case_feed(query):
     config = current_app.config
     return cases.page(after=query["after"], limit=query["limit"], settle_seconds=config["CASE_FEED_SETTLE_SECONDS"],
                       issuer_code=config["ISSUER_CODE"])
+
+
+# -- each partner's offline share ------------------------------------------------------------------
+
+class OfflineShareQuery(Schema):
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+
+
+class OfflineShareRow(Schema):
+    partner = String()
+    redemptions = Integer()
+    offline = Integer()
+    share = Float(metadata={"description": "offline / redemptions, 0..1"})
+
+
+class OfflineShareOut(Schema):
+    rows = List(Nested(OfflineShareRow))
+
+
+@bp.get("/offline-share")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.input(OfflineShareQuery, location="query", arg_name="query")
+@bp.output(OfflineShareOut)
+@bp.doc(summary="各商户离线核销占比", description="按日期（北京时间，含首尾）统计各商户的核销次数（不含已撤销）、"
+        "其中离线核销的次数与占比，占比高的在前。")
+def offline_share(query):
+    return {"rows": offline.offline_share(day_from=query["from_"], day_to=query["to"])}
