@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     LIMIT_REACHED = ("limit_reached", 409, "已达到该优惠的使用次数上限")
     AMOUNT_REQUIRED = ("amount_required", 422, "请填写消费金额")
     OFFLINE_TOO_LATE = ("offline_too_late", 409, "离线核销上传超过时限")
+    OFFLINE_TIME_IMPLAUSIBLE = ("offline_time_implausible", 409, "离线核销的扫码时间与本设备的联网记录不符")
     CLIENT_ID_REUSED = ("client_id_reused", 409, "该请求编号已用于其他核销")
     VOID_WINDOW_CLOSED = ("void_window_closed", 409, "已超过可撤销时限")
     ALREADY_VOIDED = ("already_voided", 409, "该核销已撤销")

@@ -48,7 +48,7 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "pass.verify_pass": _PASS_REFUSED,
     "merchants.redeem": (*_PASS_REFUSED, E.PASS_ALREADY_USED, E.HOLDER_BLACKLISTED, E.TIER_NOT_ELIGIBLE,
                          E.PERK_UNAVAILABLE, E.LIMIT_REACHED, E.AMOUNT_REQUIRED, E.OFFLINE_TOO_LATE,
-                         E.CLIENT_ID_REUSED),
+                         E.OFFLINE_TIME_IMPLAUSIBLE, E.CLIENT_ID_REUSED),
     "merchants.void": (E.NOT_FOUND, E.ALREADY_VOIDED, E.VOID_WINDOW_CLOSED),
     "office.void_redemption": (E.ALREADY_VOIDED,),
     "office.resolve_conflict": (E.CONFLICT, E.PASS_ALREADY_USED, E.LIMIT_REACHED),

@@ -20,11 +20,13 @@ def _verify(token: str) -> Principal | None:
         if error.code is ErrorCode.TOKEN_EXPIRED:
             raise  # its own code (docs/api.md): the client refreshes instead of signing in again
         return None
-    from .sessions import is_session_revoked  # late: sessions needs the models, guard is imported early
+    from .contacts import note_contact  # late, as sessions: they need the models, guard is imported early
+    from .sessions import is_session_revoked
     # Logout, refresh-token reuse, a disabled account or a revoked device: refused from the next request on.
     device_id = principal.id if principal.kind == "device" else None
     if is_session_revoked(principal.session_id, device_id=device_id):
         return None
+    note_contact(principal)  # a scanner heard from now was online now (offline scans are bounded by it)
     g.principal = principal
     return principal
 

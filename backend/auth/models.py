@@ -71,7 +71,25 @@ class Device(db.Model):
     enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id"))
     enrolled_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    last_seen_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[object | None] = mapped_column(UTCDateTime)  # written with its contact spells
+
+
+class ContactSpell(db.Model):
+    """A stretch of time in which the server kept hearing from one scanner (a device, or a merchant's
+    staff member on any phone), with no silence longer than backend/auth/contacts.py's ALLOWANCE.
+    A scan queued offline must fall outside every spell (docs/security.md, offline backdating)."""
+
+    __tablename__ = "contact_spells"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id", ondelete="CASCADE"))
+    started_at: Mapped[object] = mapped_column(UTCDateTime)
+    ended_at: Mapped[object] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("(device_id is null) != (staff_id is null)", name="one_scanner"),
+        Index("ix_contact_spells_device", "device_id", "ended_at"),
+        Index("ix_contact_spells_staff", "staff_id", "ended_at"),
+    )
 
 
 class DeviceEnrolment(db.Model):

@@ -29,6 +29,7 @@ from types import SimpleNamespace
 from sqlalchemy import Date, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..auth import contacts
 from ..credit.models import CreditSubject
 from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
@@ -98,6 +99,11 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
             raise DomainError(ErrorCode.VALIDATION_ERROR, "扫码时间晚于服务器时间")
         if delay > offline_window_hours * 3600:
             raise DomainError(ErrorCode.OFFLINE_TOO_LATE)
+        # An offline scan's time must fall in a silence of its scanner (backend/auth/contacts.py):
+        # a scanner the server kept hearing from cannot have been offline then.
+        if offline and not contacts.could_have_been_offline(device_id=request.device_id, staff_id=request.staff_id,
+                                                            at=request.scanned_at, now=now):
+            raise DomainError(ErrorCode.OFFLINE_TIME_IMPLAUSIBLE)
         # 1. Verify the pass as it was when scanned (the window above bounds how late that may be).
         claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(min(now, request.scanned_at).timestamp()))

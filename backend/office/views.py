@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Date, Float, Integer, List, Nested, String
 from flask import current_app
 
 from ..auth import roles, staff
@@ -20,7 +21,7 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from .. import audit
-from . import cases, service
+from . import cases, offline, service
 from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, ErrorMessagesOut, StatsOut, StatsQuery, TierListOut
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
@@ -279,3 +280,31 @@ def create_partner_enrolment(partner_id):
     partner = catalog.get_partner(partner_id)
     created = staff.create_enrolment(partner_id=partner.id, staff_id=None, actor=current_principal().actor)
     return {"code": created["code"], "expires_at": created["expires_at"]}
+
+
+# -- each partner's offline share ------------------------------------------------------------------
+
+class OfflineShareQuery(Schema):
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+
+
+class OfflineShareRow(Schema):
+    partner = String()
+    redemptions = Integer()
+    offline = Integer()
+    share = Float(metadata={"description": "offline / redemptions, 0..1"})
+
+
+class OfflineShareOut(Schema):
+    rows = List(Nested(OfflineShareRow))
+
+
+@bp.get("/offline-share")
+@bp.auth_required(auth, roles=roles.OFFICE)
+@bp.input(OfflineShareQuery, location="query", arg_name="query")
+@bp.output(OfflineShareOut)
+@bp.doc(summary="各商户离线核销占比", description="按日期（北京时间，含首尾）统计各商户的核销次数（不含已撤销）、"
+        "其中离线核销的次数与占比，占比高的在前。")
+def offline_share(query):
+    return {"rows": offline.offline_share(day_from=query["from_"], day_to=query["to"])}

@@ -13,6 +13,7 @@ const CODES = {
   perk_unavailable: { title: '本优惠当前不可用', hint: '优惠已停用、不在有效期或今天不适用（如节假日）' },
   limit_reached: { title: '已达到使用次数上限', hint: '该顾客今天在本店已享受过此优惠' },
   offline_too_late: { title: '离线记录上传太晚', hint: '超过了离线补传时限，服务器未记录' },
+  offline_time_implausible: { title: '离线记录时间不符', hint: '扫码时间与本机的联网记录不符（那时本机在线或尚未启用），服务器未记录；如有疑问请联系信用办' },
   void_window_closed: { title: '已超过撤销时限', hint: '核销超过 15 分钟后只能由信用办撤销' },
   unauthorized: { title: '设备授权失效', hint: '请在“设置”里重新绑定本设备' },
   forbidden: { title: '没有权限', hint: '本设备或账号不能进行此操作' },

@@ -91,6 +91,7 @@ RULES: dict[tuple[str, str], dict] = {
     # the credit office
     ("GET", "/api/office/stats"): allow(*OFFICE),
     ("GET", "/api/office/stats.csv"): allow(*OFFICE),
+    ("GET", "/api/office/offline-share"): allow(*OFFICE),
     ("GET", "/api/office/scenarios"): allow(*OFFICE),
     ("POST", "/api/office/scenarios"): allow("office_admin"),
     ("GET", "/api/office/partners"): allow(*OFFICE),
