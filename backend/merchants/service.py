@@ -29,7 +29,6 @@ from types import SimpleNamespace
 from sqlalchemy import Date, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..auth import contacts
 from ..credit.models import CreditSubject
 from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
@@ -83,12 +82,13 @@ class RedeemOutcome:
 
 
 def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_levels=None,
-           now: datetime | None = None) -> RedeemOutcome:
+           now: datetime | None = None, could_have_been_offline=lambda *, at, now: True) -> RedeemOutcome:
     """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
 
     Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
     A client id seen before is found on the way out, when nothing could be written or a check
-    refuses, and then the first answer is returned instead.
+    refuses, and then the first answer is returned instead. `could_have_been_offline(at=, now=)`
+    says whether this request's scanner was out of touch at `at` (the view asks auth's contacts).
     """
     now = now or utcnow()
     delay = (now - request.scanned_at).total_seconds()
@@ -99,10 +99,9 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
             raise DomainError(ErrorCode.VALIDATION_ERROR, "扫码时间晚于服务器时间")
         if delay > offline_window_hours * 3600:
             raise DomainError(ErrorCode.OFFLINE_TOO_LATE)
-        # An offline scan's time must fall in a silence of its scanner (backend/auth/contacts.py):
-        # a scanner the server kept hearing from cannot have been offline then.
-        if offline and not contacts.could_have_been_offline(device_id=request.device_id, staff_id=request.staff_id,
-                                                            at=request.scanned_at, now=now):
+        # An offline scan's time must fall in a silence of its scanner (backend/auth/contacts.py,
+        # asked through the view): a scanner the server kept hearing from cannot have been offline then.
+        if offline and not could_have_been_offline(at=request.scanned_at, now=now):
             raise DomainError(ErrorCode.OFFLINE_TIME_IMPLAUSIBLE)
         # 1. Verify the pass as it was when scanned (the window above bounds how late that may be).
         claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),

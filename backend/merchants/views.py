@@ -1,12 +1,13 @@
 """HTTP endpoints: the public partner directory (公示), redemption, and the merchant's own history."""
 from __future__ import annotations
 
+import functools
 import importlib
 
 from apiflask import APIBlueprint
 from flask import current_app
 
-from ..auth import roles
+from ..auth import contacts, roles
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..credit.tier_names import tier_table
@@ -57,7 +58,10 @@ def redeem(body):
     )
     levels = tier_table()
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
-                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"])
+                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"],
+                             could_have_been_offline=functools.partial(contacts.could_have_been_offline,
+                                                                       device_id=request.device_id,
+                                                                       staff_id=request.staff_id))
     return schema_json(redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.merchants.models import RedemptionConflict
 from backend.recourse.models import Objection
-from tests.e2e.conftest import tamper
+from tests.helpers import tamper
 
 pytestmark = pytest.mark.e2e
 

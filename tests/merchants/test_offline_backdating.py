@@ -14,7 +14,7 @@ from backend.auth.models import ContactSpell, Device
 from backend.auth.service import Principal
 from backend.extensions import db
 from backend.merchants.models import FailedAttempt, Redemption, RedemptionConflict
-from tests.conftest import statements_sent
+from tests.helpers import statements_sent
 
 from .conftest import utc
 

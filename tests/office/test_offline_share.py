@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from backend.dbtypes import utcnow
 from backend.extensions import db
 from backend.timeutil import local_day
-from tests.conftest import statements_sent
+from tests.helpers import statements_sent
 
 PARTNER = "辣盆盆小龙虾饭店"
 
