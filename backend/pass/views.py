@@ -5,11 +5,13 @@ from apiflask import APIBlueprint
 from flask import current_app, jsonify, request
 
 from ..auth.guard import auth, current_principal
+from ..auth import limits
 from ..errors import DomainError, ErrorCode
+from ..extensions import limiter
 from ..responses import schema_json
-from . import flows, qr, service
+from . import flows, qr, service, short_code
 from .context import key_context, tier_table
-from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
+from .schemas import IssueIn, IssueOut, KeyListOut, ShortCodeOut, VerifyIn, VerifyOut
 
 bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 
@@ -22,6 +24,18 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 def issue_pass(body):
     return schema_json(flows.issue_for_account(ctx=key_context(), account_id=current_principal().id,
                                                holder=body.get("holder"), tier_names=tier_table()), 201)
+
+
+@bp.post("/short-code")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT"], key_func=limits.account_key)
+@bp.auth_required(auth, roles=["citizen"])
+@bp.input(IssueIn, arg_name="body")
+@bp.output(ShortCodeOut, status_code=201)
+@bp.doc(summary="数字码", description="按需签发一个信用码，并给出 12 位数字码供收银员手动输入：与该码同时失效，"
+        "只能在线使用一次。Redis 不可用时返回 503 short_code_unavailable（二维码照常可用）。")
+def issue_short_code(body):
+    return short_code.issue(ctx=key_context(), account_id=current_principal().id, holder=body.get("holder"),
+                            tier_names=tier_table()), 201
 
 
 @bp.get("/keys")

@@ -30,6 +30,9 @@ const CODES = {
   not_found: { title: '找不到该记录', hint: '' },
   storage_unavailable: { title: '本机无法保存核销记录', hint: '请关闭无痕/隐私模式，或换用系统浏览器后重试' },
   network: { title: '网络不可用', hint: '联网后自动同步' },
+  short_code_invalid: { title: '数字码无效或已使用', hint: '请核对 12 位数字，或让顾客重新获取数字码' },
+  short_code_unavailable: { title: '数字码暂不可用', hint: '请让顾客出示二维码扫码' },
+  short_code_offline: { title: '数字码需要联网核验', hint: '当前离线，请让顾客出示二维码扫码' },
 };
 
 const INVALID_REASONS = {
