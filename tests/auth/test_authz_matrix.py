@@ -72,6 +72,12 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/merchant/enrolments"): allow("merchant_admin"),
     ("GET", "/api/merchant/devices"): allow("merchant_admin"),
     ("POST", "/api/merchant/devices/<int:device_id>/revoke"): allow("merchant_admin"),
+    ("PATCH", "/api/merchant/devices/<int:device_id>"): allow("merchant_admin"),
+    ("PATCH", "/api/merchant/staff/<int:staff_id>"): allow("merchant_admin"),
+    ("POST", "/api/merchant/staff/<int:staff_id>/password"): allow("merchant_admin"),
+    ("POST", "/api/redemptions/check"): allow(*MERCHANT),
+    ("GET", "/api/merchant/statement"): allow("merchant_admin"),
+    ("POST", "/api/pass/short-code"): allow(*CITIZENS),
     # the pass
     ("POST", "/api/pass"): allow(*CITIZENS),
     ("GET", "/api/pass/keys"): PUBLIC,
@@ -116,7 +122,7 @@ RULES: dict[tuple[str, str], dict] = {
 PARAMS = {
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
-    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999",
+    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "staff_id": "999999",
 }
 DOCUMENTATION = {"openapi.spec", "openapi.docs", "openapi.swagger_ui_oauth_redirect"}
 # What no merchant-side answer may ever contain: a holder's identity or anything stable about them.
