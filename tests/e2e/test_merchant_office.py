@@ -87,8 +87,9 @@ def test_a_merchant_admin_goes_from_sign_in_to_a_scanning_phone(live_server, lau
     row.locator("button", has_text="重命名").click()
     row.locator("input").fill("前台扫码机")
     row.locator("button", has_text="保存").click()
-    page.wait_for_selector("#devices tbody tr:has-text('前台扫码机')")
-    assert "已改名" in page.inner_text("#devices-status")
+    page.wait_for_function("() => document.querySelector('#devices-status').textContent.includes('已改名')")
+    page.wait_for_function("(id) => document.querySelector(`#devices tr[data-device='${id}'] td`).textContent"
+                           " === '前台扫码机'", arg=row.get_attribute("data-device"))
     me = requests.get(f"{live_server}/api/merchant/me", headers={"Authorization": f"Bearer {device_token}"}, timeout=10)
     assert me.status_code == 200 and me.json()["device"]["name"] == "前台扫码机"
     row.locator("button", has_text="吊销").click()
