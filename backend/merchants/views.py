@@ -8,19 +8,19 @@ from dataclasses import dataclass
 from apiflask import APIBlueprint
 from flask import current_app, request as http_request
 
-from ..auth import limits
 from ..auth.guard import auth, current_principal
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import limiter
+from ..auth.limits import account_key, failed
 from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, history as redemption_history, service, voids
-from .schemas import (HistoryOut, HistoryQuery, PartnerListOut, RecentVisitsOut, RedeemIn, RedemptionOut, VerifyIn,
-                      VoidIn)
+from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 from . import statement
 from .schemas import StatementOut, StatementQuery
+from .schemas import RecentVisitsOut, VerifyIn
 
 key_context = importlib.import_module("backend.pass.context").key_context
 
@@ -84,10 +84,9 @@ def redemption_json(redemption, levels) -> dict:
         "id": redemption.id, "client_id": redemption.client_id, "status": redemption.status,
         "perk_id": redemption.perk_id, "tier": tier.code if tier else None, "tier_name": tier.name if tier else None,
         "amount_fen": redemption.amount_fen, "payable_fen": redemption.payable_fen,
-        "discount_fen": redemption.discount_fen, "quota": redemption.quota, "holder_kind": redemption.holder_kind,
-        "offline": redemption.offline, "scanned_at": iso(redemption.scanned_at),
-        "recorded_at": iso(redemption.recorded_at), "voided_at": iso(redemption.voided_at),
-        "void_reason": redemption.void_reason, "holder_alias": None, "recent_visits": None, "recent_minutes": None,
+        "discount_fen": redemption.discount_fen, "quota": redemption.quota, "offline": redemption.offline,
+        "scanned_at": iso(redemption.scanned_at), "recorded_at": iso(redemption.recorded_at),
+        "voided_at": iso(redemption.voided_at), "void_reason": redemption.void_reason,
     }
 
 
@@ -105,15 +104,15 @@ def _not_a_short_code() -> bool:
 
 
 @bp.post("/redemptions")
-# Failed short-code look-ups per device or cashier: 12 digits stay unguessable (backend/pass/short_code.py).
-@limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_PER_PRINCIPAL"], key_func=limits.account_key,
-               exempt_when=_not_a_short_code, deduct_when=limits.failed)
 @bp.auth_required(auth, roles=MERCHANT_ROLES)
 @bp.input(RedeemIn, arg_name="body")
 @bp.output(RedemptionOut, status_code=201)
 @bp.doc(summary="核销优惠", description="验证信用码（或顾客的 12 位数字码 short_code，仅在线、只能用一次）并记录一次核销；"
         "同一 client_id 重发返回首次结果（200）。离线补传的信用码已在其他设备核销时返回 409 pass_already_used 并带 "
         "conflict_id。应答的 recent_visits 是同一持码人 recent_minutes 分钟内在本商户的其他核销次数。")
+# Failed short-code look-ups per device or cashier: 12 digits stay unguessable (backend/pass/short_code.py).
+@limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_PER_PRINCIPAL"], key_func=account_key,
+               exempt_when=_not_a_short_code, deduct_when=failed)
 def redeem(body):
     principal = current_principal()
     request = service.RedeemRequest(
@@ -126,10 +125,11 @@ def redeem(body):
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
                              offline_window_hours=config["OFFLINE_SYNC_WINDOW_HOURS"])
     redemption, minutes = outcome.redemption, config["REPEAT_VISIT_MINUTES"]
-    body = {**redemption_json(redemption, levels),
+    body = {**redemption_json(redemption, levels), "holder_kind": redemption.holder_kind,
             "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"],
                                                             partner_id=redemption.partner_id,
-                                                            subject_id=redemption.subject_id)}
+                                                            subject_id=redemption.subject_id),
+            "recent_visits": None, "recent_minutes": None}
     if request.short_code is not None:
         # A typed code had no check before (the scanner cannot open it): the warning comes with the answer.
         # A scanned pass was checked by POST /api/redemptions/check, so the hot path reads nothing more.
@@ -167,7 +167,7 @@ def history(query):
     return {
         "day": day.isoformat(),
         "redemptions": [
-            {**redemption_json(row, levels),
+            {**redemption_json(row, levels), "holder_kind": row.holder_kind,
              "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"], partner_id=row.partner_id,
                                                   subject_id=row.subject_id),
              "voidable_until": iso(voids.voidable_until(row, window)) if row.status == "recorded" else None}

@@ -22,6 +22,9 @@ const CODES = {
   key_list_missing: { title: '尚未下载公钥列表', hint: '请联网后再扫码' },
   enrolment_code_invalid: { title: '绑定码无效或已使用', hint: '请在商户后台重新生成绑定码' },
   enrolment_code_expired: { title: '绑定码已过期', hint: '请在商户后台重新生成绑定码' },
+  short_code_invalid: { title: '数字码无效或已使用', hint: '请核对 12 位数字，或让顾客重新获取数字码' },
+  short_code_unavailable: { title: '数字码暂不可用', hint: '请让顾客出示二维码扫码' },
+  short_code_offline: { title: '数字码需要联网核验', hint: '当前离线，请让顾客出示二维码扫码' },
   holder_not_eligible: { title: '暂不能享受守信优惠', hint: '该主体当前信用等级不在信易+范围内，请按原价办理' },
   amount_required: { title: '请填写消费金额', hint: '折扣类优惠需要先输入金额' },
   client_id_reused: { title: '记录编号冲突', hint: '请重新扫码核销' },
@@ -30,9 +33,6 @@ const CODES = {
   not_found: { title: '找不到该记录', hint: '' },
   storage_unavailable: { title: '本机无法保存核销记录', hint: '请关闭无痕/隐私模式，或换用系统浏览器后重试' },
   network: { title: '网络不可用', hint: '联网后自动同步' },
-  short_code_invalid: { title: '数字码无效或已使用', hint: '请核对 12 位数字，或让顾客重新获取数字码' },
-  short_code_unavailable: { title: '数字码暂不可用', hint: '请让顾客出示二维码扫码' },
-  short_code_offline: { title: '数字码需要联网核验', hint: '当前离线，请让顾客出示二维码扫码' },
 };
 
 const INVALID_REASONS = {

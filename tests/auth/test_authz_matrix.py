@@ -76,7 +76,6 @@ RULES: dict[tuple[str, str], dict] = {
     ("PATCH", "/api/merchant/staff/<int:staff_id>"): allow("merchant_admin"),
     ("POST", "/api/merchant/staff/<int:staff_id>/password"): allow("merchant_admin"),
     ("POST", "/api/redemptions/check"): allow(*MERCHANT),
-    ("GET", "/api/merchant/statement"): allow("merchant_admin"),
     ("POST", "/api/pass/short-code"): allow(*CITIZENS),
     # the pass
     ("POST", "/api/pass"): allow(*CITIZENS),
@@ -120,9 +119,10 @@ RULES: dict[tuple[str, str], dict] = {
 # Sample path values: harmless ones (ids that do not exist, a day not in any calendar) so that the
 # walk changes nothing that other tests rely on. "{spare_device}" is filled in by the fixture.
 PARAMS = {
+    "staff_id": "999999",
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
-    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "staff_id": "999999",
+    "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999",
 }
 DOCUMENTATION = {"openapi.spec", "openapi.docs", "openapi.swagger_ui_oauth_redirect"}
 # What no merchant-side answer may ever contain: a holder's identity or anything stable about them.

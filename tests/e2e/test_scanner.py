@@ -486,3 +486,35 @@ def test_nothing_is_ever_covered_by_the_tab_bar(app, live_server, launch, issue_
     # And a real tap on the last button of the page goes through (Playwright checks the hit target).
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.click("#unenrol", timeout=3000)
+
+
+# WeChat's in-app browser on an older phone: no BarcodeDetector, and WebCrypto without Ed25519.
+WECHAT_LIKE = """
+delete window.BarcodeDetector;
+const subtle = crypto.subtle;
+const importKey = subtle.importKey.bind(subtle);
+subtle.importKey = (format, key, algorithm, ...rest) =>
+  ((algorithm && (algorithm.name || algorithm)) === 'Ed25519'
+    ? Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'))
+    : importKey(format, key, algorithm, ...rest));
+"""
+
+
+def test_a_browser_without_barcode_detector_or_webcrypto_ed25519_scans_verifies_and_redeems(
+        app, live_server, launch, issue_pass, token, runner, screenshot):
+    issued = issue_pass("citizen")
+    context = launch(issued["token"])
+    context.add_init_script(WECHAT_LIKE)
+    page = context.new_page()
+    enrol(page, app, live_server, token, runner)
+    assert page.evaluate("typeof window.BarcodeDetector") == "undefined"
+    assert wait_verdict(page) == "ok", "the camera's QR, decoded by zxing-wasm, verified by @noble/ed25519"
+    page.fill("#amount", "66")
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
+    assert len(redemptions(app)) == 1
+    page.click("#next")
+    page.click('.tabs button[data-tab="settings"]')
+    page.click("#diagnostics summary")
+    facts = page.inner_text("#facts")
+    assert "@noble/ed25519" in facts and "zxing-wasm" in facts
