@@ -140,7 +140,7 @@ def redeem(body):
 
 
 @bp.post("/redemptions/check")
-@bp.auth_required(auth, roles=MERCHANT_ROLES)
+@bp.auth_required(auth, roles=["cashier", "merchant_admin", "device"])
 @bp.input(VerifyIn, arg_name="body")
 @bp.output(RecentVisitsOut)
 @bp.doc(summary="重复核销提醒", description="扫码端在本机验证信用码后在线询问：同一持码人在 REPEAT_VISIT_MINUTES 分钟内"
