@@ -52,6 +52,8 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/m/"): PUBLIC,
     ("GET", "/office/"): PUBLIC,  # the page itself; every call it makes is guarded below
     ("GET", "/office/vendor/<path:path>"): PUBLIC,
+    ("GET", "/merchant"): PUBLIC,
+    ("GET", "/merchant/"): PUBLIC,  # the back-office page; its calls are guarded below
     ("GET", "/scanner"): PUBLIC,
     ("GET", "/scanner/"): PUBLIC,
     ("GET", "/scanner/vendor/<path:path>"): PUBLIC,
