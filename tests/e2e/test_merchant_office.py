@@ -175,6 +175,7 @@ def test_every_section_reads_on_a_phone(live_server, launch, token, screenshot):
     redeem(live_server, token, 5000)
     page = launch(None).new_page()
     sign_in(page, live_server)
+    assert page.is_hidden("#enrolment"), "no enrolment box before a code is asked for"
     for section in ("devices", "staff", "statement", "perks"):
         page.click(f'#sections button[data-section="{section}"]')
         page.wait_for_selector(f"#section-{section}:not([hidden])")
@@ -183,4 +184,8 @@ def test_every_section_reads_on_a_phone(live_server, launch, token, screenshot):
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, section
         for button in page.locator(f"#section-{section} button:visible").all():
             button.click(trial=True, timeout=3000)  # on show and not covered
+        if section == "devices":
+            page.click("#new-enrolment")
+            page.wait_for_selector("#enrolment:not([hidden]) #enrolment-qr svg")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the enrolment box fits"
         screenshot(page, f"7-phone-{section}", app="merchant")

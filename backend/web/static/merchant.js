@@ -230,14 +230,21 @@ function resetPassword(tr, member) {
 
 // -- statement -----------------------------------------------------------------------------------
 
-function thisMonth() {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
-    .format(new Date()).slice(0, 7);
+const MONTHS_BACK = 24;
+
+/** The month picker: this month (Beijing time) and the 23 before, in Chinese ("2026年12月"). */
+function fillMonths() {
+  const [year, month] = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
+    .format(new Date()).split("-").map(Number);
+  for (let i = 0; i < MONTHS_BACK; i++) {
+    const y = year - Math.floor((12 - month + i) / 12);
+    const m = ((month - 1 - i) % 12 + 12) % 12 + 1;
+    $("month").add(new Option(`${y}年${m}月`, `${y}-${String(m).padStart(2, "0")}`));
+  }
 }
 
 async function loadStatement(event) {
   if (event) event.preventDefault();
-  if (!$("month").value) $("month").value = thisMonth();
   say("statement-status", "");
   $("day-detail").hidden = true;
   try {
@@ -245,7 +252,8 @@ async function loadStatement(event) {
     state.statement = statement;
     const body = $("statement").tBodies[0];
     body.replaceChildren();
-    for (const day of statement.days) {
+    // Every day of the month comes back; the ones without a redemption would only bury the others.
+    for (const day of statement.days.filter((d) => d.redemptions > 0)) {
       const tr = cells(body.insertRow(), [day.day, day.redemptions, formatYuan(day.amount_fen), formatYuan(day.discount_fen)]);
       tr.className = "day";
       tr.dataset.day = day.day;
@@ -253,7 +261,7 @@ async function loadStatement(event) {
       tr.addEventListener("click", () => loadDay(tr, day.day));
       tr.addEventListener("keydown", (e) => { if (e.key === "Enter") loadDay(tr, day.day); });
     }
-    if (!statement.days.length) cells(body.insertRow(), ["本月没有核销记录", "", "", ""]);
+    if (!statement.total.redemptions) cells(body.insertRow(), ["本月没有核销记录", "", "", ""]);
     const t = statement.total;
     $("statement").tFoot.replaceChildren();
     cells($("statement").tFoot.insertRow(), ["合计", t.redemptions, formatYuan(t.amount_fen), formatYuan(t.discount_fen)]);
@@ -349,11 +357,13 @@ function renderPerks() {
   }
 }
 
+fillMonths();
 $("signin-form").addEventListener("submit", signIn);
 $("logout").addEventListener("click", signOut);
 for (const b of $("sections").querySelectorAll("button")) b.addEventListener("click", () => showSection(b.dataset.section));
 $("new-enrolment").addEventListener("click", newEnrolment);
 $("staff-form").addEventListener("submit", addCashier);
 $("statement-form").addEventListener("submit", loadStatement);
+$("month").addEventListener("change", () => loadStatement());
 $("export").addEventListener("click", exportCsv);
 start();
