@@ -100,9 +100,8 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
             raise DomainError(ErrorCode.VALIDATION_ERROR, "扫码时间晚于服务器时间")
         if delay > offline_window_hours * 3600:
             raise DomainError(ErrorCode.OFFLINE_TOO_LATE)
-        # 1. Verify the pass as it was when scanned (the window above bounds how late that may be); a
-        #    short code is spent here, whatever follows, and stands for its pass.
-        text = request.token if request.short_code is None else short_codes.take(request.short_code)
+        # 1. Verify the pass as it was when scanned (the window above bounds how late that may be).
+        text = request.token if request.short_code is None else short_codes.take(request.short_code)  # spent now
         claims = pass_service.verify(ctx=ctx, text=text, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(min(now, request.scanned_at).timestamp()))
         pass_id = claims.pass_id
