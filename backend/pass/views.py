@@ -12,9 +12,10 @@ from . import flows, qr, service
 from .context import key_context, tier_table
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
 
-from ..auth import limits  # noqa: E402 (kept apart from the imports above, which other work reshapes)
-from . import short_code  # noqa: E402
-from .schemas import ShortCodeOut  # noqa: E402
+# The short code (backend/pass/short_code.py) and its rate limit.
+from ..auth import limits
+from . import short_code
+from .schemas import ShortCodeOut
 
 bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 
