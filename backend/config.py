@@ -99,6 +99,12 @@ def from_env() -> dict:
         "ISSUER_NAME": _env("ISSUER_NAME", "肇东市社会信用体系建设领导小组办公室"),
         "OFFLINE_SYNC_WINDOW_HOURS": int(_env("OFFLINE_SYNC_WINDOW_HOURS", "24")),
         "VOID_WINDOW_MINUTES": int(_env("VOID_WINDOW_MINUTES", "15")),
+        # The numeric short code (backend/pass/short_code.py): codes a citizen may ask for, and failed
+        # look-ups a device or cashier may make, which is what makes guessing 12 digits hopeless.
+        "RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT": _env("RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT", "6/minute;60/hour"),
+        "RATELIMIT_SHORT_CODE_PER_PRINCIPAL": _env("RATELIMIT_SHORT_CODE_PER_PRINCIPAL", "10/minute;30/hour"),
+        # The verdict warns when the same holder was served at this partner within these minutes.
+        "REPEAT_VISIT_MINUTES": int(_env("REPEAT_VISIT_MINUTES", "10")),
         # The pool of one worker's autocommit engine (backend/extensions.py, PostgreSQL): a statement
         # that finds them all in use waits, as for the other pool. gevent workers serve many requests
         # at once: without a bound each could open its own connection.

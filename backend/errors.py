@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     CLIENT_ID_REUSED = ("client_id_reused", 409, "该请求编号已用于其他核销")
     VOID_WINDOW_CLOSED = ("void_window_closed", 409, "已超过可撤销时限")
     ALREADY_VOIDED = ("already_voided", 409, "该核销已撤销")
+    SHORT_CODE_INVALID = ("short_code_invalid", 400, "数字码无效或已使用，请让顾客重新获取")
+    SHORT_CODE_UNAVAILABLE = ("short_code_unavailable", 503, "数字码暂不可用，请出示二维码")
     # sign-in, identity binding, devices (docs/security.md)
     INVALID_CREDENTIALS = ("invalid_credentials", 401, "用户名或密码错误")
     SMS_CODE_INVALID = ("sms_code_invalid", 401, "验证码错误或已失效，请重新获取")

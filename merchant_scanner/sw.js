@@ -6,7 +6,7 @@
 // Bump VERSION whenever a file below changes shape; the shell is also revalidated in the
 // background on every load, so ordinary edits arrive on the next start.
 
-const VERSION = 'xym-scanner-v2';
+const VERSION = 'xym-scanner-v3';
 
 const SHELL = [
   './',
@@ -26,6 +26,7 @@ const SHELL = [
   './src/legacy.js',
   './src/messages.js',
   './src/money.js',
+  './src/perks.js',
   './src/platform.js',
   './src/queue.js',
   './src/session.js',

@@ -141,6 +141,19 @@ class StaffIn(Schema):
     role = String(load_default=CASHIER, validate=OneOf(MERCHANT_STAFF))
 
 
+class StaffPatchIn(Schema):
+    active = Boolean(required=True, metadata={"description": "false 停用（立即退出所有登录），true 恢复"})
+
+
+class PasswordResetIn(Schema):
+    password = String(required=True, validate=Length(min=1, max=256), load_only=True,
+                      metadata={"description": "新密码，至少 10 位"})
+
+
+class DeviceRenameIn(Schema):
+    name = String(required=True, validate=Length(min=1, max=64))
+
+
 class StaffOut(Schema):
     id = Integer()
     partner_id = Integer()

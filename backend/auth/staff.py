@@ -124,6 +124,37 @@ def list_staff(*, partner_id: int) -> list[MerchantStaff]:
                                    .order_by(MerchantStaff.id)))
 
 
+def _own_cashier(*, partner_id: int, staff_id: int) -> MerchantStaff:
+    """A cashier of this merchant; anyone else (another merchant's staff, an admin) is not found."""
+    member = db.session.get(MerchantStaff, staff_id)
+    if member is None or member.partner_id != partner_id or member.role != "cashier":
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return member
+
+
+def set_cashier_active(*, partner_id: int, staff_id: int, active: bool, actor: str) -> MerchantStaff:
+    """Disable (every session of the cashier ends at once) or enable again a cashier of this merchant; audited."""
+    member = _own_cashier(partner_id=partner_id, staff_id=staff_id)
+    if member.active != active:
+        member.active = active
+        if not active:
+            sessions.revoke_principal_sessions(kind="staff", principal_id=member.id, reason="staff_disabled")
+        record(actor=actor, action="staff.enabled" if active else "staff.disabled", target=f"staff:{member.id}",
+               detail={"partner_id": partner_id})
+    db.session.commit()
+    return member
+
+
+def reset_cashier_password(*, partner_id: int, staff_id: int, password: str, actor: str) -> MerchantStaff:
+    """A new password for a cashier of this merchant; their sessions end, so the old one is of no use. Audited."""
+    member = _own_cashier(partner_id=partner_id, staff_id=staff_id)
+    member.password_hash = _new_password_hash(password)
+    sessions.revoke_principal_sessions(kind="staff", principal_id=member.id, reason="password_reset")
+    record(actor=actor, action="staff.password_reset", target=f"staff:{member.id}", detail={"partner_id": partner_id})
+    db.session.commit()
+    return member
+
+
 def create_office_user(*, actor: str, username: str, role: str, password: str) -> OfficeUser:
     user = OfficeUser(username=_username_free(username), role=role, password_hash=_new_password_hash(password))
     db.session.add(user)
@@ -186,6 +217,22 @@ def enrol_device(*, code: str, name: str) -> tuple[Device, str]:
 
 def list_devices(*, partner_id: int) -> list[Device]:
     return list(db.session.scalars(select(Device).where(Device.partner_id == partner_id).order_by(Device.id)))
+
+
+def rename_device(*, partner_id: int, device_id: int, name: str, actor: str) -> Device:
+    """Give a device of this merchant a new name (shown in its list and on the phone); audited."""
+    device = db.session.get(Device, device_id)
+    if device is None or device.partner_id != partner_id:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    name = (name or "").strip()[:64]
+    if not name:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "请填写设备名称", field="name")
+    if name != device.name:
+        record(actor=actor, action="device.renamed", target=f"device:{device.id}",
+               detail={"partner_id": partner_id, "before": device.name, "after": name})
+        device.name = name
+    db.session.commit()
+    return device
 
 
 def revoke_device(*, partner_id: int, device_id: int, actor: str) -> Device:

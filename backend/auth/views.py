@@ -9,7 +9,7 @@ from ..timeutil import iso
 from . import citizens, limits, office, roles, sessions, staff
 from .guard import auth, current_principal
 from .models import Device
-from .schemas import (StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
+from .schemas import (DeviceRenameIn, PasswordResetIn, StaffPatchIn, StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
                       PasswordLoginIn, RefreshIn, RepresentativeIn, RepresentativeListOut, RepresentativeOut,
                       SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn)
 
@@ -177,6 +177,17 @@ def list_devices():
     return {"devices": [device_json(d) for d in staff.list_devices(partner_id=current_principal().partner_id)]}
 
 
+@bp.patch("/merchant/devices/<int:device_id>")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.input(DeviceRenameIn, arg_name="body")
+@bp.output(DeviceOut)
+@bp.doc(summary="重命名扫码设备", description="留痕审计。")
+def rename_device(device_id: int, body):
+    principal = current_principal()
+    return device_json(staff.rename_device(partner_id=principal.partner_id, device_id=device_id, name=body["name"],
+                                           actor=principal.actor))
+
+
 @bp.post("/merchant/devices/<int:device_id>/revoke")
 @bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.output(DeviceOut)
@@ -212,6 +223,28 @@ def create_cashier(body):
     member = staff.create_staff(actor=principal.actor, partner_id=principal.partner_id, username=body["username"],
                                 role=roles.CASHIER, password=body["password"])
     return staff_json(member)
+
+
+@bp.patch("/merchant/staff/<int:staff_id>")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.input(StaffPatchIn, arg_name="body")
+@bp.output(StaffOut)
+@bp.doc(summary="停用或恢复收银员", description="停用立即生效（其所有登录随即失效）；只能管理本商户的收银员；留痕审计。")
+def update_cashier(staff_id: int, body):
+    principal = current_principal()
+    return staff_json(staff.set_cashier_active(partner_id=principal.partner_id, staff_id=staff_id,
+                                               active=body["active"], actor=principal.actor))
+
+
+@bp.post("/merchant/staff/<int:staff_id>/password")
+@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.input(PasswordResetIn, arg_name="body")
+@bp.output(StaffOut)
+@bp.doc(summary="重置收银员密码", description="其现有登录随即失效；只能管理本商户的收银员；留痕审计。")
+def reset_cashier_password(staff_id: int, body):
+    principal = current_principal()
+    return staff_json(staff.reset_cashier_password(partner_id=principal.partner_id, staff_id=staff_id,
+                                                   password=body["password"], actor=principal.actor))
 
 
 @bp.post("/office/partners/<int:partner_id>/staff")

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import hmac
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
+from ..timeutil import local_day
 from .models import Redemption
+
+pass_service = importlib.import_module("backend.pass.service")
 
 
 def holder_alias(*, secret: str, partner_id: int, subject_id: int | None) -> str | None:
@@ -35,3 +39,23 @@ def history(*, partner_id: int, day: date, perk_id: int | None = None) -> tuple[
     totals = {"count": len(recorded), "amount_fen": sum(r.amount_fen or 0 for r in recorded),
               "discount_fen": sum(r.discount_fen or 0 for r in recorded)}
     return rows, totals
+
+
+def recent_visits(*, partner_id: int, subject_id: int | None, minutes: int, now: datetime,
+                  exclude_id: int | None = None) -> int:
+    """How many redemptions, not voided, the holder had at this partner in the `minutes` before `now`:
+    the cashier is warned of a repeat without learning anything else about the holder."""
+    if subject_id is None:
+        return 0
+    since = now - timedelta(minutes=minutes)
+    return db.session.scalar(select(func.count()).where(
+        Redemption.partner_id == partner_id, Redemption.local_day >= local_day(since),
+        Redemption.subject_id == subject_id, Redemption.status == "recorded", Redemption.id != (exclude_id or 0),
+        Redemption.recorded_at >= since, Redemption.recorded_at <= now)) or 0
+
+
+def recent_visits_of_pass(*, ctx, token: str, partner_id: int, minutes: int, tier_levels, now: datetime) -> int:
+    """recent_visits for the holder of a pass the scanner has just verified (refused as a pass would be)."""
+    claims = pass_service.verify(ctx=ctx, text=token, tier_levels=tier_levels, now=int(now.timestamp()))
+    return recent_visits(partner_id=partner_id, subject_id=pass_service.open_reference(ctx=ctx, claims=claims),
+                         minutes=minutes, now=now)

@@ -7,7 +7,8 @@ from typing import Annotated
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Regexp
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt,
+                      ValidationInfo, field_validator)
 
 from ..inputs import INT32_MAX, Id, Int32
 from .models import PERK_KINDS
@@ -65,11 +66,13 @@ def _a_moment_in_the_calendar(value: datetime) -> datetime:
 # ~900 µs view (bench/profile_hot_paths.py --split redeem). APIFlask validates and documents both
 # kinds, with the same 422 `errors` shape. (Its docstring is the OpenAPI description.)
 class RedeemIn(BaseModel):
-    """核销请求：扫到的信用码、优惠、设备生成的幂等 client_id、扫码时刻与消费金额。"""
+    """核销请求：扫到的信用码（或顾客的 12 位数字码，仅在线）、优惠、设备生成的幂等 client_id、扫码时刻与消费金额。"""
 
     model_config = ConfigDict(extra="forbid")  # as marshmallow's RAISE: an unknown field is a client's bug
 
-    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    # short_code comes first: the checks of `token` and `queued` below see whether it was given.
+    short_code: Annotated[str, Field(pattern=r"^[0-9]{12}$", description="顾客的 12 位数字码，代替 token，仅在线")] | None = None
+    token: Annotated[str | None, Field(min_length=1, max_length=4096, validate_default=True)] = None
     # failed_attempts.perk_id, where a refused scan records it, is a 32-bit INTEGER
     perk_id: Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
     client_id: uuid.UUID
@@ -77,6 +80,20 @@ class RedeemIn(BaseModel):
                           Field(description="ISO 8601 带时区，扫码时刻")]
     amount_fen: Annotated[StrictInt, Field(ge=1, le=10_000_000_00)] | None = None
     queued: Annotated[bool, Field(description="设备离线时排队、联网后补传")] = False
+
+    @field_validator("token")
+    @classmethod
+    def _token_or_short_code(cls, token, info: ValidationInfo):
+        if (token is None) == (info.data.get("short_code") is None):
+            raise ValueError("token 与 short_code 须且只能填写一个")
+        return token
+
+    @field_validator("queued")
+    @classmethod
+    def _short_code_online_only(cls, queued, info: ValidationInfo):
+        if queued and info.data.get("short_code") is not None:
+            raise ValueError("数字码只能在线核销")
+        return queued
 
 
 class RedemptionOut(Schema):
@@ -90,15 +107,28 @@ class RedemptionOut(Schema):
     payable_fen = Integer(allow_none=True)
     discount_fen = Integer(allow_none=True)
     quota = Integer(allow_none=True)
+    holder_kind = String(metadata={"description": "person（个人）/ company（企业）"})
     offline = Boolean()
     scanned_at = String()
     recorded_at = String()
     voided_at = String(allow_none=True)
     void_reason = String(allow_none=True)
+    holder_alias = String(allow_none=True, metadata={"description": "本商户内的持码人短代号，不含身份信息"})
+    recent_visits = Integer(allow_none=True, metadata={
+        "description": "仅数字码核销的应答：同一持码人在 recent_minutes 分钟内于本商户的其他有效核销次数"})
+    recent_minutes = Integer(allow_none=True, metadata={"description": "REPEAT_VISIT_MINUTES"})
+
+
+class VerifyIn(Schema):
+    token = String(required=True, validate=Length(min=1, max=4096))
+
+
+class RecentVisitsOut(Schema):
+    recent_visits = Integer()
+    recent_minutes = Integer()
 
 
 class RedemptionRow(RedemptionOut):
-    holder_alias = String(allow_none=True, metadata={"description": "本商户内的持码人短代号，不含身份信息"})
     voidable_until = String(allow_none=True, metadata={"description": "商户可撤销的截止时间"})
 
 

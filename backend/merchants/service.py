@@ -40,6 +40,7 @@ from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption
 from .store import store
 
 pass_service = importlib.import_module("backend.pass.service")
+short_codes = importlib.import_module("backend.pass.short_code")
 pass_codec = importlib.import_module("backend.pass.codec")
 
 OFFLINE_AFTER_SECONDS = 30  # a scan that reaches us later than this was queued on the device
@@ -52,7 +53,7 @@ LOCK_PATH_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class RedeemRequest:
-    token: str
+    token: str | None  # the pass's text, or None when the cashier typed the holder's short code
     perk_id: int
     client_id: str
     scanned_at: datetime
@@ -61,6 +62,7 @@ class RedeemRequest:
     device_id: int | None = None
     staff_id: int | None = None
     queued: bool = False  # the device says it queued the scan while offline
+    short_code: str | None = None  # 12 digits standing for a pass (backend/pass/short_code.py), online only
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         if offline and not could_have_been_offline(at=request.scanned_at, now=now):
             raise DomainError(ErrorCode.OFFLINE_TIME_IMPLAUSIBLE)
         # 1. Verify the pass as it was when scanned (the window above bounds how late that may be).
-        claims = pass_service.verify(ctx=ctx, text=request.token, tier_levels=tier_levels or credit_tier_levels(),
+        text = request.token if request.short_code is None else short_codes.take(request.short_code)  # spent now
+        claims = pass_service.verify(ctx=ctx, text=text, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(min(now, request.scanned_at).timestamp()))
         pass_id = claims.pass_id
         # 2. Open the seal: whose pass it is.
@@ -337,8 +340,9 @@ def _first_answer(request: RedeemRequest) -> Redemption | None:
         return None
     conflict = db.session.get(RedemptionConflict, conflict_id) if redemption_id is None else None
     first = db.session.get(Redemption, redemption_id if conflict is None else conflict.redemption_id)
+    # A retried short code is spent and names no pass any more: the merchant and perk must match.
     if (first.partner_id != request.partner_id or first.perk_id != request.perk_id
-            or first.pass_id != _pass_id_of(request.token)):
+            or (request.token is not None and first.pass_id != _pass_id_of(request.token))):
         raise DomainError(ErrorCode.CLIENT_ID_REUSED)
     if conflict is not None:
         raise DomainError(ErrorCode.PASS_ALREADY_USED, CONFLICT_MESSAGE, conflict_id=conflict.id)

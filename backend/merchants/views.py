@@ -5,7 +5,7 @@ import functools
 import importlib
 
 from apiflask import APIBlueprint
-from flask import current_app
+from flask import current_app, request as http_request
 
 from ..auth import contacts, roles
 from ..auth.guard import auth, current_principal
@@ -13,6 +13,8 @@ from ..credit.service import tier_levels
 from ..credit.tier_names import tier_table
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
+from ..extensions import limiter
+from ..auth.limits import account_key, failed
 from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, history as redemption_history, service, voids
@@ -20,6 +22,7 @@ from .serializers import partner_json, redemption_json
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 from . import statement
 from .schemas import StatementOut, StatementQuery
+from .schemas import RecentVisitsOut, VerifyIn
 
 key_context = importlib.import_module("backend.pass.context").key_context
 
@@ -42,27 +45,62 @@ def partners():
     return {"partners": [partner_json(partner, levels) for partner in catalog.list_partners()]}
 
 
+def _not_a_short_code() -> bool:
+    body = http_request.get_json(silent=True)
+    return not (isinstance(body, dict) and "short_code" in body)
+
+
 @bp.post("/redemptions")
 @bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
 @bp.input(RedeemIn, arg_name="body")
 @bp.output(RedemptionOut, status_code=201)
-@bp.doc(summary="核销优惠", description="验证信用码并记录一次核销；同一 client_id 重发返回首次结果（200）。"
-        "离线补传的信用码已在其他设备核销时返回 409 pass_already_used 并带 conflict_id。")
+@bp.doc(summary="核销优惠", description="验证信用码（或顾客的 12 位数字码 short_code，仅在线、只能用一次）并记录一次核销；"
+        "同一 client_id 重发返回首次结果（200）。离线补传的信用码已在其他设备核销时返回 409 pass_already_used 并带 "
+        "conflict_id。应答的 recent_visits 是同一持码人 recent_minutes 分钟内在本商户的其他核销次数。")
+# Failed short-code look-ups per device or cashier: 12 digits stay unguessable (backend/pass/short_code.py).
+@limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_PER_PRINCIPAL"], key_func=account_key,
+               exempt_when=_not_a_short_code, deduct_when=failed)
 def redeem(body):
     principal = current_principal()
     request = service.RedeemRequest(
-        token=body.token, perk_id=body.perk_id, client_id=str(body.client_id), scanned_at=body.scanned_at,
-        amount_fen=body.amount_fen, partner_id=merchant_partner_id(),
+        token=body.token, short_code=body.short_code, perk_id=body.perk_id, client_id=str(body.client_id),
+        scanned_at=body.scanned_at, amount_fen=body.amount_fen, partner_id=merchant_partner_id(),
         device_id=principal.id if principal.kind == "device" else None,
         staff_id=principal.id if principal.kind == "staff" else None, queued=body.queued,
     )
-    levels = tier_table()
+    levels, config = tier_table(), current_app.config
     outcome = service.redeem(ctx=key_context(), request=request, tier_levels=levels,
-                             offline_window_hours=current_app.config["OFFLINE_SYNC_WINDOW_HOURS"],
+                             offline_window_hours=config["OFFLINE_SYNC_WINDOW_HOURS"],
                              could_have_been_offline=functools.partial(contacts.could_have_been_offline,
                                                                        device_id=request.device_id,
                                                                        staff_id=request.staff_id))
-    return schema_json(redemption_json(outcome.redemption, levels), 200 if outcome.replayed else 201)
+    redemption, minutes = outcome.redemption, config["REPEAT_VISIT_MINUTES"]
+    body = {**redemption_json(redemption, levels), "holder_kind": redemption.holder_kind,
+            "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"],
+                                                            partner_id=redemption.partner_id,
+                                                            subject_id=redemption.subject_id),
+            "recent_visits": None, "recent_minutes": None}
+    if request.short_code is not None:
+        # A typed code had no check before (the scanner cannot open it): the warning comes with the answer.
+        # A scanned pass was checked by POST /api/redemptions/check, so the hot path reads nothing more.
+        body.update(recent_minutes=minutes, recent_visits=redemption_history.recent_visits(
+            partner_id=redemption.partner_id, subject_id=redemption.subject_id, minutes=minutes,
+            now=redemption.recorded_at, exclude_id=redemption.id))
+    return schema_json(body, 200 if outcome.replayed else 201)
+
+
+@bp.post("/redemptions/check")
+@bp.auth_required(auth, roles=roles.MERCHANT_SIDE)
+@bp.input(VerifyIn, arg_name="body")
+@bp.output(RecentVisitsOut)
+@bp.doc(summary="重复核销提醒", description="扫码端在本机验证信用码后在线询问：同一持码人在 REPEAT_VISIT_MINUTES 分钟内"
+        "在本商户有几次有效核销。只返回次数，不含任何身份信息。")
+def check_recent_visits(body):
+    minutes = current_app.config["REPEAT_VISIT_MINUTES"]
+    visits = redemption_history.recent_visits_of_pass(ctx=key_context(), token=body["token"],
+                                                      partner_id=merchant_partner_id(), minutes=minutes,
+                                                      tier_levels=tier_table(), now=utcnow())
+    return {"recent_visits": visits, "recent_minutes": minutes}
 
 
 @bp.get("/redemptions")
@@ -79,7 +117,7 @@ def history(query):
     return {
         "day": day.isoformat(),
         "redemptions": [
-            {**redemption_json(row, levels),
+            {**redemption_json(row, levels), "holder_kind": row.holder_kind,
              "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"], partner_id=row.partner_id,
                                                   subject_id=row.subject_id),
              "voidable_until": iso(voids.voidable_until(row, window)) if row.status == "recorded" else None}

@@ -18,6 +18,11 @@ class IssueOut(Schema):
     refresh_after_seconds = Integer()
 
 
+class ShortCodeOut(Schema):
+    short_code = String(required=True, metadata={"description": "12 位数字，收银员手动输入；只能在线使用一次"})
+    expires_at = String(required=True, metadata={"description": "与其信用码同时失效"})
+
+
 class KeyOut(Schema):
     kid = Integer()
     alg = String()

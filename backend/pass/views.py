@@ -8,10 +8,16 @@ from ..auth import holders, roles
 from ..auth.guard import auth, current_principal
 from ..credit.tier_names import tier_table
 from ..errors import DomainError, ErrorCode
+from ..extensions import limiter
 from ..responses import schema_json
 from . import flows, qr, service
 from .context import key_context
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
+
+# The short code (backend/pass/short_code.py) and its rate limit.
+from ..auth import limits
+from . import short_code
+from .schemas import ShortCodeOut
 
 bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 
@@ -24,6 +30,18 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 def issue_pass(body):
     subject = holders.holder_subject(account_id=current_principal().id, holder=body.get("holder"))
     return schema_json(flows.issue_for(ctx=key_context(), subject=subject, tier_names=tier_table()), 201)
+
+
+@bp.post("/short-code")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT"], key_func=limits.account_key)
+@bp.auth_required(auth, roles=["citizen"])
+@bp.input(IssueIn, arg_name="body")
+@bp.output(ShortCodeOut, status_code=201)
+@bp.doc(summary="数字码", description="按需签发一个信用码，并给出 12 位数字码供收银员手动输入：与该码同时失效，"
+        "只能在线使用一次。Redis 不可用时返回 503 short_code_unavailable（二维码照常可用）。")
+def issue_short_code(body):
+    subject = holders.holder_subject(account_id=current_principal().id, holder=body.get("holder"))
+    return short_code.issue(ctx=key_context(), subject=subject, tier_names=tier_table()), 201
 
 
 @bp.get("/keys")

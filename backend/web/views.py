@@ -83,6 +83,17 @@ def office_dashboard():
     return render_template("office.html")
 
 
+@bp.get("/merchant")
+def merchant_office_redirect():
+    return redirect("/merchant/")
+
+
+@bp.get("/merchant/")
+def merchant_office():
+    """The merchant back-office (devices, cashiers, statements, perks) for the merchant admin."""
+    return render_template("merchant.html")
+
+
 @bp.get("/office/vendor/<path:path>")
 def office_vendor(path: str):
     # Only the browser builds of the packages in backend/web/package.json.

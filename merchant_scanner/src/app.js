@@ -73,7 +73,7 @@ function renderTopbar(app) {
   net.textContent = app.online ? '在线' : '离线';
   net.classList.toggle('offline', !app.online);
   const keys = $('chip-keys');
-  keys.textContent = app.keys.isUsable() ? `公钥 ${describeAge(app.keys.ageMs())}` : '公钥过期';
+  keys.textContent = app.keys.isUsable() ? `密钥 ${describeAge(app.keys.ageMs())}` : '密钥过期';
   keys.classList.toggle('stale', !app.keys.isUsable());
 }
 

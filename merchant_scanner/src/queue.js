@@ -42,6 +42,16 @@ export function applyOutcome(record, outcome, nowIso = new Date().toISOString())
   return next;
 }
 
+/**
+ * This phone's copy of a redemption after the server voided it (the void's answer in `server`):
+ * the offline list and its totals then leave it out, as the server's do (pure).
+ */
+export function markVoided(record, server) {
+  // The void's answer leaves out what only the list and the redemption's answer carry (the alias).
+  const known = Object.fromEntries(Object.entries(server).filter(([, v]) => v !== null && v !== undefined));
+  return { ...record, state: 'voided', server: { ...(record.server || {}), ...known } };
+}
+
 /** Backoff between automatic retries of one item: 5 s doubling to 5 min. */
 export function retryDelayMs(attempts) {
   return Math.min(5000 * 2 ** Math.max(0, attempts - 1), 300000);

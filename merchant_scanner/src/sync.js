@@ -7,10 +7,12 @@ import { toast } from './ui.js';
 
 export async function sendRedemption(app, record) {
   if (!app.session) throw new NetworkError('signed out');
-  const body = {
-    token: record.token, perk_id: record.perk_id, client_id: record.client_id, scanned_at: record.scanned_at,
-    queued: (record.attempts || 0) > 0,
-  };
+  // A typed short code stands for the pass, online only: a resend after a lost answer is a retry of
+  // the same scan (same client_id, the server answers it again), never an offline scan.
+  const body = record.short_code
+    ? { short_code: record.short_code, perk_id: record.perk_id, client_id: record.client_id, scanned_at: record.scanned_at }
+    : { token: record.token, perk_id: record.perk_id, client_id: record.client_id, scanned_at: record.scanned_at,
+      queued: (record.attempts || 0) > 0 };
   if (record.amount_fen !== null && record.amount_fen !== undefined) body.amount_fen = record.amount_fen;
   const res = await app.api('POST', '/redemptions', body, { timeoutMs: 8000 });
   return { status: res.status, body: res.body };

@@ -140,3 +140,12 @@ test('ids and days', () => {
   assert.equal(shanghaiDay(Date.parse('2026-03-01T16:30:00Z')), '2026-03-02');
   assert.equal(shanghaiTime('2026-03-01T16:30:00Z'), '00:30');
 });
+
+test('a void made on this phone follows into its copy: the offline list drops it from the totals', async () => {
+  const { markVoided } = await import('../src/queue.js');
+  const synced = { client_id: 'c1', state: 'synced', amount_fen: 8870, server: { id: 9, status: 'recorded', holder_alias: 'ABCDEF' } };
+  const voided = markVoided(synced, { id: 9, status: 'voided', void_reason: '误扫', holder_alias: null });
+  assert.equal(voided.state, 'voided');
+  assert.deepEqual(voided.server, { id: 9, status: 'voided', holder_alias: 'ABCDEF', void_reason: '误扫' });
+  assert.equal(synced.state, 'synced');
+});

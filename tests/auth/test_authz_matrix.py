@@ -54,6 +54,8 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/gongshi/"): PUBLIC,  # 公示: the public directory, by design without sign-in
     ("GET", "/office/"): PUBLIC,  # the page itself; every call it makes is guarded below
     ("GET", "/office/vendor/<path:path>"): PUBLIC,
+    ("GET", "/merchant"): PUBLIC,
+    ("GET", "/merchant/"): PUBLIC,  # the back-office page; its calls are guarded below
     ("GET", "/scanner"): PUBLIC,
     ("GET", "/scanner/"): PUBLIC,
     ("GET", "/scanner/vendor/<path:path>"): PUBLIC,
@@ -74,6 +76,11 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/merchant/enrolments"): allow("merchant_admin"),
     ("GET", "/api/merchant/devices"): allow("merchant_admin"),
     ("POST", "/api/merchant/devices/<int:device_id>/revoke"): allow("merchant_admin"),
+    ("PATCH", "/api/merchant/devices/<int:device_id>"): allow("merchant_admin"),
+    ("PATCH", "/api/merchant/staff/<int:staff_id>"): allow("merchant_admin"),
+    ("POST", "/api/merchant/staff/<int:staff_id>/password"): allow("merchant_admin"),
+    ("POST", "/api/redemptions/check"): allow(*MERCHANT),
+    ("POST", "/api/pass/short-code"): allow(*CITIZENS),
     # the pass
     ("POST", "/api/pass"): allow(*CITIZENS),
     ("GET", "/api/pass/keys"): PUBLIC,
@@ -132,6 +139,7 @@ RULES: dict[tuple[str, str], dict] = {
 # Sample path values: harmless ones (ids that do not exist, a day not in any calendar) so that the
 # walk changes nothing that other tests rely on. "{spare_device}" is filled in by the fixture.
 PARAMS = {
+    "staff_id": "999999",
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
     "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "objection_id": "999999",

@@ -157,6 +157,7 @@ def test_camera_scan_verdict_and_redemption(app, live_server, launch, issue_pass
     screenshot(page, "7-today")
     page.click('.tabs button[data-tab="settings"]')
     page.wait_for_selector("#facts dt")
+    page.click("#diagnostics summary")  # the developer's words sit behind the fold (issue 17.8)
     facts = page.inner_text("#facts")
     assert "WebCrypto" in facts
     assert "zxing-wasm" in facts  # desktop Linux Chromium has no native BarcodeDetector
@@ -259,6 +260,7 @@ def test_noble_fallback_verifies_in_the_browser(app, live_server, launch, issue_
     page.click("#next")
     page.click('.tabs button[data-tab="settings"]')
     page.wait_for_selector("#facts dt")
+    page.click("#diagnostics summary")
     assert "@noble/ed25519" in page.inner_text("#facts")
 
 
@@ -310,3 +312,209 @@ def test_enrol_by_scanning_the_admins_code(app, live_server, launch, runner):
     # The code was spent: a second phone cannot use it.
     again = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "x"}, timeout=5)
     assert again.status_code in (400, 404) and again.json()["code"] == "enrolment_code_invalid"
+
+
+# -- issue 17: short code, the offline list after voids, the tab bar, the verdict's words ----------
+
+def redeem_by_hand(page, text: str, amount: str = "100") -> str:
+    """Type a pass (or short code) into manual entry, enter the amount, confirm; the verdict's code."""
+    if page.is_hidden("#screen-scan"):
+        page.click('.tabs button[data-tab="scan"]')
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    page.fill("#manual-input", text)
+    page.click("#manual-form button")
+    code = wait_verdict(page)
+    if code not in ("ok", "short_code"):
+        return code
+    page.fill("#amount", amount)
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code]:not([data-code="ok"]):not([data-code="short_code"])'
+                          ':not([data-code="pending"])', timeout=15000)
+    return page.get_attribute("#verdict-card", "data-code")
+
+
+def short_code(live_server, token) -> str:
+    response = requests.post(f"{live_server}/api/pass/short-code", json={},
+                             headers={"Authorization": f"Bearer {token('citizen')}"}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["short_code"]
+
+
+def test_manual_entry_takes_the_12_digit_code_online(app, live_server, launch, issue_pass, token, runner,
+                                                     screenshot):
+    context = launch(None)
+    page = context.new_page()
+    enrol(page, app, live_server, token, runner)
+    code = short_code(live_server, token)
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    page.fill("#manual-input", f"{code[:4]} {code[4:8]} {code[8:]}")
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "short_code"
+    assert page.inner_text("#verdict-title") == f"{code[:4]} {code[4:8]} {code[8:]}"
+    page.fill("#amount", "100")
+    screenshot(page, "12-short-code")
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
+    assert page.inner_text("#verdict-title") == "核销成功"
+    assert "个人" in page.inner_text("#verdict-sub") and "诚信良好" in page.inner_text("#verdict-sub")
+    assert "¥98.00" in page.inner_text("#verdict-note")
+    [row] = redemptions(app)
+    assert (row.amount_fen, row.payable_fen, row.offline) == (10000, 9800, False)
+    page.click("#next")
+
+    # The same citizen again, by the full pass text: the cashier is warned, and told nothing more.
+    page.fill("#manual-input", issue_pass("citizen")["token"])
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "ok"
+    page.wait_for_selector("#verdict-warn:not([hidden])", timeout=5000)
+    assert page.inner_text("#verdict-warn") == "注意：该顾客 10 分钟内已在本店核销 1 次，请确认不是重复核销"
+    screenshot(page, "13-repeat-warning")
+    page.click("#next")
+
+    # The spent code: refused by the server with its own words.
+    assert redeem_by_hand(page, code) == "short_code_invalid"
+    assert page.inner_text("#verdict-title") == "数字码无效或已使用"
+    page.click("#next")
+    # Offline a code cannot be opened: said at once, nothing queued.
+    fresh = short_code(live_server, token)
+    context.set_offline(True)
+    page.fill("#manual-input", fresh)
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "short_code_offline"
+    assert page.inner_text("#verdict-title") == "数字码需要联网核验"
+    assert page.is_hidden("#confirm")
+    assert len(redemptions(app)) == 1
+
+
+def today_list(page, *, online: bool) -> dict:
+    """Today's tab as the cashier reads it: the totals and each row's words (not its buttons)."""
+    page.click('.tabs button[data-tab="scan"]')
+    page.click('.tabs button[data-tab="today"]')
+    page.wait_for_function("(want) => document.querySelector('#today-source').textContent.includes(want)",
+                           arg="含本店" if online else "仅显示本机", timeout=10000)
+    return page.evaluate("""() => ({
+        totals: document.querySelector('#totals').innerText,
+        rows: [...document.querySelectorAll('#records li[data-state]')].map(li => [
+            li.dataset.state, li.querySelector('.line1').innerText, li.querySelector('.line2').innerText]),
+    })""")
+
+
+def test_the_offline_today_list_applies_this_phones_voids_and_equals_the_online_one(
+        app, live_server, launch, issue_pass, token, runner, screenshot):
+    context = launch(None)
+    page = context.new_page()
+    enrol(page, app, live_server, token, runner)
+    for amount in ("100", "88.70", "50"):
+        assert redeem_by_hand(page, issue_pass("citizen")["token"], amount) == "recorded"
+        page.click("#next")
+    page.click('.tabs button[data-tab="today"]')
+    voided = page.locator('#records li[data-state="synced"]', has_text="¥88.70")
+    voided.locator(".void-row .btn").click()
+    voided.locator('.void-row .btn:has-text("误扫")').click()
+    page.wait_for_selector('#records li[data-state="voided"]', timeout=10000)
+
+    online = today_list(page, online=True)
+    assert [r[0] for r in online["rows"]] == ["synced", "voided", "synced"]
+    assert "2\n笔" in online["totals"] and "¥150.00" in online["totals"]
+    context.set_offline(True)
+    offline = today_list(page, online=False)
+    screenshot(page, "14-today-offline")
+    assert offline == online
+
+    # A scan while offline, synced when the network returns: then the lists agree again.
+    assert redeem_by_hand(page, issue_pass("citizen")["token"], "20") == "queued"
+    page.click("#next")
+    context.set_offline(False)
+    page.wait_for_selector("#chip-pending", state="hidden", timeout=20000)
+    online = today_list(page, online=True)
+    assert [r[0] for r in online["rows"]] == ["synced", "synced", "voided", "synced"]
+    assert "3\n笔" in online["totals"] and "¥170.00" in online["totals"]
+    context.set_offline(True)
+    assert today_list(page, online=False) == online
+
+
+# Every control on show, scrolled as far as it goes: the point at its centre must be the control
+# itself, not the fixed tab bar (nor anything else) lying over it.
+COVERED_CONTROLS = """() => {
+  const covered = [];
+  for (const el of document.querySelectorAll('main button, main a, main summary, main input, main textarea')) {
+    if (!el.getClientRects().length) continue;  // not on show (a hidden screen, a closed fold)
+    el.scrollIntoView({block: 'center'});
+    const r = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(hit === el || el.contains(hit))) {
+      covered.push(`${el.id || el.textContent.trim()} under ${hit ? (hit.closest('.tabs') ? 'the tab bar' : hit.outerHTML.slice(0, 60)) : 'nothing'}`);
+    }
+  }
+  window.scrollTo(0, 0);
+  return covered;
+}"""
+
+
+@pytest.mark.parametrize("width, height", [(360, 740), (320, 568)])
+def test_nothing_is_ever_covered_by_the_tab_bar(app, live_server, launch, issue_pass, token, runner, screenshot,
+                                                width, height):
+    context = launch(None)
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    enrol(page, app, live_server, token, runner)
+    for amount in ("12", "34", "56"):
+        assert redeem_by_hand(page, issue_pass("citizen")["token"], amount) == "recorded"
+        page.click("#next")
+    seen = {}
+    page.wait_for_selector("#screen-scan:not([hidden])")
+    seen["scan"] = page.evaluate(COVERED_CONTROLS)
+    page.fill("#manual-input", issue_pass("citizen")["token"])
+    page.click("#manual-form button")
+    assert wait_verdict(page) == "ok"
+    page.fill("#amount", "10")
+    seen["verdict"] = page.evaluate(COVERED_CONTROLS)
+    page.click("#next")
+    page.click('.tabs button[data-tab="today"]')
+    page.locator("#records .void-row .btn").first.click()  # the three reasons open on the newest row
+    seen["today"] = page.evaluate(COVERED_CONTROLS)
+    page.locator("#records li").last.scroll_into_view_if_needed()
+    screenshot(page, f"15-today-end-{width}x{height}")
+    page.click('.tabs button[data-tab="settings"]')
+    page.wait_for_selector("#facts dt")
+    seen["settings"] = page.evaluate(COVERED_CONTROLS)
+    page.click("#diagnostics summary")
+    seen["settings with diagnostics"] = page.evaluate(COVERED_CONTROLS)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    screenshot(page, f"16-settings-end-{width}x{height}")
+    assert {screen: covered for screen, covered in seen.items() if covered} == {}
+    # And a real tap on the last button of the page goes through (Playwright checks the hit target).
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#unenrol", timeout=3000)
+
+
+# WeChat's in-app browser on an older phone: no BarcodeDetector, and WebCrypto without Ed25519.
+WECHAT_LIKE = """
+delete window.BarcodeDetector;
+const subtle = crypto.subtle;
+const importKey = subtle.importKey.bind(subtle);
+subtle.importKey = (format, key, algorithm, ...rest) =>
+  ((algorithm && (algorithm.name || algorithm)) === 'Ed25519'
+    ? Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'))
+    : importKey(format, key, algorithm, ...rest));
+"""
+
+
+def test_a_browser_without_barcode_detector_or_webcrypto_ed25519_scans_verifies_and_redeems(
+        app, live_server, launch, issue_pass, token, runner, screenshot):
+    issued = issue_pass("citizen")
+    context = launch(issued["token"])
+    context.add_init_script(WECHAT_LIKE)
+    page = context.new_page()
+    enrol(page, app, live_server, token, runner)
+    assert page.evaluate("typeof window.BarcodeDetector") == "undefined"
+    assert wait_verdict(page) == "ok", "the camera's QR, decoded by zxing-wasm, verified by @noble/ed25519"
+    page.fill("#amount", "66")
+    page.click("#confirm")
+    page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
+    assert len(redemptions(app)) == 1
+    page.click("#next")
+    page.click('.tabs button[data-tab="settings"]')
+    page.click("#diagnostics summary")
+    facts = page.inner_text("#facts")
+    assert "@noble/ed25519" in facts and "zxing-wasm" in facts

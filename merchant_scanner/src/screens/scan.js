@@ -5,12 +5,13 @@ import { CameraScanner } from '../camera.js';
 import { uuid4, shanghaiDay } from '../ids.js';
 import { describeAge } from '../keys.js';
 import { explain } from '../messages.js';
+import { shortCodeOf } from '../perks.js';
 import { getDetector, getVerifier } from '../platform.js';
 import { currentPerk } from '../session.js';
 import { recordScan } from '../timing.js';
 import { $ } from '../ui.js';
 import { verifyPass, describeClaims, PassRejected } from '../verify.js';
-import { showAccepted, showRefusal } from './verdict.js';
+import { showAccepted, showRefusal, showShortCode } from './verdict.js';
 
 const READY_HINT = '请将顾客的信用码放入框内';
 
@@ -88,7 +89,7 @@ function onCameraResult(app, text, timing) {
   handleScan(app, text, timing);
 }
 
-function tierLevelOf(trust, code) {
+export function tierLevelOf(trust, code) {
   for (const [level, c] of trust.tierLevels) if (c === code) return level;
   return null;
 }
@@ -128,6 +129,19 @@ async function handleScan(app, text, timing = {}) {
   recordScan(t, true, null);
 }
 
+/** A typed 12-digit code: only the server can open it, so it needs the network now. */
+function handleShortCode(app, code) {
+  const perk = currentPerk(app.session);
+  if (!app.online || navigator.onLine === false) {
+    app.lastSettled = null;
+    showRefusal(app, 'short_code_offline', null);
+    return;
+  }
+  app.current = { text: null, shortCode: code, claims: null, desc: null, perk, client_id: uuid4(),
+    scanned_at: new Date().toISOString() };
+  showShortCode(app);
+}
+
 async function usedHereBefore(queue, passId, perkId) {
   if (!queue) return false;
   const rows = await queue.day(shanghaiDay());
@@ -147,7 +161,10 @@ export function wireScan(app) {
     e.preventDefault();
     // Trimmed (a pasted text may carry a newline) but not upper-cased: the verifier stays strict.
     const text = $('manual-input').value.trim();
-    if (text) { if (app.camera) app.camera.pause(); handleScan(app, text); }
+    if (!text) return;
+    if (app.camera) app.camera.pause();
+    const code = shortCodeOf(text);
+    if (code) handleShortCode(app, code); else handleScan(app, text);
   });
   $('next').addEventListener('click', () => nextCustomer(app));
 }

@@ -13,20 +13,27 @@ export async function renderSettings(app) {
   const s = app.session;
   const { engine } = await getVerifier();
   const perk = currentPerk(s);
-  const facts = [
+  const pending = app.queue ? await app.queue.countPending() : 0;
+  // In the cashier's words; what only a technician needs sits behind the "诊断信息" fold.
+  fill($('facts-main'), [
     ['商户', s.partner.name],
-    ['设备', s.device ? s.device.name : `收银员令牌（${s.kind}）`],
+    ['本机', s.device ? s.device.name : '收银员账号登录'],
     ['当前优惠', perk ? perk.title : '未选择'],
-    ['公钥列表', app.keys.entry
-      ? `${describeAge(app.keys.ageMs())}更新${app.keys.isUsable() ? '' : '（已过期，不能扫码）'}` : '从未下载'],
+    ['验码密钥', app.keys.entry
+      ? `${describeAge(app.keys.ageMs())}更新${app.keys.isUsable() ? '' : '（已过期，请联网更新后再扫码）'}` : '尚未下载，请联网'],
+    ['离线记录', pending ? `${pending} 条待上传（联网后自动上传）` : '全部已上传'],
+    ['网络', app.online ? '在线' : '离线'],
+  ]);
+  fill($('facts-diagnostics'), [
+    ['登录方式', s.kind === 'device' ? '设备绑定' : `员工令牌（${s.kind}）`],
     ['签发机构', app.keys.trust ? [...app.keys.trust.issuers.values()].map((i) => i.name).join('、') : '—'],
-    ['待同步', `${app.queue ? await app.queue.countPending() : 0} 条`],
     ['验签', engine],
     ['识码', app.camera && app.camera.detectorKind ? app.camera.detectorKind
       : (typeof BarcodeDetector === 'function' ? '系统识别' : 'zxing-wasm')],
-    ['网络', app.online ? '在线' : '离线'],
-  ];
-  const dl = $('facts');
+  ]);
+}
+
+function fill(dl, facts) {
   dl.textContent = '';
   for (const [k, v] of facts) {
     const dt = document.createElement('dt'); dt.textContent = k;

@@ -4,7 +4,9 @@
 import { shanghaiDay, shanghaiTime } from '../ids.js';
 import { explain } from '../messages.js';
 import { formatFen } from '../money.js';
+import { HOLDER_KINDS } from '../perks.js';
 import { perkTitleById } from '../session.js';
+import { markVoided } from '../queue.js';
 import { $, toast } from '../ui.js';
 
 const BADGES = { synced: ['synced', '已同步'], pending: ['pending', '待同步'], refused: ['refused', '被拒绝'], voided: ['voided', '已撤销'] };
@@ -70,7 +72,8 @@ function renderRow(app, row) {
   badge.textContent = label;
   li.querySelector('.line2').textContent = [
     perkTitle, amount ? `原价 ${formatFen(amount)} 应收 ${formatFen(payable)}` : '',
-    s && s.holder_alias ? `顾客 ${s.holder_alias}` : '', s && s.offline ? '离线补传' : '',
+    s && s.holder_kind ? HOLDER_KINDS[s.holder_kind] : '', s && s.holder_alias ? `顾客 ${s.holder_alias}` : '',
+    s && s.offline ? '离线补传' : '',
   ].filter(Boolean).join(' · ');
   if (row.state === 'refused' && l && l.problem) {
     const e = explain(l.problem.code, null, l.problem.message);
@@ -119,6 +122,9 @@ async function voidRedemption(app, s, reason, div) {
   try {
     const res = await app.api('POST', `/redemptions/${s.id}/void`, { reason });
     if (res.status === 200) {
+      // This phone's copy follows, so the offline list and totals leave it out as the server does.
+      const local = app.queue && s.client_id ? await app.queue.get(s.client_id) : null;
+      if (local) await app.queue.put(markVoided(local, res.body));
       toast('已撤销');
     } else {
       const e = explain(res.body && res.body.code, null, res.body && res.body.message);

@@ -4,6 +4,7 @@
 import { shanghaiDay, shanghaiTime } from '../ids.js';
 import { explain, KIND_LABELS } from '../messages.js';
 import { price, parseYuan, formatFen, permilleLabel } from '../money.js';
+import { groupDigits, HOLDER_KINDS, quotaFor, quotaLine, repeatWarning } from '../perks.js';
 import { sendRedemption } from '../sync.js';
 import { recordRedemption } from '../timing.js';
 import { $, esc } from '../ui.js';
@@ -16,11 +17,23 @@ function setCard(kind, icon, title, sub) {
   document.body.dataset.verdict = kind;
 }
 
+function setQuota(text) {
+  $('verdict-quota').textContent = text;
+  $('verdict-quota').hidden = !text;
+}
+
+function setWarning(text) {
+  $('verdict-warn').textContent = text;
+  $('verdict-warn').hidden = !text;
+}
+
 export function showRefusal(app, code, reason, message = '') {
   const e = explain(code, reason, message);
   setCard('no', '✕', e.title, e.hint);
   $('verdict-card').dataset.code = code;
   $('verdict-perk').textContent = '';
+  setQuota('');
+  setWarning('');
   $('amount-form').hidden = true;
   $('confirm').hidden = true;
   $('verdict-note').textContent = '';
@@ -34,8 +47,45 @@ export function showAccepted(app) {
   const sub = `${desc.kindName}${claims.issuer !== localIssuer(app.keys) ? ` · ${desc.issuerName}` : ''} · 可享受优惠`;
   setCard('ok', '✓', desc.tierName, sub);
   $('verdict-card').dataset.code = 'ok';
+  showPerkLines(perk);
+  const levels = new Map([...app.keys.trust.tierLevels].map(([level, code]) => [code, level]));
+  setQuota(quotaLine(quotaFor(perk, claims.tier, (code) => levels.get(code) ?? null), perk.quota_unit));
+  askAboutRepeats(app, app.current);
+  showAmountAndConfirm(app, perk);
+}
+
+/** A typed short code: nothing is known of the holder until the server has judged it. */
+export function showShortCode(app) {
+  const { perk, shortCode } = app.current;
+  setCard('pending', '#', groupDigits(shortCode), '数字码，确认后联网核验');
+  $('verdict-card').dataset.code = 'short_code';
+  showPerkLines(perk);
+  setQuota('');
+  setWarning('');
+  showAmountAndConfirm(app, perk);
+}
+
+function showPerkLines(perk) {
   $('verdict-perk').textContent = perk.kind === 'discount'
     ? `${perk.title}（${permilleLabel(perk.discount_permille)}）` : perk.title;
+}
+
+/**
+ * Online, ask whether this holder was served here in the last minutes (the server counts by the
+ * holder, and answers a number only). Offline, or if the answer is late, the verdict stands alone.
+ */
+async function askAboutRepeats(app, current) {
+  setWarning('');
+  if (!app.online) return;
+  try {
+    const res = await app.api('POST', '/redemptions/check', { token: current.text }, { timeoutMs: 3000 });
+    if (app.current === current && res.status === 200 && res.body) {
+      setWarning(repeatWarning(res.body.recent_visits, res.body.recent_minutes));
+    }
+  } catch { /* offline: no warning to give */ }
+}
+
+function showAmountAndConfirm(app, perk) {
   const isDiscount = perk.kind === 'discount';
   $('amount-form').hidden = !isDiscount;
   $('amount').value = '';
@@ -83,6 +133,10 @@ async function confirmRedemption(app) {
     if (amountFen === null) return;
     preview = price(amountFen, perk.discount_permille, perk.max_discount_fen ?? null);
   }
+  if (cur.shortCode && !app.online) {
+    showRefusal(app, 'short_code_offline', null);
+    return;
+  }
   cur.confirmed = true;
   app.lastSettled = cur.text;
   const confirmTs = performance.now();
@@ -91,7 +145,8 @@ async function confirmRedemption(app) {
   const record = {
     client_id: cur.client_id, token: cur.text, perk_id: perk.id, perk_title: perk.title, perk_kind: perk.kind,
     amount_fen: amountFen, preview, scanned_at: cur.scanned_at, day: shanghaiDay(Date.parse(cur.scanned_at)),
-    pass_id: cur.claims.pass_id, tier_name: cur.desc.tierName,
+    pass_id: cur.claims ? cur.claims.pass_id : null, tier_name: cur.desc ? cur.desc.tierName : '数字码',
+    ...(cur.shortCode ? { short_code: cur.shortCode } : {}),
   };
   if (!app.queue) {
     // No IndexedDB (a private window): nothing can be kept, so say so rather than pretend.
@@ -100,28 +155,31 @@ async function confirmRedemption(app) {
   }
   // Into the outbox first: from here on the redemption survives a closed tab or a dead network.
   await app.queue.add(record);
-  setCard('pending', '…', '正在提交', cur.desc.tierName);
+  setCard('pending', '…', '正在提交', record.tier_name);
   const result = await app.queue.sendOne(record, (r) => sendRedemption(app, r));
   recordRedemption(cur.client_id, confirmTs, result.state);
   $('amount').disabled = false;
   app.renderPending();
   if (app.current !== cur) return; // the cashier moved on; the list will show the outcome
-  showResult(result);
+  showResult(result, cur.perk);
 }
 
 const moneyLines = (r) => (r && r.amount_fen
   ? `<div class="result-money">应收 <strong>${formatFen(r.payable_fen)}</strong></div>`
     + `<div class="detail">原价 ${formatFen(r.amount_fen)} · 优惠 ${formatFen(r.discount_fen)}</div>` : '');
 
-function showResult(record) {
+function showResult(record, perk) {
   $('confirm').hidden = true;
   $('amount-form').hidden = true;
   $('next').textContent = '继续扫码';
   const note = $('verdict-note');
   if (record.state === 'synced') {
     const s = record.server;
-    setCard('ok', '✓', '核销成功', s.tier_name || record.tier_name);
+    const kind = HOLDER_KINDS[s.holder_kind] || '';
+    setCard('ok', '✓', '核销成功', [s.tier_name || record.tier_name, kind].filter(Boolean).join(' · '));
     $('verdict-card').dataset.code = 'recorded';
+    if (s.quota !== null && s.quota !== undefined) setQuota(quotaLine(s.quota, perk && perk.quota_unit));
+    if (s.recent_visits) setWarning(repeatWarning(s.recent_visits, s.recent_minutes));
     note.innerHTML = `${moneyLines(s)}<div class="detail">已记录 ${esc(shanghaiTime(s.recorded_at || new Date().toISOString()))}</div>`;
   } else if (record.state === 'refused') {
     const e = explain(record.problem.code, null, record.problem.message);
