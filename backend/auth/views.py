@@ -178,7 +178,7 @@ def list_devices():
 
 
 @bp.patch("/merchant/devices/<int:device_id>")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.input(DeviceRenameIn, arg_name="body")
 @bp.output(DeviceOut)
 @bp.doc(summary="重命名扫码设备", description="留痕审计。")
@@ -226,7 +226,7 @@ def create_cashier(body):
 
 
 @bp.patch("/merchant/staff/<int:staff_id>")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.input(StaffPatchIn, arg_name="body")
 @bp.output(StaffOut)
 @bp.doc(summary="停用或恢复收银员", description="停用立即生效（其所有登录随即失效）；只能管理本商户的收银员；留痕审计。")
@@ -237,7 +237,7 @@ def update_cashier(staff_id: int, body):
 
 
 @bp.post("/merchant/staff/<int:staff_id>/password")
-@bp.auth_required(auth, roles=["merchant_admin"])
+@bp.auth_required(auth, roles=roles.MERCHANT_ADMINS)
 @bp.input(PasswordResetIn, arg_name="body")
 @bp.output(StaffOut)
 @bp.doc(summary="重置收银员密码", description="其现有登录随即失效；只能管理本商户的收银员；留痕审计。")

@@ -34,7 +34,7 @@ def issue_pass(body):
 
 @bp.post("/short-code")
 @limiter.limit(lambda: current_app.config["RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT"], key_func=limits.account_key)
-@bp.auth_required(auth, roles=["citizen"])
+@bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.input(IssueIn, arg_name="body")
 @bp.output(ShortCodeOut, status_code=201)
 @bp.doc(summary="数字码", description="按需签发一个信用码，并给出 12 位数字码供收银员手动输入：与该码同时失效，"
