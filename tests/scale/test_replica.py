@@ -49,8 +49,9 @@ def on_primary(app) -> list[dict]:
 
 
 def ask_again(app) -> None:
-    """Forget the replica's standing, as a second passing does."""
-    app.extensions["replica_watch"].forget()
+    """Forget the replica's standing, as a second passing does (the watch is made on first use)."""
+    with app.app_context():
+        replica._watch().forget()
 
 
 def office_reads(app):
