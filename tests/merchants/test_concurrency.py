@@ -6,19 +6,18 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.merchants import service
 from backend.merchants.models import Redemption
 from backend.timeutil import local_day
-from tests.helpers import TEST_DB
+from tests.helpers import TEST_DB, body, race, recorded
 
 from .conftest import utc
 
@@ -67,33 +66,6 @@ def warm(url: Served, shop, perk: int) -> None:
                 return
         assert time.monotonic() < deadline, "the served app never cached the perk"
         time.sleep(0.05)
-
-
-def race(url: str, headers: dict, bodies: list[dict]) -> list[requests.Response]:
-    """Send every body at the same instant, each from its own session (its own connection)."""
-    barrier = threading.Barrier(len(bodies))
-
-    def send(sent):
-        with requests.Session() as session:
-            barrier.wait()
-            return session.post(f"{url}/api/redemptions", json=sent, headers=headers, timeout=30)
-
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        return list(pool.map(send, bodies))
-
-
-def recorded(perk: int, holder: int | None = None) -> int:
-    """Redemptions at the perk (of one holder: warm-ups redeem for others)."""
-    db.session.rollback()
-    query = select(func.count()).select_from(Redemption).where(Redemption.perk_id == perk)
-    if holder is not None:
-        query = query.where(Redemption.subject_id == holder)
-    return db.session.scalar(query)
-
-
-def body(token, perk, **fields):
-    return {"token": token, "perk_id": perk, "client_id": str(uuid.uuid4()), "scanned_at": utc().isoformat(),
-            "amount_fen": 10000, **fields}
 
 
 @pytest.mark.parametrize("redis_up, warmed", [(True, False), (True, True), (False, False)],
