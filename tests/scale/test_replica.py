@@ -19,7 +19,8 @@ from backend.office import cases
 
 from tests.helpers import statements_sent
 
-pytestmark = pytest.mark.replica
+# One primary and replica pair for the module: its tests stay on one xdist worker (scripts/test uses loadgroup).
+pytestmark = [pytest.mark.replica, pytest.mark.xdist_group("replica")]
 EVERYTHING = "c1.9223372036854775807.9223372036854775807.9223372036854775807"
 
 
@@ -91,6 +92,9 @@ def test_the_office_reads_the_replica_and_gets_the_primarys_answers(replica_app,
 
 def test_a_replica_past_its_lag_sends_reads_to_the_primary_and_delays_cases_without_skipping(
         replica_app, replica_pair):
+    redeem(replica_app, 400)  # a partner with redemptions to compare, whichever test ran before
+    replica_pair.wait_until_replayed()
+    ask_again(replica_app)
     before_health, before_stats, before_feed = office_reads(replica_app)
     replica_pair.replica.sql("select pg_wal_replay_pause()")
     try:
