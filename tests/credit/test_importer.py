@@ -130,12 +130,13 @@ def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(
 
 
 def upload(client, auth_header, body: str | bytes) -> dict:
-    """Upload an export through the office's API and wait for its job to end (or 5 s)."""
+    """Upload an export through the office's API and wait for its job to end (or 30 s: a job still
+    running when its test ends would write into the next test's job, whose id SQLite reuses)."""
     raw = body.encode() if isinstance(body, str) else body
     response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
                            data={"file": (io.BytesIO(raw), "export.csv")}, content_type="multipart/form-data")
     assert response.status_code == 202, response.json
-    for _ in range(100):
+    for _ in range(600):
         progress = client.get(f"/api/credit/imports/{response.json['id']}", headers=auth_header("office-admin")).json
         if progress["status"] not in {"pending", "running"}:
             break
