@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def start_import(*, app: Flask, upload, actor: str) -> ImportJob:
     job = ImportJob(kind="credit_subjects", status="pending")
     db.session.add(job)
     db.session.flush()
-    path = folder / f"{job.id}.csv"
+    # A random part too: job ids are per database, the folder is per checkout (two test runs, or two
+    # deployments on one disk, would otherwise write each other's upload).
+    path = folder / f"{job.id}-{secrets.token_hex(8)}.csv"
     upload.save(path)
     with path.open("rb") as handle:
         job.total_rows = max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
