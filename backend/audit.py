@@ -2,14 +2,14 @@
 written here with who, what and when, in the same transaction as the change."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtypes import BigId, UTCDateTime, utcnow
 from .extensions import db
-from .timeutil import SHANGHAI
+from .timeutil import day_start
 
 
 class AuditEntry(db.Model):
@@ -40,13 +40,9 @@ def entries(*, actor: str | None = None, action: str | None = None, day_from=Non
     if action:
         query = query.where(AuditEntry.action == action)
     if day_from:
-        query = query.where(AuditEntry.at >= _start_of(day_from))
+        query = query.where(AuditEntry.at >= day_start(day_from))
     if day_to:
-        query = query.where(AuditEntry.at < _start_of(day_to + timedelta(days=1)))
+        query = query.where(AuditEntry.at < day_start(day_to + timedelta(days=1)))
     if before:
         query = query.where(AuditEntry.id < before)
     return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
-
-
-def _start_of(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)

@@ -12,6 +12,11 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def day_start(day: date) -> datetime:
+    """The first moment of a local (Asia/Shanghai) day: date filters take [day_start(a), day_start(b + 1 day))."""
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 

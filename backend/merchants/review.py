@@ -9,7 +9,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
-from ..timeutil import SHANGHAI
+from ..timeutil import day_start
 from .models import FailedAttempt, Redemption, RedemptionConflict
 
 
@@ -51,11 +51,7 @@ def list_failed_attempts(*, day_from: date | None = None, day_to: date | None = 
     if partner_id:
         query = query.where(FailedAttempt.partner_id == partner_id)
     if day_from:
-        query = query.where(FailedAttempt.at >= _day_start(day_from))
+        query = query.where(FailedAttempt.at >= day_start(day_from))
     if day_to:
-        query = query.where(FailedAttempt.at < _day_start(day_to + timedelta(days=1)))
+        query = query.where(FailedAttempt.at < day_start(day_to + timedelta(days=1)))
     return list(db.session.scalars(query.order_by(FailedAttempt.id.desc()).limit(limit)))
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
