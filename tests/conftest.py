@@ -115,7 +115,7 @@ def token(app):
     def _token(role: str) -> str:
         result = runner.invoke(args=["demo", "token", role])
         assert result.exit_code == 0, result.output
-        return result.output.strip()
+        return result.stdout.strip()
 
     return _token
 

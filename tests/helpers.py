@@ -277,7 +277,7 @@ class Phone:
         if role not in self._tokens:
             result = self.app.test_cli_runner().invoke(args=["demo", "token", role])
             assert result.exit_code == 0, result.output
-            self._tokens[role] = result.output.strip()
+            self._tokens[role] = result.stdout.strip()
         return {"Authorization": f"Bearer {self._tokens[role]}"}
 
     def issue(self, role: str = "citizen", **body):

@@ -53,7 +53,7 @@ class Api:
             return self.device_token
         result = self.app.test_cli_runner().invoke(args=["demo", "token", demo_role])
         assert result.exit_code == 0, result.output
-        return result.output.strip()
+        return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,7 @@ def test_cashier_cannot_enrol_or_revoke(client, auth_header):
 def test_demo_enrolment_code_command(runner, client):
     result = runner.invoke(args=["demo", "enrolment-code"])
     assert result.exit_code == 0, result.output
-    code = result.output.strip()
+    code = result.stdout.strip()
     enrolled = client.post("/api/devices/enrol", json={"code": code, "name": "演示"})
     assert enrolled.status_code == 201 and enrolled.json["partner"]["name"] == "辣盆盆小龙虾饭店"
 

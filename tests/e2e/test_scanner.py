@@ -48,7 +48,7 @@ def enrol(page, app, live_server, token, runner, path="/scanner/"):
     if "/api/devices/enrol" in paths:
         result = runner.invoke(args=["demo", "enrolment-code"])
         assert result.exit_code == 0, result.output
-        page.fill("#enrol-code", result.output.strip().splitlines()[-1])
+        page.fill("#enrol-code", result.stdout.strip().splitlines()[-1])
         page.fill("#enrol-name", "收银台1")
         page.click("#enrol-submit")
         page.wait_for_selector("#screen-enrol", state="hidden")
@@ -298,7 +298,7 @@ def test_enrol_by_scanning_the_admins_code(app, live_server, launch, runner):
         pytest.skip("POST /api/devices/enrol is not in the API yet")
     result = runner.invoke(args=["demo", "enrolment-code"])
     assert result.exit_code == 0, result.output
-    code = result.output.strip().splitlines()[-1]
+    code = result.stdout.strip().splitlines()[-1]
     context = launch(code)
     page = context.new_page()
     page.goto(f"{live_server}/scanner/")

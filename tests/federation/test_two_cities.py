@@ -38,7 +38,7 @@ class City:
     def cli(self, *args) -> str:
         result = self.runner.invoke(args=list(args))
         assert result.exit_code == 0, result.output
-        return result.output.strip()
+        return result.stdout.strip()
 
     @property
     def trust_list_url(self) -> str:

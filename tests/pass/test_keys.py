@@ -41,7 +41,7 @@ def test_create_is_idempotent_and_list_shows_every_key(ring_app):
     assert key_statuses(phone.app) == before  # an active key exists: create adds none
     listing = phone.cli("pass-keys", "list")
     assert listing.exit_code == 0
-    lines = [line.split("\t") for line in listing.output.splitlines()]
+    lines = [line.split("\t") for line in listing.stdout.splitlines()]
     assert [LOCAL, "active", "private"] in [[int(f[0]), f[2], f[5]] for f in lines]
     assert [370781, "active", "public only"] in [[int(f[0]), f[2], f[5]] for f in lines]  # demo partner city
 

@@ -27,7 +27,7 @@ EVERYTHING = "c1.9223372036854775807.9223372036854775807.9223372036854775807"
 def token(app, role: str) -> dict:
     result = app.test_cli_runner().invoke(args=["demo", "token", role])
     assert result.exit_code == 0, result.output
-    return {"Authorization": f"Bearer {result.output.strip()}"}
+    return {"Authorization": f"Bearer {result.stdout.strip()}"}
 
 
 def redeem(app, amount_fen: int) -> None:
