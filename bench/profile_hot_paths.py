@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_hot_paths.py [--db postgresql|sqlite] [-n 3000] [--profile issue|redeem|ping]
     .venv/bin/python bench/profile_hot_paths.py --split redeem   # CPU per request of its parts (inclusive)
+    .venv/bin/python bench/profile_hot_paths.py --statements redeem   # the SQL one request sends
 
 Builds a fresh demo database (bench/harness.py), then times `GET /api/ping`, `POST /api/pass` and
 `POST /api/redemptions` (a fresh pass and client id each) through Flask's test client, printing the
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=3000)
     parser.add_argument("--profile", choices=["ping", "issue", "redeem"])
     parser.add_argument("--split", choices=["ping", "issue", "redeem"])
+    parser.add_argument("--statements", choices=["ping", "issue", "redeem"])
     args = parser.parse_args()
 
     from sqlalchemy import select
@@ -135,6 +137,17 @@ def main() -> None:
         for action in actions.values():  # warm: imports, pools, caches
             for _ in range(30):
                 action()
+        if args.statements:  # every engine's statements, the driver-level ones included
+            from sqlalchemy import event
+            from sqlalchemy.engine import Engine
+            sent: list[str] = []
+            event.listen(Engine, "before_cursor_execute", lambda *a: sent.append(f"{id(a[1]) % 997:3d} " + " ".join(a[2].split())[:160]))
+            for _ in range(args.n):
+                actions[args.statements]()
+            print(f"{args.statements}: {len(sent) / args.n:.2f} statements per request; the last request's:")
+            for statement in sent[-3 * round(len(sent) / args.n):]:
+                print("  " + statement)
+            return
         if args.split:
             spent = timed_parts(app, SPLITS[args.split])
             cpu = time.process_time()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib
 import hmac
@@ -24,9 +25,14 @@ def holder_alias(*, secret: str, partner_id: int, subject_id: int | None) -> str
     """
     if subject_id is None:
         return None
-    key = hmac.new(secret.encode(), b"holder-alias-v1", hashlib.sha256).digest()
-    digest = hmac.new(key, f"{partner_id}|{subject_id}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(digest).decode()[:6]
+    digest = hmac.new(_alias_key(secret), f"{partner_id}|{subject_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:5]).decode()[:6]  # base32 encodes 5-byte groups: the first group's 6 letters
+
+
+@functools.lru_cache(maxsize=4)
+def _alias_key(secret: str) -> bytes:
+    """The alias key derived from the app's secret (once per secret: every redemption's answer carries an alias)."""
+    return hmac.new(secret.encode(), b"holder-alias-v1", hashlib.sha256).digest()
 
 
 def history(*, partner_id: int, day: date, perk_id: int | None = None) -> tuple[list[Redemption], dict]:
