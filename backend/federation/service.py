@@ -241,7 +241,8 @@ def apply(payload: dict, *, partner: PartnerCity, actor: str, now: datetime) -> 
     partner.endpoint = endpoint if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")) else None
     partner.tiers = [{"level": tier["level"], "code": str(tier.get("code", "")), "name": str(tier.get("name", "")),
                       "criteria": [str(line) for line in tier.get("criteria") or []]}
-                     for tier in payload.get("tiers") or [] if isinstance(tier, dict) and isinstance(tier.get("level"), int)]
+                     for tier in payload.get("tiers") or []
+                     if isinstance(tier, dict) and isinstance(tier.get("level"), int)]
     partner.last_issued_at = payload["_issued_at"]
     partner.trusted_until = payload["_issued_at"] + timedelta(seconds=payload["max_age_seconds"])
     partner.last_synced_at, partner.last_error = now, None

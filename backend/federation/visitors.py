@@ -54,12 +54,14 @@ MAX_PASS_AGE = timedelta(days=7)
 
 # -- receiving side -------------------------------------------------------------------------------
 
-def judge(*, claims, text: str, limited: bool, own_issuer: int, secret: str, post=requests.post) -> tuple[int, str | None]:
+def judge(*, claims, text: str, limited: bool, own_issuer: int, secret: str,
+          post=requests.post) -> tuple[int, str | None]:
     """(our tier level, the visitor's day tag or None) for a verified partner city's pass.
 
     Raises DomainError: `tier_not_accepted` when the office has not mapped the pass's level to one of
     ours; `issuer_unreachable` when the perk is `limited` and no good tag came from the issuing city."""
-    issuer = read_outside_transaction(select(pass_models.Issuer.tier_map).where(pass_models.Issuer.code == claims.issuer))
+    Issuer = pass_models.Issuer
+    issuer = read_outside_transaction(select(Issuer.tier_map).where(Issuer.code == claims.issuer))
     ours = ((issuer[0].tier_map if issuer else None) or {}).get(str(claims.tier))
     if ours is None:
         raise DomainError(ErrorCode.TIER_NOT_ACCEPTED)
@@ -118,7 +120,8 @@ def _checked_answer(answer, *, pinned: bytes, claims, own_issuer: int) -> str | 
 
 def tag_key(secret: str) -> bytes:
     """The key of this city's visitor tags, derived from PASS_KEY_SECRET (never leaves the city)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"xinyongma visitor day tags").derive(secret.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"xinyongma visitor day tags").derive(secret.encode())
 
 
 def day_tag(*, key: bytes, holder_id: int, receiving_issuer: int, day) -> str:

@@ -119,7 +119,8 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         # 3. The perk's rules, from memory, judged on the tier the pass shows; 4. the price.
         perk = PERK_FACTS.get_or_load((request.perk_id, attempt.day), lambda: _read_perk(request.perk_id, attempt.day))
         if subject_id is None and visitor is not None:  # a partner city's pass: its tier here, its day tag
-            tier, tag = visitor(claims=claims, text=text, limited=bool(perk and perk.rules.limit_per_holder_per_day))
+            limited = bool(perk and perk.rules.partner_id == request.partner_id and perk.rules.limit_per_holder_per_day)
+            tier, tag = visitor(claims=claims, text=text, limited=limited)
             attempt = replace(attempt, claims=replace(claims, tier=tier), visitor_tag=tag)
         try:  # optimistically the holder's first use that day: if slot 1 is taken, nothing is written
             row = _row(attempt, perk, tier_level=attempt.claims.tier, day_slot=1)

@@ -79,14 +79,15 @@ class City:
             "token": pass_token, "perk_id": perk_id, "client_id": str(uuid.uuid4()),
             "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 10000})
 
-    def once_a_day_perk(self) -> int:
-        """A free entry at the demo cashier's restaurant, once per holder per day (made on first use)."""
+    def once_a_day_perk(self, times: int = 1) -> int:
+        """A perk at the demo cashier's restaurant, `times` per holder per day (made on first use)."""
         with self.app.app_context():
             partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
-            perk = db.session.scalar(select(Perk).where(Perk.partner_id == partner.id, Perk.kind == "free_entry"))
+            perk = db.session.scalar(select(Perk).where(Perk.partner_id == partner.id, Perk.kind == "free_entry",
+                                                        Perk.limit_per_holder_per_day == times))
             if perk is None:
-                perk = Perk(partner_id=partner.id, kind="free_entry", title="每日一次免费小食",
-                            limit_per_holder_per_day=1)
+                perk = Perk(partner_id=partner.id, kind="free_entry", title=f"每日{times}次免费小食",
+                            limit_per_holder_per_day=times)
                 db.session.add(perk)
                 db.session.commit()
             return perk.id
@@ -251,6 +252,9 @@ def test_a_once_a_day_perk_holds_for_visitors_without_naming_them(two_cities):
     again = shijiazhuang.redeem(zhaodong.issue_for(first), perk_id)  # a fresh pass of the same visitor
     assert again.status_code == 409 and again.json["code"] == "limit_reached", again.json
     assert shijiazhuang.redeem(zhaodong.issue_for(second), perk_id).status_code == 201
+    # Twice a day: the visitor's second use takes the second slot, the third is refused.
+    twice = shijiazhuang.once_a_day_perk(2)
+    assert [shijiazhuang.redeem(zhaodong.issue_for(second), twice).status_code for _ in range(3)] == [201, 201, 409]
     # A perk without a limit asks nothing of the issuing city and takes the same visitor again.
     assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
     assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
@@ -262,7 +266,8 @@ def test_a_once_a_day_perk_holds_for_visitors_without_naming_them(two_cities):
         assert len(limited) == 2 and all(row.subject_id is None for row in rows)
         tags = [row.visitor_tag for row in limited]
         assert len(set(tags)) == 2 and all(len(tag) == 32 for tag in tags)
-        assert [row.visitor_tag for row in rows if row.perk_id != perk_id] == [None, None]
+        assert [(row.visitor_tag, row.day_slot) for row in rows if row.perk_id == twice] == [(tags[1], 1), (tags[1], 2)]
+        assert [row.visitor_tag for row in rows if row.perk_id not in (perk_id, twice)] == [None, None]
     # The case feed names the issuing city for the visitors' redemptions and for the refusal.
     cases = [case for case in shijiazhuang.cases() if case["perk_id"] == perk_id and case["kind"] != "void"]
     assert [(case["kind"], case["issuer"], case["code"]) for case in cases] == [
