@@ -1,7 +1,7 @@
 """The city's federation signing key, and the partner cities it trusts (each with a pinned key)."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -32,4 +32,6 @@ class PartnerCity(db.Model):
     trusted_until: Mapped[object | None] = mapped_column(UTCDateTime)  # that list's issue time + its max age
     last_synced_at: Mapped[object | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    endpoint: Mapped[str | None] = mapped_column(String(512))  # its federation endpoint, from its list
+    tiers: Mapped[list | None] = mapped_column(JSON)  # its tier levels and what they mean, from its list
     added_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

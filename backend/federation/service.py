@@ -237,6 +237,12 @@ def apply(payload: dict, *, partner: PartnerCity, actor: str, now: datetime) -> 
             key.status, key.revoked_at = "revoked", now
             changes.append(f"密钥 {code}/{kid} 不在列表中：吊销")
     partner.issuer_code, partner.name = code, payload.get("name")
+    endpoint = payload.get("endpoint")
+    partner.endpoint = endpoint if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")) else None
+    partner.tiers = [{"level": tier["level"], "code": str(tier.get("code", "")), "name": str(tier.get("name", "")),
+                      "criteria": [str(line) for line in tier.get("criteria") or []]}
+                     for tier in payload.get("tiers") or []
+                     if isinstance(tier, dict) and isinstance(tier.get("level"), int)]
     partner.last_issued_at = payload["_issued_at"]
     partner.trusted_until = payload["_issued_at"] + timedelta(seconds=payload["max_age_seconds"])
     partner.last_synced_at, partner.last_error = now, None
@@ -298,3 +304,53 @@ def sync_all(*, own_issuer: int, actor: str, now: datetime | None = None, fetch=
         except TrustListRejected as rejected:
             results[partner.url] = f"未采用：{rejected.reason}"
     return results
+
+
+# -- the office's view of partners, and the tier mapping ------------------------------------------
+
+class NotFound(Exception):
+    pass
+
+
+def partners() -> list[dict]:
+    """Every partner city with its state, its tier levels and what the office mapped each to."""
+    ours = {tier.level: tier for tier in db.session.scalars(select(Tier))}
+    rows = []
+    for partner in db.session.scalars(select(PartnerCity).order_by(PartnerCity.id)):
+        issuer = db.session.get(pass_models.Issuer, partner.issuer_code) if partner.issuer_code else None
+        mapping = (issuer.tier_map if issuer else None) or {}
+        rows.append({
+            "id": partner.id, "url": partner.url, "issuer": partner.issuer_code, "name": partner.name,
+            "trusted": bool(issuer and issuer.trusted), "trusted_until": iso(partner.trusted_until),
+            "last_synced_at": iso(partner.last_synced_at), "last_error": partner.last_error,
+            "tiers": [{**tier, "maps_to": ours[mapping[str(tier["level"])]].code
+                       if mapping.get(str(tier["level"])) in ours else None}
+                      for tier in partner.tiers or []],
+        })
+    return rows
+
+
+def set_tier_map(*, partner_id: int, mapping: dict, actor: str) -> dict:
+    """Map the partner's tier levels to ours: {their level: our tier code, or None for not accepted}.
+
+    A level left out is not accepted. Audited with the mapping before and after. Raises NotFound, or
+    ValueError naming what does not fit (a level the partner does not publish, a code we do not have)."""
+    partner = db.session.get(PartnerCity, partner_id)
+    if partner is None or partner.issuer_code is None:
+        raise NotFound()
+    theirs = {str(tier["level"]) for tier in partner.tiers or []}
+    ours = {tier.code: tier.level for tier in db.session.scalars(select(Tier))}
+    new = {}
+    for level, code in mapping.items():
+        if str(level) not in theirs:
+            raise ValueError(f"对方城市没有等级 {level}")
+        if code is not None and code not in ours:
+            raise ValueError(f"本市没有信用等级 {code}")
+        new[str(level)] = ours[code] if code is not None else None
+    issuer = db.session.get(pass_models.Issuer, partner.issuer_code)
+    before, issuer.tier_map = issuer.tier_map, new
+    audit.record(actor=actor, action="federation.tier_map", target=f"partner_city:{partner.id}",
+                 detail={"issuer": partner.issuer_code, "before": before, "after": new})
+    db.session.commit()
+    pass_context.key_ring_changed()  # the key list carries the mapping: scanners fetch it anew
+    return next(row for row in partners() if row["id"] == partner_id)

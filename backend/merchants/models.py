@@ -85,6 +85,11 @@ class Redemption(db.Model):
     partner_id: Mapped[int] = mapped_column(BigId)
     # None for a partner city's pass: only its issuer can open the holder reference.
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"))
+    # The pass's issuer (this city or a partner city: statistics and the case feed by issuing city),
+    # and for a partner city's pass at a limited perk the visitor's day tag from that city, which
+    # stands in for subject_id in the daily limit (docs/federation.md).
+    issuer_code: Mapped[int | None] = mapped_column(Integer)
+    visitor_tag: Mapped[str | None] = mapped_column(String(32))
     holder_kind: Mapped[str] = mapped_column(String(16))
     tier_level: Mapped[int] = mapped_column(Integer)
     amount_fen: Mapped[int | None] = mapped_column(Integer)
@@ -110,6 +115,7 @@ class Redemption(db.Model):
         ForeignKeyConstraint(["perk_id", "partner_id"], ["perks.id", "perks.partner_id"]),
         UniqueConstraint("pass_id", "perk_id"),
         UniqueConstraint("perk_id", "subject_id", "local_day", "day_slot"),
+        UniqueConstraint("perk_id", "visitor_tag", "local_day", "day_slot"),
         CheckConstraint("status in ('recorded', 'voided')", name="status"),
         # Without a scan: a merchant's day (its history and today's totals, asked by every scanner)
         # and the office's range of days across partners (statistics, exports).
@@ -132,6 +138,7 @@ class FailedAttempt(db.Model):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_staff.id"))
     pass_id: Mapped[str | None] = mapped_column(String(32))
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("credit_subjects.id"))
+    issuer_code: Mapped[int | None] = mapped_column(Integer)  # of a pass that verified
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     scanned_at: Mapped[object | None] = mapped_column(UTCDateTime)
 

@@ -22,7 +22,7 @@ price rounded half up to the fen; discount_fen = amount_fen - payable_fen, then 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from types import SimpleNamespace
 
@@ -75,6 +75,7 @@ class Attempt:
     day: date  # the local day of the scan: daily limits count by it
     offline: bool
     now: datetime
+    visitor_tag: str | None = None  # a partner city's visitor at a limited perk: counts as subject_id does
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,20 @@ class RedeemOutcome:
 
 
 def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_levels=None,
-           now: datetime | None = None, could_have_been_offline=lambda *, at, now: True) -> RedeemOutcome:
+           now: datetime | None = None, could_have_been_offline=lambda *, at, now: True, visitor=None) -> RedeemOutcome:
     """Verify, check standing and rules, and record exactly one redemption (or raise with the reason).
 
     Raises DomainError; every refusal except a replayed client id is also written to failed_attempts.
     A client id seen before is found on the way out, when nothing could be written or a check
     refuses, and then the first answer is returned instead. `could_have_been_offline(at=, now=)`
     says whether this request's scanner was out of touch at `at` (the view asks auth's contacts).
+    `visitor(claims=, text=, limited=)` gives a partner city's pass its tier here and, at a limited
+    perk, the visitor's day tag, or refuses (backend/federation/visitors.py, handed in by the view).
     """
     now = now or utcnow()
     delay = (now - request.scanned_at).total_seconds()
     offline = request.queued or delay > OFFLINE_AFTER_SECONDS
-    pass_id = subject_id = None
+    pass_id = subject_id = issuer_code = None
     try:
         if delay < -ctx.skew:
             raise DomainError(ErrorCode.VALIDATION_ERROR, "扫码时间晚于服务器时间")
@@ -109,14 +112,18 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         text = request.token if request.short_code is None else short_codes.take(request.short_code)  # spent now
         claims = pass_service.verify(ctx=ctx, text=text, tier_levels=tier_levels or credit_tier_levels(),
                                      now=int(min(now, request.scanned_at).timestamp()))
-        pass_id = claims.pass_id
+        pass_id, issuer_code = claims.pass_id, claims.issuer
         # 2. Open the seal: whose pass it is.
         subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
         attempt = Attempt(request, claims, subject_id, local_day(request.scanned_at), offline, now)
         # 3. The perk's rules, from memory, judged on the tier the pass shows; 4. the price.
         perk = PERK_FACTS.get_or_load((request.perk_id, attempt.day), lambda: _read_perk(request.perk_id, attempt.day))
+        if subject_id is None and visitor is not None:  # a partner city's pass: its tier here, its day tag
+            limited = bool(perk and perk.rules.partner_id == request.partner_id and perk.rules.limit_per_holder_per_day)
+            tier, tag = visitor(claims=claims, text=text, limited=limited)
+            attempt = replace(attempt, claims=replace(claims, tier=tier), visitor_tag=tag)
         try:  # optimistically the holder's first use that day: if slot 1 is taken, nothing is written
-            row = _row(attempt, perk, tier_level=claims.tier, day_slot=1)
+            row = _row(attempt, perk, tier_level=attempt.claims.tier, day_slot=1)
         except DomainError:
             row = None  # refused on what the pass shows: the standing now may differ (judged again below)
         # 5. Record, if the holder's standing is still what the pass shows and no unique key is taken.
@@ -141,7 +148,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         refusal = _taken(request, pass_id=pass_id, offline=offline)
     elif refusal.detail.get("reason") == "holder":
         subject_id = None  # the reference opened to no holder row: nothing to point the attempt at
-    _record_failure(request, refusal, pass_id=pass_id, subject_id=subject_id, offline=offline)
+    _record_failure(request, refusal, pass_id=pass_id, subject_id=subject_id, offline=offline, issuer_code=issuer_code)
     raise refusal
 
 
@@ -188,10 +195,11 @@ def _row(attempt: Attempt, perk: PerkFacts | None, *, tier_level: int, day_slot:
         amount = request.amount_fen
         payable, discount = price(amount_fen=amount, discount_permille=rules.discount_permille,
                                   max_discount_fen=rules.max_discount_fen)
-    limited = rules.limit_per_holder_per_day and attempt.subject_id is not None
+    limited = rules.limit_per_holder_per_day and (attempt.subject_id is not None or attempt.visitor_tag is not None)
     return {
         "client_id": request.client_id, "pass_id": attempt.claims.pass_id, "perk_id": rules.id,
-        "partner_id": rules.partner_id, "subject_id": attempt.subject_id, "holder_kind": attempt.claims.kind,
+        "partner_id": rules.partner_id, "subject_id": attempt.subject_id, "issuer_code": attempt.claims.issuer,
+        "visitor_tag": attempt.visitor_tag, "holder_kind": attempt.claims.kind,
         "tier_level": tier_level, "amount_fen": amount, "payable_fen": payable, "discount_fen": discount,
         "quota": _quota_for(rules.quota_by_tier, tier_level) if rules.quota_by_tier else None,
         "status": "recorded", "offline": attempt.offline, "scanned_at": request.scanned_at,
@@ -258,6 +266,12 @@ _EVERY_FACT = _PERK.add_columns(
     select(func.count()).where(*_SAME_HOLDER_DAY, Redemption.status == "recorded").scalar_subquery().label("used"),
     select(func.max(Redemption.day_slot)).where(*_SAME_HOLDER_DAY).scalar_subquery().label("max_slot"),
 ).outerjoin(CreditSubject, CreditSubject.id == bindparam("subject_id"))
+# The same for a partner city's visitor: no holder row here; their day tag counts their uses.
+_SAME_VISITOR_DAY = (Redemption.perk_id == bindparam("perk_id"), Redemption.visitor_tag == bindparam("visitor_tag"),
+                     Redemption.local_day == bindparam("day", type_=Date))
+_EVERY_VISITOR_FACT = _PERK.add_columns(
+    select(func.count()).where(*_SAME_VISITOR_DAY, Redemption.status == "recorded").scalar_subquery().label("used"),
+    select(func.max(Redemption.day_slot)).where(*_SAME_VISITOR_DAY).scalar_subquery().label("max_slot"))
 
 
 def _read_perk(perk_id: int, day: date) -> PerkFacts | None:
@@ -284,8 +298,9 @@ def _record_under_lock(attempt: Attempt) -> Redemption | None:
         try:
             if subject_id is not None:
                 _lock_subject(subject_id)  # the facts are read after the lock: they include every earlier turn
-            facts = db.session.execute(_EVERY_FACT, {"perk_id": request.perk_id, "subject_id": subject_id,
-                                                     "day": attempt.day}).first()
+            facts = db.session.execute(_EVERY_FACT if attempt.visitor_tag is None else _EVERY_VISITOR_FACT, {
+                "perk_id": request.perk_id, "subject_id": subject_id, "visitor_tag": attempt.visitor_tag,
+                "day": attempt.day}).first()
             if facts is None or facts.partner_id != request.partner_id:
                 raise DomainError(ErrorCode.PERK_UNAVAILABLE, "本商户没有该优惠")
             tier_level = attempt.claims.tier
@@ -297,7 +312,7 @@ def _record_under_lock(attempt: Attempt) -> Redemption | None:
                 tier_level = facts.holder_tier  # the standing now decides, not the tier printed in the pass
             row = _row(attempt, _perk_facts_of(facts), tier_level=tier_level, day_slot=(facts.max_slot or 0) + 1)
             limit = facts.limit_per_holder_per_day
-            if limit and subject_id is not None and facts.used >= limit:
+            if limit and (subject_id is not None or attempt.visitor_tag is not None) and facts.used >= limit:
                 return None  # the day is full, or this pass is a replay: the caller names which
             redemption = Redemption(**row)
             db.session.add(redemption)
@@ -388,12 +403,13 @@ def _taken(request: RedeemRequest, *, pass_id, offline: bool) -> DomainError:
     return DomainError(ErrorCode.PASS_ALREADY_USED, CONFLICT_MESSAGE, conflict_id=conflict.id)
 
 
-def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None, subject_id=None, offline=False):
+def _record_failure(request: RedeemRequest, error: DomainError, *, pass_id=None, subject_id=None, offline=False,
+                    issuer_code=None):
     db.session.rollback()
     db.session.add(FailedAttempt(
         code=error.code, reason=error.detail.get("reason"), client_id=request.client_id,
         partner_id=request.partner_id, perk_id=request.perk_id, device_id=request.device_id,
         staff_id=request.staff_id, pass_id=pass_id, subject_id=subject_id, offline=offline,
-        scanned_at=request.scanned_at,
+        scanned_at=request.scanned_at, issuer_code=issuer_code,
     ))
     db.session.commit()

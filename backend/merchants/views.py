@@ -73,7 +73,9 @@ def redeem(body):
                              offline_window_hours=config["OFFLINE_SYNC_WINDOW_HOURS"],
                              could_have_been_offline=functools.partial(contacts.could_have_been_offline,
                                                                        device_id=request.device_id,
-                                                                       staff_id=request.staff_id))
+                                                                       staff_id=request.staff_id),
+                             # A partner city's pass (多地互认): federation, above us, hands in its judge.
+                             visitor=current_app.extensions.get("federation_visitor"))
     redemption, minutes = outcome.redemption, config["REPEAT_VISIT_MINUTES"]
     body = {**redemption_json(redemption, levels), "holder_kind": redemption.holder_kind,
             "holder_alias": redemption_history.holder_alias(secret=config["SECRET_KEY"],

@@ -134,16 +134,22 @@ class _Facts:
         partner = self.partners.get(row.partner_id, (None, None))
         return {"kind": "refusal", "at": iso(row.at), "partner": partner[0], "perk_id": row.perk_id,
                 "scenario": partner[1], "tier": None, "holder_kind": None, "subject_key": None,
-                "issuer": self.issuer_code if row.subject_id is not None else None, "amount_fen": None,
+                "issuer": self._issuer(row), "amount_fen": None,
                 "discount_fen": None, "code": row.code, "offline": row.offline}
 
     def _redemption(self, kind: str, row: Redemption, *, at: datetime) -> dict:
         partner = self.partners.get(row.partner_id, (None, None))
         return {"kind": kind, "at": iso(at), "partner": partner[0], "perk_id": row.perk_id, "scenario": partner[1],
                 "tier": self.tiers.get(row.tier_level), "holder_kind": row.holder_kind, "subject_key": None,
-                # A partner city's pass opens to no holder here (subject_id None): its issuer is not ours.
-                "issuer": self.issuer_code if row.subject_id is not None else None,
+                "issuer": self._issuer(row),
                 "amount_fen": row.amount_fen, "discount_fen": row.discount_fen, "code": None, "offline": row.offline}
+
+    def _issuer(self, row) -> int | None:
+        """The pass's issuing city, as recorded (a partner city's for a visitor); rows from before it
+        was recorded name ours when they have a holder here."""
+        if row.issuer_code is not None:
+            return row.issuer_code
+        return self.issuer_code if row.subject_id is not None else None
 
     def _empty(self, kind: str, at: datetime) -> dict:
         return {"kind": kind, "at": iso(at), "partner": None, "perk_id": None, "scenario": None, "tier": None,

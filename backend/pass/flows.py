@@ -47,6 +47,8 @@ def public_key_list(*, skew: int) -> dict:
                      "status": key.status, "not_before": iso(key.not_before), "not_after": iso(key.not_after)}
                     for key in issuer.keys
                 ],
+                # A partner city's levels as ours, so that offline verification maps them as the server does.
+                **({} if issuer.local else {"tier_map": issuer.tier_map or {}}),
             }
             for issuer in issuers
         ],

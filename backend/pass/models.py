@@ -1,7 +1,7 @@
 """Issuers (this city and trusted partner cities) and the Ed25519 key ring."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -16,6 +16,9 @@ class Issuer(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     local: Mapped[bool] = mapped_column(Boolean, default=False)
     trusted: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A partner issuer's tier levels as ours: {"their level": our level, or None for not accepted}
+    # (set by the office through backend/federation; a level not named is not accepted). None for ours.
+    tier_map: Mapped[dict | None] = mapped_column(JSON)
     keys: Mapped[list["PassKey"]] = relationship(back_populates="issuer", order_by="PassKey.kid")
 
 

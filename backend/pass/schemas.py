@@ -37,6 +37,8 @@ class IssuerOut(Schema):
     name = String()
     local = Boolean()
     keys = List(Nested(KeyOut))
+    tier_map = Dict(keys=String(), values=Integer(allow_none=True), metadata={
+        "description": "互认城市（local 为 false）的信用等级对应本市等级：{对方等级: 本市等级或 null（不认可）}；未列出的等级不认可"})
 
 
 class KeyListOut(Schema):

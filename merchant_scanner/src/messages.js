@@ -12,6 +12,8 @@ const CODES = {
   pass_key_revoked: { title: '签发密钥已作废', hint: '此码不能使用，请让顾客刷新信用码' },
   perk_unavailable: { title: '本优惠当前不可用', hint: '优惠已停用、不在有效期或今天不适用（如节假日）' },
   limit_reached: { title: '已达到使用次数上限', hint: '该顾客今天在本店已享受过此优惠' },
+  tier_not_accepted: { title: '外地信用等级不适用', hint: '本市不认可签发城市的这一信用等级，请按原价办理' },
+  issuer_unreachable: { title: '暂时无法核对使用次数', hint: '联系不上签发城市，本次不能享受此优惠，请稍后再试' },
   offline_too_late: { title: '离线记录上传太晚', hint: '超过了离线补传时限，服务器未记录' },
   offline_time_implausible: { title: '离线记录时间不符', hint: '扫码时间与本机的联网记录不符（那时本机在线或尚未启用），服务器未记录；如有疑问请联系信用办' },
   void_window_closed: { title: '已超过撤销时限', hint: '核销超过 15 分钟后只能由信用办撤销' },

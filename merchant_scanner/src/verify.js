@@ -83,7 +83,8 @@ export function parseKeyList(json, { isValidKey }) {
       const key = readKey(k, isValidKey);
       if (key) keys.set(Number(k.kid), key);
     }
-    issuers.set(Number(entry.issuer), { name: entry.name || String(entry.issuer), keys });
+    issuers.set(Number(entry.issuer), { name: entry.name || String(entry.issuer), keys,
+      local: entry.local !== false, tierMap: entry.local === false ? readTierMap(entry.tier_map) : null });
   }
   // `tier_levels` maps level -> code (rule 9 knows a level by it), `tiers` code -> name.
   const tierLevels = new Map();
@@ -179,6 +180,29 @@ export async function verifyPass(text, { trust, now, verifyEd25519, skew = trust
   if (claims.issued_at > now + skew) throw new PassRejected('pass_not_yet_valid', 'not_yet_valid');
   if (now >= claims.expires_at + skew) throw new PassRejected('pass_expired', 'expired');
   return claims;
+}
+
+// A partner city's levels as ours (docs/federation.md): {"their level": our level or null}. A level
+// not named, or anything but a whole number there, is not accepted.
+function readTierMap(json) {
+  const map = new Map();
+  for (const [level, ours] of Object.entries(json && typeof json === 'object' ? json : {})) {
+    if (/^\d+$/.test(level) && Number.isInteger(ours) && ours >= 1) map.set(Number(level), ours);
+  }
+  return map;
+}
+
+/**
+ * After rules 1-12: a partner city's pass at the level this city's office mapped its level to, as
+ * the server takes it, or PassRejected('tier_not_accepted') when its level is not accepted here.
+ * This city's own passes are returned as they are.
+ */
+export function asLocalTier(claims, trust) {
+  const issuer = trust.issuers.get(claims.issuer);
+  if (!issuer || !issuer.tierMap) return claims;
+  const ours = issuer.tierMap.get(claims.tier);
+  if (ours === undefined || !trust.tierLevels.has(ours)) throw new PassRejected('tier_not_accepted', 'tier');
+  return { ...claims, tier: ours, issuer_tier: claims.tier };
 }
 
 /** What the verdict screen shows of verified claims: names, never identity. */

@@ -9,7 +9,7 @@ import { sha512 } from '@noble/hashes/sha2.js';
 
 import { b45decode, b45encode, Base45Error } from '../src/base45.js';
 import {
-  verifyPass, parseKeyList, PassRejected, describeClaims, decodeUnverified, base64urlDecode,
+  verifyPass, parseKeyList, PassRejected, describeClaims, decodeUnverified, base64urlDecode, asLocalTier,
 } from '../src/verify.js';
 import { webCryptoVerifier, nobleVerifier, webCryptoSupportsEd25519, publicKeyCheck } from '../src/ed25519.js';
 
@@ -94,6 +94,28 @@ test('the key list from the API (ISO times, tier names) parses into the same tru
   assert.equal(t.tierLevels.get(4), 'red_list');
   const d = describeClaims({ issuer: 230184, tier: 4, kind: 'company' }, t);
   assert.deepEqual(d, { tierCode: 'red_list', tierName: '守信红名单', kindName: '企业', issuerName: '肇东市信用办' });
+});
+
+test('a partner city\'s level is taken as the level this city mapped it to, or refused', () => {
+  const t = parseKeyList({
+    issuers: [
+      { issuer: 230184, name: '肇东', local: true, keys: [] },
+      { issuer: 130100, name: '石家庄', local: false, keys: [], tier_map: { 1: null, 2: 1, 3: 2, 4: 9, x: 1 } },
+      { issuer: 110100, name: '北京', local: false, keys: [] },
+    ],
+    tiers: { basic: '守信', good: '诚信良好' },
+    tier_levels: { 1: 'basic', 2: 'good' },
+  }, { isValidKey });
+  const home = { issuer: 230184, tier: 2, kind: 'person' };
+  assert.equal(asLocalTier(home, t), home);
+  const visitor = asLocalTier({ issuer: 130100, tier: 3, kind: 'person' }, t);
+  assert.equal(visitor.tier, 2);
+  assert.equal(describeClaims(visitor, t).tierName, '诚信良好');
+  assert.equal(asLocalTier({ issuer: 130100, tier: 2, kind: 'person' }, t).tier, 1);
+  for (const [issuer, tier] of [[130100, 1], [130100, 4], [130100, 5], [110100, 1]]) {
+    assert.throws(() => asLocalTier({ issuer, tier, kind: 'person' }, t),
+      (e) => e instanceof PassRejected && e.code === 'tier_not_accepted', `${issuer}/${tier}`);
+  }
 });
 
 test('base45 round-trips and rejects like RFC 9285 says', () => {

@@ -134,6 +134,10 @@ RULES: dict[tuple[str, str], dict] = {
     # the merchant's statement, federation
     ("GET", "/api/merchant/statement"): allow("merchant_admin"),
     ("GET", "/api/federation/trust-list"): PUBLIC,
+    # A partner city's server, proven by the signature in the body (backend/federation/visitors.py), not a session.
+    ("POST", "/api/federation/visitor-tag"): PUBLIC,
+    ("GET", "/api/federation/partners"): allow(*OFFICE),
+    ("PUT", "/api/federation/partners/<int:partner_id>/tier-map"): allow("office_admin"),
 }
 
 # Sample path values: harmless ones (ids that do not exist, a day not in any calendar) so that the

@@ -2,6 +2,7 @@
 prefixes, two issuer codes (230184 肇东市 and 130100 石家庄市), exchanging signed trust lists."""
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import uuid
@@ -15,17 +16,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from backend.credit.models import CreditSubject
 from backend.extensions import db
 from backend.federation import service
 from backend.federation.models import PartnerCity
-from backend.merchants.models import Partner
+from backend.merchants.models import FailedAttempt, Partner, Perk, Redemption
 from backend.audit import AuditEntry
 from tests.helpers import Gunicorn, app_maker, fresh_database
 
 pytestmark = pytest.mark.slow
+pass_service = importlib.import_module("backend.pass.service")
+pass_codec = importlib.import_module("backend.pass.codec")
+SAME_LEVELS = {"1": "basic", "2": "good", "3": "excellent", "4": "red_list"}
 
 ZHAODONG = {"ISSUER_CODE": 230184, "ISSUER_NAME": "肇东市社会信用体系建设领导小组办公室"}
-SHIJIAZHUANG = {"ISSUER_CODE": 130100, "ISSUER_NAME": "石家庄市社会信用体系建设领导小组办公室"}
+SHIJIAZHUANG = {"ISSUER_CODE": 130100, "ISSUER_NAME": "石家庄市社会信用体系建设领导小组办公室",
+                "CASE_FEED_SETTLE_SECONDS": 0}
 
 
 class City:
@@ -50,14 +56,57 @@ class City:
         assert answer.status_code == 201, answer.json
         return answer.json["token"]
 
-    def redeem(self, pass_token: str):
-        cashier = self.cli("demo", "token", "cashier")
+    def issue_for(self, subject_id: int) -> str:
+        """A real pass of this city for another of its holders (the demo signs in one citizen only)."""
         with self.app.app_context():
-            partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
-            perk_id = partner.perks[0].id
+            subject = db.session.get(CreditSubject, subject_id)
+            return pass_service.issue(ctx=service.pass_context.key_context(), holder_id=subject.id,
+                                      holder_kind=subject.kind, tier_level=subject.tier_level).token
+
+    def eligible_people(self, count: int) -> list[int]:
+        with self.app.app_context():
+            return list(db.session.scalars(select(CreditSubject.id).where(
+                CreditSubject.kind == "person", CreditSubject.tier_level >= 1, CreditSubject.black_listed.is_(False))
+                .order_by(CreditSubject.id).limit(count)))
+
+    def redeem(self, pass_token: str, perk_id: int | None = None):
+        cashier = self.cli("demo", "token", "cashier")
+        if perk_id is None:
+            with self.app.app_context():
+                partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
+                perk_id = partner.perks[0].id
         return self.client.post("/api/redemptions", headers={"Authorization": f"Bearer {cashier}"}, json={
             "token": pass_token, "perk_id": perk_id, "client_id": str(uuid.uuid4()),
             "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 10000})
+
+    def once_a_day_perk(self, times: int = 1) -> int:
+        """A perk at the demo cashier's restaurant, `times` per holder per day (made on first use)."""
+        with self.app.app_context():
+            partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
+            perk = db.session.scalar(select(Perk).where(Perk.partner_id == partner.id, Perk.kind == "free_entry",
+                                                        Perk.limit_per_holder_per_day == times))
+            if perk is None:
+                perk = Perk(partner_id=partner.id, kind="free_entry", title=f"每日{times}次免费小食",
+                            limit_per_holder_per_day=times)
+                db.session.add(perk)
+                db.session.commit()
+            return perk.id
+
+    def map_tiers(self, mapping: dict):
+        """The office maps the partner's tier levels to ours (PUT .../tier-map as the office admin)."""
+        admin = self.cli("demo", "token", "office-admin")
+        with self.app.app_context():
+            partner_id = self.partner().id
+        answer = self.client.put(f"/api/federation/partners/{partner_id}/tier-map",
+                                 headers={"Authorization": f"Bearer {admin}"}, json={"tier_map": mapping})
+        assert answer.status_code == 200, answer.json
+        return answer.json
+
+    def cases(self) -> list[dict]:
+        analyst = self.cli("demo", "token", "office-analyst")
+        answer = self.client.get("/api/office/cases?limit=500", headers={"Authorization": f"Bearer {analyst}"})
+        assert answer.status_code == 200, answer.json
+        return answer.json["cases"]
 
     def keys(self) -> dict:
         return {issuer["issuer"]: {key["kid"]: key["status"] for key in issuer["keys"]}
@@ -144,26 +193,103 @@ def refused(city: City, url_document, *, now=None) -> str:
         return rejected.value.reason
 
 
-def test_two_cities_trust_each_other_and_a_visitor_redeems(two_cities):
-    zhaodong, shijiazhuang = two_cities
-    # Keys are exchanged out of band, then each registers the other with the pinned key.
+def exchange(zhaodong: City, shijiazhuang: City) -> None:
+    """Keys are exchanged out of band, then each registers the other with the pinned key and syncs."""
     shijiazhuang.cli("federation", "add", zhaodong.trust_list_url, zhaodong.cli("federation", "key"))
     zhaodong.cli("federation", "add", shijiazhuang.trust_list_url, shijiazhuang.cli("federation", "key"))
     assert "已同步" in shijiazhuang.cli("federation", "sync")
     assert "已同步" in zhaodong.cli("federation", "sync")
+
+
+def test_two_cities_trust_each_other_and_a_visitor_redeems_at_the_mapped_tier(two_cities):
+    zhaodong, shijiazhuang = two_cities
+    exchange(zhaodong, shijiazhuang)
     assert 230184 in shijiazhuang.keys() and 130100 in zhaodong.keys()
 
+    # Until the office maps Zhaodong's tiers, none of them is accepted here.
+    refused_visit = shijiazhuang.redeem(zhaodong.issue())
+    assert refused_visit.status_code == 403 and refused_visit.json["code"] == "tier_not_accepted"
+    # Shijiazhuang's office judges Zhaodong's ladder a step more lenient than its own.
+    mapped = shijiazhuang.map_tiers({"1": "basic", "2": "basic", "3": "good", "4": "excellent"})
+    assert [(tier["level"], tier["maps_to"]) for tier in mapped["tiers"]] == [
+        (1, "basic"), (2, "basic"), (3, "good"), (4, "excellent")]
+    assert mapped["tiers"][0]["criteria"]  # Zhaodong's criteria in words, for the office to judge by
+    keys = shijiazhuang.client.get("/api/pass/keys").json
+    foreign = {issuer["issuer"]: issuer for issuer in keys["issuers"]}
+    assert foreign[230184]["local"] is False and foreign[230184]["tier_map"] == {"1": 1, "2": 1, "3": 2, "4": 3}
+    assert "tier_map" not in foreign[130100]
+    with shijiazhuang.app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "federation.tier_map"))
+        assert entry.detail["after"] == {"1": 1, "2": 1, "3": 2, "4": 3} and entry.actor
+
     visitor_pass = zhaodong.issue()
+    printed = pass_codec.decode_unverified(visitor_pass)[0].tier
     visit = shijiazhuang.redeem(visitor_pass)
     assert visit.status_code == 201, visit.json
+    assert visit.json["tier"] == {1: "basic", 2: "basic", 3: "good", 4: "excellent"}[printed]
     home = shijiazhuang.redeem(shijiazhuang.issue())
     assert home.status_code == 201, home.json
+
+    # A level mapped to "not accepted" is refused with its own code, and recorded with the issuing city.
+    shijiazhuang.map_tiers({**SAME_LEVELS, str(printed): None})
+    refused_visit = shijiazhuang.redeem(zhaodong.issue())
+    assert refused_visit.status_code == 403 and refused_visit.json["code"] == "tier_not_accepted"
+    with shijiazhuang.app.app_context():
+        failure = db.session.scalar(select(FailedAttempt).order_by(FailedAttempt.id.desc()))
+        assert (failure.code, failure.issuer_code) == ("tier_not_accepted", 230184)
+
+
+def test_a_once_a_day_perk_holds_for_visitors_without_naming_them(two_cities):
+    zhaodong, shijiazhuang = two_cities
+    exchange(zhaodong, shijiazhuang)
+    shijiazhuang.map_tiers(SAME_LEVELS)
+    perk_id = shijiazhuang.once_a_day_perk()
+    first, second = zhaodong.eligible_people(2)
+    with shijiazhuang.app.app_context():
+        since = db.session.scalar(select(db.func.max(Redemption.id))) or 0
+
+    assert shijiazhuang.redeem(zhaodong.issue_for(first), perk_id).status_code == 201
+    again = shijiazhuang.redeem(zhaodong.issue_for(first), perk_id)  # a fresh pass of the same visitor
+    assert again.status_code == 409 and again.json["code"] == "limit_reached", again.json
+    assert shijiazhuang.redeem(zhaodong.issue_for(second), perk_id).status_code == 201
+    # Twice a day: the visitor's second use takes the second slot, the third is refused.
+    twice = shijiazhuang.once_a_day_perk(2)
+    assert [shijiazhuang.redeem(zhaodong.issue_for(second), twice).status_code for _ in range(3)] == [201, 201, 409]
+    # A perk without a limit asks nothing of the issuing city and takes the same visitor again.
+    assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
+    assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
+
+    with shijiazhuang.app.app_context():
+        rows = list(db.session.scalars(select(Redemption).where(Redemption.id > since).order_by(Redemption.id)))
+        assert {row.issuer_code for row in rows} == {230184}
+        limited = [row for row in rows if row.perk_id == perk_id]
+        assert len(limited) == 2 and all(row.subject_id is None for row in rows)
+        tags = [row.visitor_tag for row in limited]
+        assert len(set(tags)) == 2 and all(len(tag) == 32 for tag in tags)
+        assert [(row.visitor_tag, row.day_slot) for row in rows if row.perk_id == twice] == [(tags[1], 1), (tags[1], 2)]
+        assert [row.visitor_tag for row in rows if row.perk_id not in (perk_id, twice)] == [None, None]
+    # The case feed names the issuing city for the visitors' redemptions and for the refusal.
+    cases = [case for case in shijiazhuang.cases() if case["perk_id"] == perk_id and case["kind"] != "void"]
+    assert [(case["kind"], case["issuer"], case["code"]) for case in cases] == [
+        ("redemption", 230184, None), ("refusal", 230184, "limit_reached"), ("redemption", 230184, None)]
+    home = [case for case in shijiazhuang.cases() if case["kind"] == "redemption" and case["issuer"] == 130100]
+    assert home  # this city's own citizens' cases name this city
+
+    # Only a registered partner city, signing with its pinned key, gets a tag.
+    impostor = Ed25519PrivateKey.generate()
+    payload = {"format": "xym-visitor-tag-request/1", "from": 130100, "pass": zhaodong.issue_for(first),
+               "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+    forged = requests.post(f"{zhaodong.server.base}/api/federation/visitor-tag", timeout=10, json={
+        "payload": payload, "alg": "Ed25519", "key": service.b64(impostor.public_key().public_bytes_raw()),
+        "signature": service.b64(impostor.sign(service.canonical(payload)))})
+    assert forged.status_code == 403 and forged.json()["code"] == "forbidden"
 
 
 def test_a_key_revoked_at_home_is_refused_abroad_after_one_sync(two_cities):
     zhaodong, shijiazhuang = two_cities
     shijiazhuang.cli("federation", "add", zhaodong.trust_list_url, zhaodong.cli("federation", "key"))
     shijiazhuang.cli("federation", "sync")
+    shijiazhuang.map_tiers(SAME_LEVELS)
     old_pass = zhaodong.issue()
     zhaodong.cli("pass-keys", "rotate")
     zhaodong.cli("pass-keys", "revoke", "1")
@@ -224,14 +350,28 @@ def test_tampered_foreign_keyed_replayed_and_expired_lists_change_nothing(two_ci
     assert len(reasons) == 4
 
 
+def given(city: City, perk_id: int) -> int:
+    with city.app.app_context():
+        return db.session.scalar(select(db.func.count()).select_from(Redemption).where(Redemption.perk_id == perk_id))
+
+
 def test_an_unreachable_city_keeps_its_last_list_until_it_expires_then_its_passes_stop(two_cities):
     zhaodong, shijiazhuang = two_cities
-    shijiazhuang.cli("federation", "add", zhaodong.trust_list_url, zhaodong.cli("federation", "key"))
-    shijiazhuang.cli("federation", "sync")
-    visitor_pass = zhaodong.issue()
+    exchange(zhaodong, shijiazhuang)
+    shijiazhuang.map_tiers(SAME_LEVELS)
+    perk_id = shijiazhuang.once_a_day_perk()
+    visitor_pass, limited_pass = zhaodong.issue(), zhaodong.issue()
+    given_before = given(shijiazhuang, perk_id)
     zhaodong.server.stop()  # the issuing city is down
     assert "无法获取" in refused(shijiazhuang, zhaodong.trust_list_url)
     assert shijiazhuang.redeem(visitor_pass).status_code == 201  # its last list still holds
+    # A limited perk cannot be checked without the issuing city: refused, never given unchecked.
+    unchecked = shijiazhuang.redeem(limited_pass, perk_id)
+    assert unchecked.status_code == 409 and unchecked.json["code"] == "issuer_unreachable"
+    with shijiazhuang.app.app_context():
+        failure = db.session.scalar(select(FailedAttempt).order_by(FailedAttempt.id.desc()))
+        assert (failure.code, failure.issuer_code, failure.perk_id) == ("issuer_unreachable", 230184, perk_id)
+    assert given(shijiazhuang, perk_id) == given_before
     later = datetime.now(timezone.utc) + timedelta(days=2)
     assert "无法获取" in refused(shijiazhuang, zhaodong.trust_list_url, now=later)
     assert 230184 not in shijiazhuang.keys()  # past its maximum age: no longer trusted

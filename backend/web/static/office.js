@@ -2,6 +2,7 @@
 // lands on (the auditor lands on the audit log). Each screen is a module under office/.
 import { $, client, onSignedOut, role } from "./office/common.js";
 import * as audit from "./office/audit.js";
+import * as federation from "./office/federation.js";
 import * as objections from "./office/objections.js";
 import * as partners from "./office/partners.js";
 import * as perks from "./office/perks.js";
@@ -22,6 +23,7 @@ const LOADERS = {
   voids: async () => {},
   objections: () => objections.load(),
   audit: audit.load,
+  federation: federation.load,
 };
 
 const tabButtons = () => [...document.querySelectorAll("#tabs [data-tab]")];
@@ -66,7 +68,7 @@ function show() {
   openTab(LANDING[current] || "stats");
 }
 
-for (const module of [stats, partners, perks, settings, review, objections, audit]) module.init();
+for (const module of [stats, partners, perks, settings, review, objections, audit, federation]) module.init();
 for (const button of tabButtons()) button.addEventListener("click", () => openTab(button.dataset.tab));
 $("signin").addEventListener("submit", login);
 $("logout").addEventListener("click", logout);

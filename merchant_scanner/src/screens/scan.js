@@ -10,7 +10,7 @@ import { getDetector, getVerifier } from '../platform.js';
 import { currentPerk } from '../session.js';
 import { recordScan } from '../timing.js';
 import { $ } from '../ui.js';
-import { verifyPass, describeClaims, PassRejected } from '../verify.js';
+import { verifyPass, describeClaims, PassRejected, asLocalTier } from '../verify.js';
 import { showAccepted, showRefusal, showShortCode } from './verdict.js';
 
 const READY_HINT = '请将顾客的信用码放入框内';
@@ -108,6 +108,7 @@ async function handleScan(app, text, timing = {}) {
   try {
     const { verify } = await getVerifier();
     claims = await verifyPass(text, { trust, now: Math.floor(Date.now() / 1000), verifyEd25519: verify });
+    claims = asLocalTier(claims, trust); // a partner city's level as ours, as the server maps it
     // What the perk's published rules already tell us offline (the server still has the last word).
     const minLevel = perk.min_tier ? tierLevelOf(trust, perk.min_tier) : null;
     if ((minLevel !== null && claims.tier < minLevel)
