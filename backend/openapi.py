@@ -46,9 +46,12 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "pass.qr_png": (*_HOLDER_REFUSED, E.VALIDATION_ERROR),  # ?holder= is read by hand
     "pass.qr_svg": (*_HOLDER_REFUSED, E.VALIDATION_ERROR),
     "pass.verify_pass": _PASS_REFUSED,
+    # A limited route answers 429 too (limiter.limit in its view).
+    "pass.issue_short_code": (*_HOLDER_REFUSED, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
     "merchants.redeem": (*_PASS_REFUSED, E.PASS_ALREADY_USED, E.HOLDER_BLACKLISTED, E.TIER_NOT_ELIGIBLE,
                          E.PERK_UNAVAILABLE, E.LIMIT_REACHED, E.AMOUNT_REQUIRED, E.OFFLINE_TOO_LATE,
-                         E.OFFLINE_TIME_IMPLAUSIBLE, E.CLIENT_ID_REUSED, E.TIER_NOT_ACCEPTED, E.ISSUER_UNREACHABLE),
+                         E.OFFLINE_TIME_IMPLAUSIBLE, E.CLIENT_ID_REUSED, E.TIER_NOT_ACCEPTED, E.ISSUER_UNREACHABLE,
+                         E.SHORT_CODE_INVALID, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
     "federation.visitor_tag": (*_PASS_REFUSED, E.FORBIDDEN, E.VALIDATION_ERROR),
     "federation.put_tier_map": (E.NOT_FOUND,),
     "merchants.void": (E.NOT_FOUND, E.ALREADY_VOIDED, E.VOID_WINDOW_CLOSED),

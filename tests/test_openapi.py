@@ -56,3 +56,22 @@ def test_an_operation_lists_the_refusals_of_its_service(client):
 
 def test_the_refusal_table_names_real_endpoints(app):
     assert set(RAISES) <= set(app.view_functions)
+
+
+def test_every_rate_limited_route_documents_its_429(app, client):
+    """A route with its own limiter.limit answers 429 rate_limited once its limit is spent: the document says so."""
+    from flask_limiter.util import get_qualified_name
+
+    from backend.extensions import limiter
+
+    paths = client.get("/api/openapi.json").json["paths"]
+    limited = []
+    for rule in app.url_map.iter_rules():
+        if get_qualified_name(app.view_functions[rule.endpoint]) not in limiter.limit_manager._decorated_limits:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            limited.append(rule.endpoint)
+            responses = paths[path][method.lower()]["responses"]
+            assert "rate_limited" in json.dumps(responses.get("429", {})), (rule.endpoint, "429 not documented")
+    assert "merchants.redeem" in limited and "pass.issue_short_code" in limited and len(limited) >= 10
