@@ -42,7 +42,7 @@ def cleaned(data: bytes, *, max_bytes: int) -> tuple[bytes, str]:
         raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"照片不能超过 {max_bytes / (1 << 20):g} MB")
     kind = sniff(data[:16])
     if kind is None:
-        raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "仅支持 JPG、PNG、WebP 格式的照片")
+        raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "只能上传照片（手机拍摄或截图的图片），不支持该文件格式")
     try:
         with Image.open(io.BytesIO(data), formats=[kind]) as image:
             width, height = image.size
