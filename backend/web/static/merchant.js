@@ -371,6 +371,7 @@ async function loadComplaints() {
       tr.classList.toggle("open", c.status !== "closed");
       return tr;
     }));
+    $("complaints").closest(".table-wrap").hidden = complaints.length === 0;  // no header over nothing
     const open = complaints.filter((c) => c.status !== "closed").length;
     say("complaints-status", complaints.length ? `共 ${complaints.length} 件，${open} 件办理中` : "暂无信用办受理的投诉");
   } catch (error) {
