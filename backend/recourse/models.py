@@ -11,7 +11,6 @@ OBJECTION_KINDS = ("credit", "redemption", "complaint")
 # 已提交 → 已受理 → 处理中 → 已办结 (issue 16 item 7); each change is audited and texted to the citizen.
 OBJECTION_STATUSES = ("submitted", "accepted", "in_progress", "closed")
 STATUS_NAMES = {"submitted": "已提交", "accepted": "已受理", "in_progress": "处理中", "closed": "已办结"}
-PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 class Objection(db.Model):

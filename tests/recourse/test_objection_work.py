@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 from PIL import Image
