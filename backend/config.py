@@ -118,8 +118,15 @@ def from_env() -> dict:
         # 多地互认 (backend/federation/): how long partners may rely on our trust list, and the endpoint it names.
         "FEDERATION_LIST_MAX_AGE_SECONDS": int(_env("FEDERATION_LIST_MAX_AGE_SECONDS", "86400")),
         "FEDERATION_ENDPOINT": _env("FEDERATION_ENDPOINT"),
-        # Days the office has to answer a citizen's objection or complaint (backend/recourse/).
-        "OBJECTION_DUE_DAYS": int(_env("OBJECTION_DUE_DAYS", "7")),
+        # Working days the office has to answer a citizen's objection or complaint (backend/recourse/),
+        # counted on the city's holiday calendar of this name (weekends and its days do not count).
+        "OBJECTION_DUE_WORKING_DAYS": int(_env("OBJECTION_DUE_WORKING_DAYS", "7")),
+        "OBJECTION_CALENDAR": _env("OBJECTION_CALENDAR", "major_holidays"),
+        # Photos attached to objections: where their files live (outside the database), how large one
+        # may be before it is refused, and how many one objection may carry.
+        "OBJECTION_PHOTO_DIR": _env("OBJECTION_PHOTO_DIR", str(INSTANCE_DIR / "objection_photos")),
+        "OBJECTION_PHOTO_MAX_BYTES": int(_env("OBJECTION_PHOTO_MAX_BYTES", str(5 << 20))),
+        "OBJECTION_PHOTOS_MAX": int(_env("OBJECTION_PHOTOS_MAX", "3")),
         # The case feed (backend/office/cases.py): rows are served once older than this, so that no
         # transaction still open can commit an earlier id behind a consumer's cursor.
         "CASE_FEED_SETTLE_SECONDS": int(_env("CASE_FEED_SETTLE_SECONDS", "5")),

@@ -64,6 +64,11 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "recourse.my_redemptions": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
     "recourse.file_objection": (E.NOT_FOUND, E.VALIDATION_ERROR),
     "recourse.answer_objection": (E.NOT_FOUND, E.CONFLICT, E.VALIDATION_ERROR),
+    "recourse.accept_objection": (E.NOT_FOUND, E.CONFLICT),
+    "recourse.assign_objection": (E.NOT_FOUND, E.CONFLICT, E.VALIDATION_ERROR),
+    "recourse.add_photo": (E.NOT_FOUND, E.CONFLICT, E.PAYLOAD_TOO_LARGE, E.UNSUPPORTED_MEDIA_TYPE),
+    "recourse.photo": (E.NOT_FOUND,),
+    "recourse.merchant_complaints": (E.FORBIDDEN,),
 }
 
 

@@ -25,4 +25,6 @@ OFFICE = (OFFICE_ADMIN, OFFICE_ANALYST, OFFICE_AUDITOR)
 OFFICE_WRITERS = (OFFICE_ADMIN,)
 # Who reads the audit log: the admin and the auditor (the analyst sees statistics, not who did what).
 AUDIT_READERS = (OFFICE_ADMIN, OFFICE_AUDITOR)
+# Who may see a citizen's evidence (an objection's photos): the citizen (their own only) and the office.
+CITIZENS_AND_OFFICE = (*CITIZENS, *OFFICE)
 EVERYONE = (*CITIZENS, *MERCHANT_SIDE, *OFFICE)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 from .models import OBJECTION_KINDS, OBJECTION_STATUSES
@@ -67,6 +67,8 @@ class ObjectionIn(Schema):
     kind = String(required=True, validate=OneOf(OBJECTION_KINDS))
     text = String(required=True, validate=Length(min=1, max=2000))
     redemption_id = Integer(load_default=None, validate=Range(min=1, max=2**63 - 1))
+    partner_id = Integer(load_default=None, validate=Range(min=1, max=2**63 - 1),
+                         metadata={"description": "投诉的合作单位（kind 为 complaint 时必填，除非给出 redemption_id）"})
 
 
 class ObjectionCreatedOut(Schema):
@@ -80,20 +82,43 @@ class ObjectionOut(Schema):
     kind = String()
     text = String()
     redemption_id = Integer(allow_none=True)
-    status = String()
+    partner_id = Integer(allow_none=True)
+    partner = String(allow_none=True)
+    status = String(metadata={"description": "submitted 已提交 / accepted 已受理 / in_progress 处理中 / closed 已办结"})
+    status_name = String()
     created_at = DateTime()
     due_at = DateTime()
     overdue = Boolean()
     answer = String(allow_none=True)
     answered_at = DateTime(allow_none=True)
+    photos = List(String(), metadata={"description": "照片地址（仅本人与信用办可取）"})
+
+
+class OfficeObjectionOut(ObjectionOut):
+    accepted_at = DateTime(allow_none=True)
+    assigned_to = String(allow_none=True)
 
 
 class ObjectionItem(ObjectionOut):
     """ObjectionOut inside a list: apispec names a schema used both alone and nested only once."""
 
 
+class OfficeObjectionItem(OfficeObjectionOut):
+    """OfficeObjectionOut inside a list."""
+
+
 class ObjectionListOut(Schema):
     objections = List(Nested(ObjectionItem))
+
+
+class AssigneeOut(Schema):
+    id = Integer()
+    username = String()
+
+
+class OfficeObjectionListOut(Schema):
+    objections = List(Nested(OfficeObjectionItem))
+    assignees = List(Nested(AssigneeOut))
 
 
 class OfficeObjectionQuery(Schema):
@@ -102,3 +127,30 @@ class OfficeObjectionQuery(Schema):
 
 class AnswerIn(Schema):
     text = String(required=True, validate=Length(min=1, max=2000))
+
+
+class AssignIn(Schema):
+    assignee_id = Integer(required=True, validate=Range(min=1, max=2**63 - 1))
+
+
+class PhotoIn(Schema):
+    file = File(required=True, metadata={"description": "JPG、PNG 或 WebP 照片（按内容识别），不超过设置的大小"})
+
+
+class PhotoOut(Schema):
+    id = Integer()
+    url = String()
+
+
+class ComplaintOut(Schema):
+    id = Integer()
+    filed_on = Date()
+    status = String()
+    status_name = String()
+    text = String()
+    accepted_at = DateTime(allow_none=True)
+    closed_at = DateTime(allow_none=True)
+
+
+class ComplaintListOut(Schema):
+    complaints = List(Nested(ComplaintOut))

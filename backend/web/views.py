@@ -33,7 +33,8 @@ POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
     "style-src": "'self'",
-    "img-src": "'self'",
+    # blob: for photos the page fetched with its bearer token (an objection's evidence is never a plain URL).
+    "img-src": "'self' blob:",
     "connect-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'none'",

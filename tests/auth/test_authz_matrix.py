@@ -131,6 +131,12 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/api/objections"): allow(*CITIZENS),
     ("GET", "/api/office/objections"): allow(*OFFICE),
     ("POST", "/api/office/objections/<int:objection_id>/answer"): allow("office_admin"),
+    ("POST", "/api/office/objections/<int:objection_id>/accept"): allow("office_admin"),
+    ("POST", "/api/office/objections/<int:objection_id>/assign"): allow("office_admin"),
+    ("POST", "/api/objections/<int:objection_id>/photos"): allow(*CITIZENS),
+    # the owner and the office only: a merchant never passes the guard, another citizen gets 404
+    ("GET", "/api/objections/<int:objection_id>/photos/<int:photo_id>"): allow(*CITIZENS, *OFFICE),
+    ("GET", "/api/merchant/complaints"): allow("merchant_admin"),
     # the merchant's statement, federation
     ("GET", "/api/merchant/statement"): allow("merchant_admin"),
     ("GET", "/api/federation/trust-list"): PUBLIC,
@@ -147,6 +153,7 @@ PARAMS = {
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
     "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "objection_id": "999999",
+    "photo_id": "999999",
 }
 DOCUMENTATION = {"openapi.spec", "openapi.docs", "openapi.swagger_ui_oauth_redirect"}
 # What no merchant-side answer may ever contain: a holder's identity or anything stable about them.

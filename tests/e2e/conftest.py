@@ -45,7 +45,9 @@ def live_server(app, tmp_path_factory):
     """Base URL of gunicorn serving wsgi:app on the session's database and Redis prefix."""
     if not (ROOT / "merchant_scanner" / "node_modules").is_dir():
         missing("merchant_scanner/node_modules is missing: run `npm ci --prefix merchant_scanner`")
-    server = Gunicorn(app, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
+    # Objections' photos in the session's own folder, not the checkout's instance/ (shared by test runs).
+    server = Gunicorn(app, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+                      env={"OBJECTION_PHOTO_DIR": str(tmp_path_factory.mktemp("objection-photos"))})
     yield server.base
     server.stop()
 

@@ -176,7 +176,7 @@ def test_every_section_reads_on_a_phone(live_server, launch, token, screenshot):
     page = launch(None).new_page()
     sign_in(page, live_server)
     assert page.is_hidden("#enrolment"), "no enrolment box before a code is asked for"
-    for section in ("devices", "staff", "statement", "perks"):
+    for section in ("devices", "staff", "statement", "perks", "complaints"):
         page.click(f'#sections button[data-section="{section}"]')
         page.wait_for_selector(f"#section-{section}:not([hidden])")
         page.wait_for_load_state("networkidle")

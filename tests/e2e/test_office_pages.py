@@ -54,6 +54,27 @@ def redeem(api, perk_id: int, amount_fen: int = 8800) -> dict:
     return redeemed.json()
 
 
+def dining_partner(live_server) -> int:
+    return next(p for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]
+                if p["name"] == "辣盆盆小龙虾饭店")["id"]
+
+
+def receipt_png() -> bytes:
+    """A small picture of a till receipt, as a citizen would photograph one."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 320), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    for y in range(30, 300, 22):
+        draw.line((20, y, 220 - (y % 50), y), fill=(60, 60, 60), width=3)
+    draw.rectangle((20, 250, 220, 290), outline=(200, 30, 30), width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def dining_perk(live_server) -> int:
     return next(p for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]
                 if p["name"] == "辣盆盆小龙虾饭店")["perks"][0]["id"]
@@ -143,25 +164,52 @@ def test_office_resolves_a_conflict_with_a_note_and_voids_with_a_reason(live_ser
     assert audit[0]["detail"]["reason"] == "市民投诉重复收费，核实后撤销"
 
 
-def test_overdue_objections_are_red_and_the_office_answers_one(live_server, launch, api, app, screenshot):
-    filed = api("citizen", "POST", "/api/objections", {"kind": "complaint", "text": f"商户拒绝优惠 {uuid.uuid4().hex[:6]}"})
+def test_overdue_objections_are_red_and_the_office_accepts_assigns_and_answers_one(
+        live_server, launch, api, app, screenshot, token, tmp_path):
+    """Issue 16 item 7 at the office's screen: the queue with its timer (overdue in red), the photo
+    shown in place, and each step a button: 受理, 指派, 答复并办结."""
+    filed = api("citizen", "POST", "/api/objections", {"kind": "complaint", "partner_id": dining_partner(live_server),
+                                                      "text": f"收银员拒绝按九八折结账 {uuid.uuid4().hex[:6]}"})
     assert filed.status_code == 201, filed.text
+    objection_id = filed.json()["id"]
+    photo = requests.post(f"{live_server}/api/objections/{objection_id}/photos", timeout=10,
+                          headers={"Authorization": f"Bearer {token('citizen')}"},
+                          files={"file": ("receipt.png", receipt_png(), "image/png")})
+    assert photo.status_code == 201, photo.text
     with app.app_context():
-        db.session.get(Objection, filed.json()["id"]).due_at = datetime.now(timezone.utc) - timedelta(days=1)
+        db.session.get(Objection, objection_id).due_at = datetime.now(timezone.utc) - timedelta(days=1)
         db.session.commit()
     page = signed_in(launch, live_server, "office-admin")
     open_screen(page, "objections")
-    row = page.locator("#objection-table tbody tr", has=page.locator("td:first-child", has_text=str(filed.json()["id"])))
-    row.wait_for(timeout=10000)
-    assert "overdue" in row.get_attribute("class") and "已超期" in row.inner_text()
-    assert row.locator("td").nth(4).evaluate("(cell) => getComputedStyle(cell).color") == "rgb(199, 0, 11)"
+
+    def row():
+        found = page.locator("#objection-table tbody tr", has=page.locator("td:first-child", has_text=str(objection_id)))
+        found.wait_for(timeout=10000)
+        return found
+
+    assert "overdue" in row().get_attribute("class") and "已超期" in row().inner_text()
+    assert row().locator("td").nth(4).evaluate("(cell) => getComputedStyle(cell).color") == "rgb(199, 0, 11)"
+    assert "辣盆盆小龙虾饭店" in row().inner_text() and "已提交" in row().inner_text()
+    page.wait_for_function("() => [...document.querySelectorAll('#objection-table img')].some((i) => i.naturalWidth > 0)",
+                           timeout=10000)
+    row().locator("button", has_text="受理").click()
+    page.wait_for_function("() => document.querySelector('#objections-status').textContent.startsWith('已受理')",
+                           timeout=10000)
+    row().locator("select").select_option(label="office-admin")
+    row().locator("button", has_text="指派").click()
+    page.wait_for_function("() => document.querySelector('#objections-status').textContent.startsWith('已指派')",
+                           timeout=10000)
+    assert "处理中（office-admin）" in row().inner_text() and "overdue" in row().get_attribute("class")
+    page.wait_for_function("() => [...document.querySelectorAll('#objection-table img')].some((i) => i.naturalWidth > 0)",
+                           timeout=10000)
     screenshot(page, "objections", app="office")
-    row.locator("textarea").fill("已核实，商户已整改并补发优惠。")
-    row.locator("button", has_text="答复").click()
+    row().locator("textarea").fill("已核实，商户已整改并补发优惠。")
+    row().locator("button", has_text="答复").click()
     page.wait_for_function("() => document.querySelector('#objections-status').textContent.startsWith('已答复')",
                            timeout=10000)
-    mine = next(o for o in api("citizen", "GET", "/api/objections").json()["objections"] if o["id"] == filed.json()["id"])
-    assert mine["status"] == "answered" and mine["answer"] == "已核实，商户已整改并补发优惠。"
+    mine = next(o for o in api("citizen", "GET", "/api/objections").json()["objections"] if o["id"] == objection_id)
+    assert mine["status"] == "closed" and mine["answer"] == "已核实，商户已整改并补发优惠。"
+    assert "overdue" not in (row().get_attribute("class") or "")
 
 
 def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_opens_its_staff(

@@ -4,6 +4,7 @@
 import { createClient } from "./api.js";
 import { formatFen } from "./money.js";
 import { largeTextSwitch, say } from "./prefs.js";
+import { setupObjections } from "./objection-form.js";
 
 const $ = (id) => document.getElementById(id);
 const client = createClient({ storage: localStorage, name: "citizen", onSignedOut: (error) => showSignin(error.message) });
@@ -13,8 +14,6 @@ const HOLDER_KEY = "xym.citizen.holder";
 const RETRY_FIRST_MS = 2000;
 const RETRY_MAX_MS = 15000;
 const VIEWS = ["pass", "credit", "history", "objections"];
-const OBJECTION_KINDS = { credit: "信用等级异议", redemption: "使用记录异议", complaint: "投诉" };
-const OBJECTION_STATUS = { open: "已提交，待答复", answered: "已办结" };
 const dateTime = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
   day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
 const dateOnly = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
@@ -151,7 +150,7 @@ function showView(name, { reload = false } = {}) {
   if (name === "pass" && (changed || reload || !pass.expiresAt)) refreshPass();
   if (name === "credit") loadCredit();
   if (name === "history" && (changed || reload)) loadHistory({ reset: true });
-  if (name === "objections") loadObjections();
+  if (name === "objections") objections.load();
 }
 
 // -- the pass ---------------------------------------------------------------------------------------
@@ -358,7 +357,7 @@ function historyItem(item) {
   if (item.holder_kind === "company") tags.append(element("span", "tag", "企业"));
   const object = element("button", "link", "对此记录提出异议");
   object.type = "button";
-  object.addEventListener("click", () => objectTo(item.id));
+  object.addEventListener("click", () => objections.start("redemption", item.id));
   tags.append(object);
   node.append(tags);
   return node;
@@ -390,78 +389,16 @@ async function loadHistory({ reset = false } = {}) {
   $("history-empty").hidden = records.items.size > 0 || $("history-error").textContent !== "";
 }
 
-// -- objections ---------------------------------------------------------------------------------------
+// -- objections (the form and the list live in objection-form.js) ------------------------------------
 
-function objectTo(redemptionId) {
-  showView("objections");
-  $("objection-kind").value = "redemption";
-  showRedemptionChoice(redemptionId);
-}
-
-async function showRedemptionChoice(selected) {
-  const redemption = $("objection-kind").value === "redemption";
-  $("objection-redemption-row").hidden = !redemption;
-  if (!redemption) return;
-  if (!records.items.size) await loadHistory({ reset: true });
-  const options = [...records.items.values()].map((item) => {
-    const option = element("option", "", `${dateTime.format(new Date(item.at))} ${item.partner} ${item.perk}`);
-    option.value = String(item.id);
-    return option;
-  });
-  if (!options.length) options.push(Object.assign(element("option", "", "暂无使用记录"), { value: "" }));
-  $("objection-redemption").replaceChildren(...options);
-  if (selected) $("objection-redemption").value = String(selected);
-}
-
-async function fileObjection() {
-  say($("objection-message"), "");
-  const kind = $("objection-kind").value;
-  const body = { kind, text: $("objection-text").value };
-  if (kind === "redemption") {
-    const chosen = Number($("objection-redemption").value);
-    if (!chosen) { say($("objection-message"), "请选择要提出异议的使用记录", { error: true }); return; }
-    body.redemption_id = chosen;
-  }
-  $("objection-submit").disabled = true;
-  try {
-    const filed = await client.json("/api/objections", { method: "POST", json: body });
-    $("objection-text").value = "";
-    say($("objection-message"), `已提交（编号 ${filed.id}），信用办将在 ${dateOnly.format(new Date(filed.due_at))} 前答复。`);
-    await loadObjections();
-  } catch (error) {
-    say($("objection-message"), error.message, { error: true });
-  } finally {
-    $("objection-submit").disabled = false;
-  }
-}
-
-function objectionItem(objection) {
-  const node = element("li");
-  const head = element("div", "row");
-  head.append(element("strong", "", `${OBJECTION_KINDS[objection.kind] || "异议"}（编号 ${objection.id}）`),
-    element("span", `tag ${objection.status === "answered" ? "good" : ""}`, OBJECTION_STATUS[objection.status] || "处理中"));
-  node.append(head, element("p", "", objection.text));
-  const dates = `提交于 ${dateTime.format(new Date(objection.created_at))}，答复期限 ${dateOnly.format(new Date(objection.due_at))}`;
-  node.append(element("div", "when", dates));
-  if (objection.overdue) node.append(element("div", "tag bad", "已超过答复期限，可向信用办催办"));
-  if (objection.answer) {
-    const answer = element("div", "answer");
-    answer.append(element("strong", "", `信用办答复（${dateTime.format(new Date(objection.answered_at))}）`),
-      element("p", "", objection.answer));
-    node.append(answer);
-  }
-  return node;
-}
-
-async function loadObjections() {
-  try {
-    const { objections } = await client.json("/api/objections");
-    $("objection-list").replaceChildren(...objections.map(objectionItem));
-    $("objection-empty").hidden = objections.length > 0;
-  } catch (error) {
-    say($("objection-message"), error.message, { error: true });
-  }
-}
+const objections = setupObjections({
+  client,
+  showView,
+  history: async () => {
+    if (!records.items.size) await loadHistory({ reset: true });
+    return [...records.items.values()];
+  },
+});
 
 // -- the directory under the pass ---------------------------------------------------------------------
 
@@ -493,10 +430,8 @@ $("send-code").addEventListener("click", sendCode);
 $("login").addEventListener("click", login);
 $("refresh").addEventListener("click", () => { pass.retryMs = 0; refreshPass(); });
 $("pass-to-credit").addEventListener("click", () => showView("credit"));
-$("credit-object").addEventListener("click", () => { showView("objections"); $("objection-kind").value = "credit"; showRedemptionChoice(); });
+$("credit-object").addEventListener("click", () => objections.start("credit"));
 $("history-more").addEventListener("click", () => loadHistory());
-$("objection-kind").addEventListener("change", () => showRedemptionChoice());
-$("objection-submit").addEventListener("click", fileObjection);
 for (const tab of $("tabs").querySelectorAll("button")) tab.addEventListener("click", () => showView(tab.dataset.view));
 for (const button of $("holder-switch").querySelectorAll("button")) {
   button.addEventListener("click", () => setHolder(button.dataset.holder));

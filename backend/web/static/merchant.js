@@ -103,8 +103,9 @@ async function start() {
 
 function showSection(name) {
   for (const b of $("sections").querySelectorAll("button")) b.classList.toggle("active", b.dataset.section === name);
-  for (const s of ["devices", "staff", "statement", "perks"]) $(`section-${s}`).hidden = s !== name;
-  ({ devices: loadDevices, staff: loadStaff, statement: loadStatement, perks: renderPerks })[name]();
+  for (const s of ["devices", "staff", "statement", "perks", "complaints"]) $(`section-${s}`).hidden = s !== name;
+  ({ devices: loadDevices, staff: loadStaff, statement: loadStatement, perks: renderPerks,
+    complaints: loadComplaints })[name]();
 }
 
 // -- devices -------------------------------------------------------------------------------------
@@ -358,6 +359,26 @@ function renderPerks() {
 }
 
 fillMonths();
+// -- complaints (those the office has accepted; never who filed them) ----------------------------
+
+async function loadComplaints() {
+  const body = $("complaints").tBodies[0];
+  try {
+    const { complaints } = await client.json("/api/merchant/complaints");
+    body.replaceChildren(...complaints.map((c) => {
+      const tr = cells(document.createElement("tr"), [c.id, c.filed_on, c.text, c.status_name, when(c.accepted_at),
+        when(c.closed_at)]);
+      tr.classList.toggle("open", c.status !== "closed");
+      return tr;
+    }));
+    $("complaints").closest(".table-wrap").hidden = complaints.length === 0;  // no header over nothing
+    const open = complaints.filter((c) => c.status !== "closed").length;
+    say("complaints-status", complaints.length ? `共 ${complaints.length} 件，${open} 件办理中` : "暂无信用办受理的投诉");
+  } catch (error) {
+    say("complaints-status", error.message, true);
+  }
+}
+
 $("signin-form").addEventListener("submit", signIn);
 $("logout").addEventListener("click", signOut);
 for (const b of $("sections").querySelectorAll("button")) b.addEventListener("click", () => showSection(b.dataset.section));

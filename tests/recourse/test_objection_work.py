@@ -1,0 +1,290 @@
+"""Objections as the office works them: photos (type, size, count, who may see them), the due date
+in working days on the city's calendar, an SMS at every change of status, the merchant's view of
+complaints about it, and the audit trail of each step."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime, timezone
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from backend.audit import AuditEntry
+from backend.auth.models import CitizenAccount, OfficeUser
+from backend.extensions import db
+from backend.merchants.models import HolidayCalendarDay
+from backend.recourse import due, service
+from backend.recourse.models import Objection, ObjectionPhoto
+from tests.recourse.test_api import citizen_for, shop  # noqa: F401  (the fixture)
+
+SMS_LOGGER = "backend.auth.sms"
+
+
+def image_bytes(fmt: str, *, size=(64, 48), exif: bool = False) -> bytes:
+    image = Image.new("RGB", size, (200, 30, 30))
+    out = io.BytesIO()
+    extra = {}
+    if exif:
+        data = Image.Exif()
+        data[0x010F] = "TestPhoneMaker"  # Make
+        data[0x0112] = 6  # Orientation: rotate 90° to be upright
+        extra["exif"] = data.tobytes()
+    image.save(out, format=fmt, **extra)
+    return out.getvalue()
+
+
+@pytest.fixture
+def photo_dir(app, tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    monkeypatch.setitem(app.config, "OBJECTION_PHOTO_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def office(token):
+    return {"Authorization": f"Bearer {token('office-admin')}"}
+
+
+def file_complaint(client, headers, partner_id, text="收银员拒绝给九八折优惠。") -> int:
+    answer = client.post("/api/objections", headers=headers,
+                         json={"kind": "complaint", "text": text, "partner_id": partner_id})
+    assert answer.status_code == 201, answer.json
+    return answer.json["id"]
+
+
+def upload(client, headers, objection_id, data: bytes, name="photo.jpg", mimetype="image/jpeg"):
+    return client.post(f"/api/objections/{objection_id}/photos", headers=headers,
+                       data={"file": (io.BytesIO(data), name, mimetype)}, content_type="multipart/form-data")
+
+
+# -- photos -----------------------------------------------------------------------------------------
+
+def test_photos_of_each_accepted_type_are_kept_in_files_and_served_to_the_owner_and_the_office(
+        app, shop, client, photo_dir, office, token):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    urls = []
+    for fmt, mime in (("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")):
+        # The claimed type is ignored: the content decides.
+        answer = upload(client, owner, objection_id, image_bytes(fmt), name="x.bin", mimetype="application/octet-stream")
+        assert answer.status_code == 201, answer.json
+        urls.append((answer.json["url"], mime))
+    rows = db.session.scalars(select(ObjectionPhoto).where(ObjectionPhoto.objection_id == objection_id)).all()
+    assert sorted(p.name for p in photo_dir.iterdir()) == sorted(r.stored_name for r in rows)
+    assert all(re.fullmatch(r"[0-9a-f]{32}\.(jpg|png|webp)", r.stored_name) for r in rows)
+    listed = client.get("/api/objections", headers=owner).json["objections"][0]
+    assert listed["photos"] == [url for url, _ in urls]
+    for url, mime in urls:
+        for who in (owner, office):
+            with client.get(url, headers=who) as got:
+                assert got.status_code == 200 and got.mimetype == mime
+                assert "no-store" in got.headers["Cache-Control"]
+                assert got.headers["X-Content-Type-Options"] == "nosniff"
+                Image.open(io.BytesIO(got.data)).verify()
+    queue = client.get("/api/office/objections", headers=office).json["objections"]
+    assert queue[0]["photos"] == [url for url, _ in urls]
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "objection.photo")).all()
+    assert len(entries) == 3 and all(e.target == f"objection:{objection_id}" for e in entries)
+
+
+def test_another_citizen_a_merchant_and_nobody_cannot_fetch_a_photo(app, shop, client, photo_dir, token):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    url = upload(client, owner, objection_id, image_bytes("PNG")).json["url"]
+    stranger = citizen_for(app, shop.holder())
+    assert client.get(url, headers=stranger).status_code == 404
+    assert client.get(url, headers=shop.header(role="merchant_admin")).json["code"] == "forbidden"
+    assert client.get(url, headers=shop.header()).status_code == 403
+    assert client.get(url).status_code == 401
+    assert client.get(url.replace(f"/{objection_id}/", f"/{objection_id + 1}/"), headers=owner).status_code == 404
+    # nor may another citizen add to it
+    assert upload(client, stranger, objection_id, image_bytes("PNG")).status_code == 404
+
+
+def test_exif_is_stripped_and_the_photo_turned_upright(app, shop, client, photo_dir):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    sent = image_bytes("JPEG", size=(80, 40), exif=True)
+    assert b"TestPhoneMaker" in sent
+    url = upload(client, owner, objection_id, sent).json["url"]
+    with client.get(url, headers=owner) as got:
+        kept = got.data
+    assert b"TestPhoneMaker" not in kept
+    image = Image.open(io.BytesIO(kept))
+    assert dict(image.getexif()) == {} and image.size == (40, 80)
+
+
+@pytest.mark.parametrize("data, code", [
+    (b"GIF89a" + b"\0" * 64, "unsupported_media_type"),                  # a GIF: not a type we take
+    (b"%PDF-1.7\n" + b"x" * 64, "unsupported_media_type"),
+    (b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8, "unsupported_media_type"),  # right magic, broken body
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported_media_type"),
+])
+def test_what_is_not_a_jpeg_png_or_webp_by_content_is_refused_and_nothing_kept(
+        app, shop, client, photo_dir, data, code):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    answer = upload(client, owner, objection_id, data, name="photo.jpg", mimetype="image/jpeg")
+    assert answer.status_code == 415 and answer.json["code"] == code, answer.json
+    assert "照片" in answer.json["message"]
+    assert not photo_dir.exists() or not any(photo_dir.iterdir())
+    assert db.session.scalar(select(ObjectionPhoto.id)) is None
+
+
+def test_size_and_count_limits_come_from_settings(app, shop, client, photo_dir, monkeypatch):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    big = image_bytes("PNG", size=(400, 400))
+    monkeypatch.setitem(app.config, "OBJECTION_PHOTO_MAX_BYTES", len(big) - 1)
+    too_big = upload(client, owner, objection_id, big)
+    assert too_big.status_code == 413 and too_big.json["code"] == "payload_too_large" and "MB" in too_big.json["message"]
+    # far beyond the limit: refused before the body is read
+    assert upload(client, owner, objection_id, b"\xff\xd8\xff" + b"\0" * (len(big) + 200_000)).status_code == 413
+    monkeypatch.setitem(app.config, "OBJECTION_PHOTO_MAX_BYTES", 5 << 20)
+    for _ in range(3):
+        assert upload(client, owner, objection_id, image_bytes("JPEG")).status_code == 201
+    fourth = upload(client, owner, objection_id, image_bytes("JPEG"))
+    assert fourth.status_code == 409 and "最多 3 张" in fourth.json["message"]
+    assert len(list(photo_dir.iterdir())) == 3
+
+
+def test_no_photo_is_added_once_the_objection_is_closed(app, shop, client, photo_dir, office):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    client.post(f"/api/office/objections/{objection_id}/answer", headers=office, json={"text": "已核实处理。"})
+    assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 409
+
+
+# -- the due date in working days ----------------------------------------------------------------------
+
+def test_working_days_skip_weekends_and_the_days_of_the_calendar():
+    holidays = {date(2026, 10, d) for d in range(1, 8)}
+    assert due.nth_working_day_after(date(2026, 9, 30), 1, holidays) == date(2026, 10, 8)
+    assert due.nth_working_day_after(date(2026, 11, 6), 1, set()) == date(2026, 11, 9)  # Friday → Monday
+    assert due.nth_working_day_after(date(2026, 11, 2), 5, set()) == date(2026, 11, 9)
+
+
+def test_the_due_date_crosses_the_national_day_holiday_of_the_city_calendar(app, shop):
+    # The real rows `flask city load cities/zhaodong.toml` wrote (the demo seed loads it): 国庆节 1-7 October.
+    national_day = db.session.scalars(select(HolidayCalendarDay.day).where(
+        HolidayCalendarDay.calendar == "major_holidays", HolidayCalendarDay.name == "国庆节",
+        HolidayCalendarDay.day.between(date(2026, 10, 1), date(2026, 10, 31)))).all()
+    assert len(national_day) == 7
+    filed = datetime(2026, 9, 30, 2, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Beijing
+    rules = service.ObjectionRules(due_working_days=7, calendar="major_holidays", photo_dir="unused",
+                                   photo_max_bytes=1, photos_max=3)
+    account = CitizenAccount(phone="13600009999", subject_id=shop.holder())
+    db.session.add(account)
+    db.session.commit()
+    objection = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
+                                       redemption_id=None, partner_id=None, rules=rules, now=filed)
+    # 8, 9 Oct; 12-16 Oct: the seventh working day is Friday 16 October, due by its end in Beijing.
+    assert objection.due_at == datetime(2026, 10, 16, 15, 59, 59, tzinfo=timezone.utc)
+    # Without the calendar the same seven days end on Friday 9 October.
+    other = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
+                                   redemption_id=None, partner_id=None,
+                                   rules=rules.__class__(**{**rules.__dict__, "calendar": "no_such_calendar"}), now=filed)
+    assert other.due_at == datetime(2026, 10, 9, 15, 59, 59, tzinfo=timezone.utc)
+
+
+def test_an_overdue_objection_is_flagged_until_it_is_closed(app, shop, client, office):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    db.session.get(Objection, objection_id).due_at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    db.session.commit()
+    assert client.get("/api/objections", headers=owner).json["objections"][0]["overdue"] is True
+    client.post(f"/api/office/objections/{objection_id}/accept", headers=office)
+    assert client.get("/api/office/objections", headers=office).json["objections"][0]["overdue"] is True
+    client.post(f"/api/office/objections/{objection_id}/answer", headers=office, json={"text": "已处理。"})
+    assert client.get("/api/objections", headers=owner).json["objections"][0]["overdue"] is False
+
+
+# -- statuses, SMS and audit ---------------------------------------------------------------------------
+
+def test_each_change_of_status_is_texted_through_the_log_sender_and_audited(app, shop, client, office, caplog):
+    owner = citizen_for(app, shop.holder())
+    phone = db.session.scalars(select(CitizenAccount.phone).order_by(CitizenAccount.id.desc())).first()
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    admin = db.session.scalar(select(OfficeUser).where(OfficeUser.role == "office_admin", OfficeUser.active.is_(True)))
+    queue = client.get("/api/office/objections", headers=office).json
+    assert {"id": admin.id, "username": admin.username} in queue["assignees"]
+
+    def texts():
+        return [r.getMessage() for r in caplog.records if r.name == SMS_LOGGER and phone in r.getMessage()]
+
+    with caplog.at_level("INFO", logger=SMS_LOGGER):
+        early = client.post(f"/api/office/objections/{objection_id}/assign", headers=office,
+                            json={"assignee_id": admin.id})
+        assert early.status_code == 409 and "受理" in early.json["message"]
+        accepted = client.post(f"/api/office/objections/{objection_id}/accept", headers=office)
+        assert (accepted.status_code, accepted.json["status"], accepted.json["status_name"]) == (200, "accepted", "已受理")
+        assert client.post(f"/api/office/objections/{objection_id}/accept", headers=office).status_code == 409
+        assigned = client.post(f"/api/office/objections/{objection_id}/assign", headers=office,
+                               json={"assignee_id": admin.id})
+        assert (assigned.json["status"], assigned.json["assigned_to"]) == ("in_progress", admin.username)
+        # reassigning keeps 处理中 and sends nothing new
+        client.post(f"/api/office/objections/{objection_id}/assign", headers=office, json={"assignee_id": admin.id})
+        bad = client.post(f"/api/office/objections/{objection_id}/assign", headers=office, json={"assignee_id": 999999})
+        assert bad.status_code == 422
+        closed = client.post(f"/api/office/objections/{objection_id}/answer", headers=office,
+                             json={"text": "已约谈商户，退还差价。"})
+        assert closed.json["status"] == "closed"
+    sent = texts()
+    assert len(sent) == 3, sent
+    for message, name in zip(sent, ("已受理", "处理中", "已办结")):
+        assert f"编号 {objection_id}" in message and f"“{name}”" in message
+        assert "差价" not in message and "九八折" not in message  # never the content on a lock screen
+    mine = client.get("/api/objections", headers=owner).json["objections"][0]
+    assert (mine["status"], mine["status_name"], mine["answer"]) == ("closed", "已办结", "已约谈商户，退还差价。")
+    actions = [e.action for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.target == f"objection:{objection_id}").order_by(AuditEntry.id))]
+    assert actions == ["objection.file", "objection.accept", "objection.sms", "objection.assign", "objection.sms",
+                       "objection.assign", "objection.answer", "objection.sms"]
+
+
+def test_a_failing_sms_gateway_never_undoes_the_change(app, shop, client, office, monkeypatch):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+
+    class Down:
+        def send(self, phone, text):
+            raise ConnectionError("gateway down")
+
+    monkeypatch.setitem(app.extensions, "sms_sender", Down())
+    assert client.post(f"/api/office/objections/{objection_id}/accept", headers=office).status_code == 200
+    assert db.session.get(Objection, objection_id).status == "accepted"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "objection.sms")).one()
+    assert entry.detail == {"status": "accepted", "sent": False}
+
+
+# -- complaints about a partner, in its back-office -----------------------------------------------------
+
+def test_the_merchant_sees_complaints_about_it_once_accepted_and_never_who_filed_them(app, shop, client, office):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id, text="服务员态度差，拒绝使用信用码。")
+    file_complaint(client, owner, 1 if shop.partner_id != 1 else 2)  # about another partner
+    client.post("/api/objections", headers=owner, json={"kind": "credit", "text": "积分计算有误，请核实。"})
+    admin = shop.header(role="merchant_admin")
+    assert client.get("/api/merchant/complaints", headers=admin).json == {"complaints": []}  # not accepted yet
+    client.post(f"/api/office/objections/{objection_id}/accept", headers=office)
+    listed = client.get("/api/merchant/complaints", headers=admin)
+    assert listed.status_code == 200
+    [complaint] = listed.json["complaints"]
+    assert (complaint["id"], complaint["status"], complaint["status_name"], complaint["text"]) == (
+        objection_id, "accepted", "已受理", "服务员态度差，拒绝使用信用码。")
+    assert set(complaint) == {"id", "filed_on", "status", "status_name", "text", "accepted_at", "closed_at"}
+    client.post(f"/api/office/objections/{objection_id}/answer", headers=office, json={"text": "已责令整改。"})
+    closed = client.get("/api/merchant/complaints", headers=admin).json["complaints"][0]
+    assert closed["status_name"] == "已办结" and closed["closed_at"] and "已责令整改" not in str(closed)
+    assert client.get("/api/merchant/complaints", headers=shop.header()).status_code == 403  # a cashier
+
+
+def test_a_complaint_must_name_a_partner_that_exists(app, shop, client):
+    owner = citizen_for(app, shop.holder())
+    for body in ({"kind": "complaint", "text": "服务很差，拒绝优惠。"},
+                 {"kind": "complaint", "text": "服务很差，拒绝优惠。", "partner_id": 99999999}):
+        answer = client.post("/api/objections", headers=owner, json=body)
+        assert answer.status_code == 422 and answer.json["code"] == "validation_error"
+    assert "合作单位" in answer.json["message"]
