@@ -4,14 +4,18 @@
 // network and sign-in links. The session is kept on the phone (localStorage).
 import { client, state } from "./citizen/state.js";
 import { pass, refreshPass } from "./citizen/pass.js";
-import { start, showSignin, takeTokenFromFragment } from "./citizen/signin.js";
+import { start, showSignin, takeTokenFromFragment, takeWeChatCode } from "./citizen/signin.js";
 import { loadDirectory } from "./citizen/directory.js";
 import "./citizen/credit.js";
 import "./citizen/history.js";
 import "./citizen/objections.js";
 import "./citizen/holder.js";
 import "./citizen/identity.js";
+import "./citizen/consent.js";
+import "./citizen/account.js";
 import { largeTextSwitch } from "./prefs.js";
+
+const $signin = () => document.getElementById("signin");
 
 takeTokenFromFragment();
 largeTextSwitch(document.getElementById("large-text"));
@@ -27,5 +31,7 @@ window.addEventListener("hashchange", () => {
   takeTokenFromFragment();
   start();
 });
-await loadDirectory().catch(() => {});
-if (client.accessToken()) await start(); else showSignin();
+const directory = loadDirectory().catch(() => {});
+const fromWeChat = await takeWeChatCode();
+await directory;
+if (fromWeChat || client.accessToken()) await start(); else if ($signin().hidden) showSignin();

@@ -4,6 +4,7 @@ import { $, client, element, holderQuery, state } from "./state.js";
 import { registerScreen, showView } from "./screens.js";
 import { showSignin } from "./signin.js";
 import { showBind } from "./identity.js";
+import { showConsent } from "./consent.js";
 import { say } from "../prefs.js";
 
 // A failed refresh is retried after 2 s, then 4, 8 and every 15 s: soon enough to recover by
@@ -70,6 +71,7 @@ async function fetchPass() {
 function passRefused(error) {
   if (error.status === 401) { client.forget(); showSignin(error.message, { error: true }); return; }
   if (error.code === "holder_not_bound") { showBind(); return; }
+  if (error.code === "consent_required") { showConsent(); return; }  // a new notice since sign-in
   if (error.status === 0 || error.status === 429 || error.status >= 500) {
     // Not a refusal: the network or the server. The code on screen stays while it is valid.
     pass.failure = error.status === 0 ? "offline" : "server";
