@@ -113,6 +113,12 @@ def wechat_login(*, code: str) -> sessions.TokenPair:
     return _start(account)
 
 
+def sign_in_methods() -> dict:
+    """Which sign-ins this deployment offers, so the page shows no button that leads nowhere."""
+    config = current_app.config
+    return {"sms": True, "wechat_web": bool(config["WECHAT_OA_APPID"] and config["WECHAT_OA_SECRET"])}
+
+
 def wechat_web_start(*, redirect_uri: str) -> tuple[str, str]:
     """Where to send the browser for the 公众号's silent sign-in, and the `state` it must bring back.
 

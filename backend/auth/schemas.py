@@ -76,6 +76,11 @@ class ConsentItem(ConsentOut):
     """The consent as a field of MeOut (a schema used nested and top-level needs its own class)."""
 
 
+class SignInMethodsOut(Schema):
+    sms = Boolean(metadata={"description": "短信验证码登录"})
+    wechat_web = Boolean(metadata={"description": "微信公众号网页登录（已配置公众号）"})
+
+
 class NoticeSection(Schema):
     title = String()
     text = String()

@@ -10,7 +10,7 @@ from ..timeutil import iso
 from . import citizens, limits, office, privacy, roles, sessions, staff
 from .guard import auth, current_principal
 from .models import Device
-from .schemas import (ConsentIn, ConsentOut, PrivacyNoticeOut, DeviceRenameIn, PasswordResetIn, StaffPatchIn, StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
+from .schemas import (ConsentIn, ConsentOut, PrivacyNoticeOut, SignInMethodsOut, DeviceRenameIn, PasswordResetIn, StaffPatchIn, StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
                       PasswordLoginIn, RefreshIn, RepresentativeIn, RepresentativeListOut, RepresentativeOut,
                       SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn, WeChatWebLoginIn)
 
@@ -87,6 +87,13 @@ def wechat_web_login(body):
 @bp.doc(summary="我的账号", description="脱敏手机号、是否已实名、所代表的企业；从不返回身份证号。")
 def me():
     return citizens.me(account_id=current_principal().id)
+
+
+@bp.get("/auth/methods")
+@bp.output(SignInMethodsOut)
+@bp.doc(summary="可用的登录方式", description="页面据此决定是否显示“微信一键登录”（还须在微信内打开）。")
+def sign_in_methods():
+    return citizens.sign_in_methods()
 
 
 @bp.get("/auth/privacy")

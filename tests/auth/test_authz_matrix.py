@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/api/auth/wechat/web"): PUBLIC,
     ("POST", "/api/auth/wechat/web/login"): PUBLIC,
     ("GET", "/api/auth/privacy"): PUBLIC,
+    ("GET", "/api/auth/methods"): PUBLIC,
     ("POST", "/api/auth/consent"): allow(*CITIZENS),
     ("DELETE", "/api/auth/account"): allow(*CITIZENS),
     ("POST", "/api/auth/staff/login"): PUBLIC,

@@ -108,3 +108,9 @@ def test_wrong_secret_or_missing_settings_are_unavailable(app, client, wechat, m
     monkeypatch.setitem(app.config, "WECHAT_OA_APPID", None)
     response = client.get("/api/auth/wechat/web")
     assert (response.status_code, response.json["code"]) == (503, "wechat_unavailable")
+
+
+def test_the_page_is_told_whether_wechat_web_sign_in_is_set_up(app, client, wechat, monkeypatch):
+    assert client.get("/api/auth/methods").json == {"sms": True, "wechat_web": True}
+    monkeypatch.setitem(app.config, "WECHAT_OA_SECRET", None)
+    assert client.get("/api/auth/methods").json == {"sms": True, "wechat_web": False}

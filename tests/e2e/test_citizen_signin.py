@@ -191,8 +191,8 @@ def test_a_phones_daily_limit_at_tencent_says_come_back_tomorrow(production_serv
     assert page.locator("#send-code").is_disabled()
 
 
-def test_wechat_web_sign_in_inside_the_official_account(app, production_server, providers, playwright_instance,
-                                                         screenshot):
+def test_wechat_web_sign_in_inside_the_official_account(app, live_server, production_server, providers,
+                                                         playwright_instance, screenshot):
     wechat, _ = providers
     wechat.user_openid = f"oa-{secrets.token_hex(6)}"
     from tests.e2e.conftest import CHROMIUM
@@ -202,6 +202,10 @@ def test_wechat_web_sign_in_inside_the_official_account(app, production_server, 
         context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN", is_mobile=True,
                                       has_touch=True, user_agent=IN_WECHAT, timezone_id="Asia/Shanghai")
         page = context.new_page()
+        page.goto(f"{live_server}/m/")  # no 公众号 set up there: no button that leads nowhere
+        page.wait_for_selector("#signin:not([hidden])")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#wechat-signin").is_hidden()
         page.goto(f"{production_server}/m/")
         page.wait_for_selector("#wechat-signin:not([hidden])")
         screenshot(page, "signin-in-wechat", app="citizen")

@@ -30,13 +30,21 @@ export function showSignin(message = "", { error = false } = {}) {
     $(id).hidden = true;
   }
   $("signin").hidden = false;
-  const inWeChat = /MicroMessenger/i.test(navigator.userAgent);  // WeChat sign-in works only inside WeChat
-  $("wechat-signin").hidden = !inWeChat;
-  $("signin-hint").textContent = inWeChat ? "也可以使用手机号和短信验证码登录。" : "请使用手机号和短信验证码登录。";
+  offerWeChat();
   say($("signin-error"), message, { error });
 }
 
 hooks.signedOut = (error) => showSignin(error.message);
+
+/** WeChat's web sign-in works only inside WeChat, and only where the city has set up its 公众号. */
+async function offerWeChat() {
+  if (!/MicroMessenger/i.test(navigator.userAgent)) return;
+  try {
+    const methods = await client.json("/api/auth/methods");
+    $("wechat-signin").hidden = !methods.wechat_web;
+    if (methods.wechat_web) $("signin-hint").textContent = "也可以使用手机号和短信验证码登录。";
+  } catch (_) { /* offline: the SMS form is there */ }
+}
 
 /** The send button waits `seconds`, counting down on itself, before a new code can be asked for. */
 function waitToResend(seconds) {
