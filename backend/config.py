@@ -142,6 +142,29 @@ def from_env() -> dict:
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         # connect, read (seconds): a hung WeChat must not hold a worker thread
         "WECHAT_TIMEOUT": (3.05, 5.0),
+        # The 公众号 (Official Account) page's sign-in, OAuth2 snsapi_base (backend/auth/wechat.py):
+        # its own appid and secret, the authorize page's host, and the URL WeChat sends the browser
+        # back to (the citizen page /m/ on the domain registered as 网页授权域名; default: this
+        # request's host).
+        "WECHAT_OA_APPID": _env("WECHAT_OA_APPID"),
+        "WECHAT_OA_SECRET": _env("WECHAT_OA_SECRET"),
+        "WECHAT_OPEN_BASE": _env("WECHAT_OPEN_BASE", "https://open.weixin.qq.com"),
+        "WECHAT_OA_REDIRECT_URI": _env("WECHAT_OA_REDIRECT_URI"),
+        # Who sends the SMS sign-in codes (backend/auth/sms.py): "log" (demo and tests only) or
+        # "tencent" (Tencent Cloud SMS, API 3.0), whose account, signature and template follow.
+        "SMS_PROVIDER": _env("SMS_PROVIDER", "log"),
+        "TENCENT_SMS_ENDPOINT": _env("TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com"),
+        "TENCENT_SMS_REGION": _env("TENCENT_SMS_REGION", "ap-guangzhou"),
+        "TENCENT_SMS_SECRET_ID": _env("TENCENT_SMS_SECRET_ID"),
+        "TENCENT_SMS_SECRET_KEY": _env("TENCENT_SMS_SECRET_KEY"),
+        "TENCENT_SMS_SDK_APP_ID": _env("TENCENT_SMS_SDK_APP_ID"),
+        "TENCENT_SMS_SIGN_NAME": _env("TENCENT_SMS_SIGN_NAME"),
+        # The approved template of the sign-in code: "{1} 为您的登录验证码，请于 {2} 分钟内填写…"
+        "TENCENT_SMS_TEMPLATE_ID": _env("TENCENT_SMS_TEMPLATE_ID"),
+        # The approved template of an objection's new status: "您提交的{1}（编号 {2}）状态已更新为“{3}”…";
+        # without it no status SMS is sent (logged and audited), sign-in codes still are.
+        "TENCENT_SMS_OBJECTION_TEMPLATE_ID": _env("TENCENT_SMS_OBJECTION_TEMPLATE_ID"),
+        "TENCENT_SMS_TIMEOUT": (3.05, 5.0),
         "DEVICE_TOKEN_DAYS": int(_env("DEVICE_TOKEN_DAYS", "365")),
         # The argon2id parameters of new password hashes, by name in argon2.profiles. Not read from
         # the environment: only the tests choose another (CHEAPEST), to spare ~0.2 s per hash.
@@ -185,6 +208,11 @@ def gunicorn_from_env() -> dict:
     }
 
 
+SMS_PROVIDERS = ("log", "tencent")
+TENCENT_SMS_REQUIRED = ("TENCENT_SMS_SECRET_ID", "TENCENT_SMS_SECRET_KEY", "TENCENT_SMS_SDK_APP_ID",
+                        "TENCENT_SMS_SIGN_NAME", "TENCENT_SMS_TEMPLATE_ID")
+
+
 class ConfigError(RuntimeError):
     """The app was asked to start in a way that would be unsafe."""
 
@@ -198,3 +226,9 @@ def check_production(config: dict) -> None:
         raise ConfigError(f"missing required settings outside demo mode: {', '.join(missing)}")
     if DEMO_ONLY_SECRET in {config.get("SECRET_KEY"), config.get("PASS_KEY_SECRET"), config.get("IDENTITY_PEPPER")}:
         raise ConfigError("the demo secret must never be used outside demo mode")
+    if config.get("SMS_PROVIDER", "log") not in SMS_PROVIDERS:
+        raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
+    if config.get("SMS_PROVIDER") == "tencent":
+        missing = [name for name in TENCENT_SMS_REQUIRED if not config.get(name)]
+        if missing:
+            raise ConfigError(f"SMS_PROVIDER=tencent needs: {', '.join(missing)}")

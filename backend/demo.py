@@ -18,6 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .auth.models import CitizenAccount, CompanyRepresentative, MerchantStaff, OfficeUser
+from .auth.privacy import NOTICE_VERSION
 from .auth.service import Principal, issue_access_token
 from .auth.staff import hash_password
 from .city import cli as city_cli
@@ -98,10 +99,12 @@ def seed_subjects(pepper: str, rng: random.Random, rules: list[TierRule]) -> dic
 def seed_accounts(demo_subjects: dict[str, CreditSubject]) -> None:
     password_hash = hash_password(DEMO_PASSWORD)
     now = utcnow()
-    citizen = CitizenAccount(phone=DEMO_PHONES["citizen"], subject_id=demo_subjects["citizen"].id, bound_at=now)
+    # The demo's citizens have read and agreed to the privacy notice, as after their first sign-in.
+    agreed = {"privacy_version": NOTICE_VERSION, "privacy_agreed_at": now}
+    citizen = CitizenAccount(phone=DEMO_PHONES["citizen"], subject_id=demo_subjects["citizen"].id, bound_at=now, **agreed)
     blacklisted = CitizenAccount(phone=DEMO_PHONES["citizen-blacklisted"], subject_id=demo_subjects["citizen-blacklisted"].id,
-                                 bound_at=now)
-    representative = CitizenAccount(phone=DEMO_PHONES["company"])
+                                 bound_at=now, **agreed)
+    representative = CitizenAccount(phone=DEMO_PHONES["company"], **agreed)
     db.session.add_all([citizen, blacklisted, representative])
     db.session.flush()
     db.session.add(CompanyRepresentative(account_id=representative.id, company_subject_id=demo_subjects["company"].id))

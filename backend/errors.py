@@ -9,9 +9,11 @@ Clients (the scanner, the mini-program) switch on `code`, never on the text.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from enum import StrEnum
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,12 @@ class ErrorCode(StrEnum):
     WECHAT_CODE_INVALID = ("wechat_code_invalid", 401, "微信登录凭证无效，请重新进入小程序")
     WECHAT_USER_BLOCKED = ("wechat_user_blocked", 403, "微信提示该账号存在风险，暂不能登录")
     WECHAT_UNAVAILABLE = ("wechat_unavailable", 503, "微信登录暂时不可用，请稍后再试或使用短信验证码登录")
+    WECHAT_SNAPSHOT_PAGE = ("wechat_snapshot_page", 403, "请点击页面底部“使用完整服务”后再登录")
+    WECHAT_STATE_INVALID = ("wechat_state_invalid", 400, "登录链接已失效，请重新打开页面登录")
+    CONSENT_REQUIRED = ("consent_required", 403, "请先阅读并同意个人信息保护告知书")
+    CONSENT_OUTDATED = ("consent_outdated", 409, "个人信息保护告知书已更新，请重新阅读后同意")
     SMS_UNAVAILABLE = ("sms_unavailable", 503, "短信暂时无法发送，请稍后再试")
+    SMS_PHONE_REFUSED = ("sms_phone_refused", 422, "该手机号暂时无法接收短信，请核对号码或联系运营商")
     REFRESH_INVALID = ("refresh_invalid", 401, "登录已失效，请重新登录")
     SESSION_REVOKED = ("session_revoked", 401, "登录已被注销，请重新登录")
     NAME_INVALID = ("name_invalid", 422, "请填写与身份证一致的姓名")
@@ -116,9 +123,39 @@ _HTTP_CODES = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHORIZED, 403: Err
                429: ErrorCode.RATE_LIMITED, 503: ErrorCode.SERVICE_UNAVAILABLE}
 
 
+def wait_text(seconds: int) -> str:
+    """How long to wait, as a person reads it: 45 秒, 61 秒, 3 分钟, 2 小时."""
+    if seconds < 100:  # "2 分钟" for 61 seconds would make people wait twice as long
+        return f"{seconds} 秒"
+    if seconds < 3600:
+        return f"{math.ceil(seconds / 60)} 分钟"
+    return f"{math.ceil(seconds / 3600)} 小时"
+
+
+def rate_limited(seconds: int, message: str | None = None):
+    """429 that says how long to wait: `retry_after` (seconds) in the body and the Retry-After header,
+    and the message names the wait, so the page can count down instead of leaving the person guessing."""
+    seconds = max(1, int(seconds))
+    response = problem(ErrorCode.RATE_LIMITED, message or f"操作过于频繁，请 {wait_text(seconds)}后再试",
+                       retry_after=seconds)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _limiter_wait() -> int:
+    """Seconds until the breached Flask-Limiter limit of this request lets one more through."""
+    for limiter in current_app.extensions.get("limiter", ()):
+        breached = limiter.current_limit
+        if breached is not None:
+            return math.ceil(breached.reset_at - time.time())
+    return 60
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
+        if error.code is ErrorCode.RATE_LIMITED and "retry_after" in error.detail:
+            return rate_limited(error.detail["retry_after"], error.message if error.message != error.code.message else None)
         return problem(error.code, error.message, error.status, **error.detail)
 
     # APIFlask routes request validation failures and abort() through its HTTPError; one processor
@@ -135,7 +172,7 @@ def register_error_handlers(app: Flask) -> None:
             return error
         code = _HTTP_CODES.get(error.code or 500, ErrorCode.BAD_REQUEST)
         if code is ErrorCode.RATE_LIMITED:
-            return problem(code, None, 429)
+            return rate_limited(_limiter_wait())
         return problem(code, None, error.code)
 
     @app.errorhandler(Exception)

@@ -23,7 +23,7 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 E = ErrorCode
 _PASS_REFUSED = (E.PASS_INVALID, E.PASS_EXPIRED, E.PASS_NOT_YET_VALID, E.PASS_KEY_REVOKED, E.PASS_UNKNOWN_ISSUER,
                  E.PASS_UNKNOWN_KEY)
-_HOLDER_REFUSED = (E.HOLDER_NOT_BOUND, E.HOLDER_NOT_ELIGIBLE, E.HOLDER_BLACKLISTED)
+_HOLDER_REFUSED = (E.HOLDER_NOT_BOUND, E.HOLDER_NOT_ELIGIBLE, E.HOLDER_BLACKLISTED, E.CONSENT_REQUIRED)
 
 # The codes each endpoint's services may refuse with, beyond those its route implies (see `_implied`).
 RAISES: dict[str, tuple[ErrorCode, ...]] = {
@@ -31,6 +31,11 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "auth.sms_login": (E.SMS_CODE_INVALID, E.UNAUTHORIZED, E.RATE_LIMITED),
     "auth.wechat_login": (E.WECHAT_CODE_INVALID, E.WECHAT_USER_BLOCKED, E.WECHAT_UNAVAILABLE, E.UNAUTHORIZED,
                           E.RATE_LIMITED),
+    "auth.wechat_web_start": (E.WECHAT_UNAVAILABLE,),
+    "auth.wechat_web_login": (E.WECHAT_CODE_INVALID, E.WECHAT_USER_BLOCKED, E.WECHAT_UNAVAILABLE,
+                              E.WECHAT_SNAPSHOT_PAGE, E.WECHAT_STATE_INVALID, E.UNAUTHORIZED, E.RATE_LIMITED),
+    "auth.record_consent": (E.CONSENT_OUTDATED, E.UNAUTHORIZED),
+    "auth.delete_account": (E.UNAUTHORIZED,),
     "auth.bind_identity": (E.NAME_INVALID, E.ID_NUMBER_INVALID, E.IDENTITY_MISMATCH, E.IDENTITY_ALREADY_BOUND,
                            E.RATE_LIMITED),
     "auth.refresh": (E.REFRESH_INVALID, E.SESSION_REVOKED, E.RATE_LIMITED),

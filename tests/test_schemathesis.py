@@ -108,8 +108,11 @@ def _guarded(operation) -> bool:
 
 def _allowed(operation, role: str | None) -> bool:
     """An anonymous caller tries every operation (its 401 is part of the truth); a role tries its own.
-    The device does not log out: that un-enrols it, and every case after it would only meet 401."""
+    The device does not log out: that un-enrols it, and every case after it would only meet 401. No
+    demo citizen deletes their account (tests/auth/test_privacy.py does, with accounts of its own)."""
     if role == "device" and operation.label == "POST /api/auth/logout":
+        return False
+    if role is not None and operation.label == "DELETE /api/auth/account":
         return False
     security = operation.definition.raw.get("security") or []
     return role is None or any(role in roles for requirement in security for roles in requirement.values())

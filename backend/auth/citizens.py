@@ -17,7 +17,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..timeutil import iso
 from ..extensions import db
-from . import sessions, sms, wechat
+from . import privacy, sessions, sms, wechat
 from .models import CitizenAccount, CompanyRepresentative, SmsCode
 from ..credit.identifiers import identity_hash
 from .service import Principal, name_hash, secret_digest
@@ -67,7 +67,8 @@ def send_sms_code(*, phone: str) -> dict:
     db.session.execute(update(SmsCode).where(SmsCode.phone == phone, SmsCode.used_at.is_(None)).values(used_at=now))
     db.session.add(SmsCode(phone=phone, code_hash=_code_digest(phone, code), created_at=now,
                            expires_at=now + timedelta(minutes=SMS_CODE_MINUTES)))
-    sms.sender().send(phone, f"【信用码】您的登录验证码是 {code}，{SMS_CODE_MINUTES} 分钟内有效。请勿告诉他人。")
+    sms.sender().send(phone, f"【信用码】您的登录验证码是 {code}，{SMS_CODE_MINUTES} 分钟内有效。请勿告诉他人。",
+                      template=sms.SIGN_IN_CODE, params=(code, str(SMS_CODE_MINUTES)))
     db.session.commit()
     return {"sent": True, "expires_in": SMS_CODE_MINUTES * 60}
 
@@ -109,6 +110,36 @@ def wechat_login(*, code: str) -> sessions.TokenPair:
                                       secret=config["WECHAT_SECRET"], code=code,
                                       timeout=config["WECHAT_TIMEOUT"])
     account = _find_or_create(CitizenAccount.wechat_openid, identity.openid, wechat_openid=identity.openid)
+    return _start(account)
+
+
+def sign_in_methods() -> dict:
+    """Which sign-ins this deployment offers, so the page shows no button that leads nowhere."""
+    config = current_app.config
+    return {"sms": True, "wechat_web": bool(config["WECHAT_OA_APPID"] and config["WECHAT_OA_SECRET"])}
+
+
+def wechat_web_start(*, redirect_uri: str) -> tuple[str, str]:
+    """Where to send the browser for the 公众号's silent sign-in, and the `state` it must bring back.
+
+    The state is random and kept by the browser in a cookie of ours (the view's): a code that
+    arrives with another state was not asked for by this browser (login CSRF: someone else's code
+    would sign the victim in to the attacker's account)."""
+    state = secrets.token_urlsafe(24)
+    url = wechat.authorize_url(open_base=current_app.config["WECHAT_OPEN_BASE"],
+                               appid=current_app.config["WECHAT_OA_APPID"], redirect_uri=redirect_uri, state=state)
+    return url, state
+
+
+def wechat_web_login(*, code: str, state: str, expected_state: str | None) -> sessions.TokenPair:
+    """The code WeChat handed the 公众号 page → the citizen's account under its 公众号 openid."""
+    if not expected_state or not secrets.compare_digest(state.encode(), expected_state.encode()):
+        raise DomainError(ErrorCode.WECHAT_STATE_INVALID)
+    config = current_app.config
+    identity = wechat.oauth_code_to_openid(base_url=config["WECHAT_API_BASE"], appid=config["WECHAT_OA_APPID"],
+                                           secret=config["WECHAT_OA_SECRET"], code=code,
+                                           timeout=config["WECHAT_TIMEOUT"])
+    account = _find_or_create(CitizenAccount.wechat_oa_openid, identity.openid, wechat_oa_openid=identity.openid)
     return _start(account)
 
 
@@ -199,7 +230,9 @@ def me(*, account_id: int) -> dict:
     companies = db.session.scalars(select(CompanyRepresentative).where(
         CompanyRepresentative.account_id == account_id, CompanyRepresentative.revoked_at.is_(None)))
     return {
-        "id": account.id, "phone": mask_phone(account.phone), "wechat": account.wechat_openid is not None,
+        "id": account.id, "phone": mask_phone(account.phone),
+        "wechat": account.wechat_openid is not None or account.wechat_oa_openid is not None,
         **identity_json(account),
+        "consent": privacy.consent_json(account), "privacy_version": privacy.NOTICE_VERSION,
         "companies": [{"representative_id": rep.id, "authorised_at": iso(rep.authorised_at)} for rep in companies],
     }

@@ -15,6 +15,7 @@ from ..errors import DomainError, ErrorCode
 from ..extensions import read_outside_transaction
 from ..watched_cache import WatchedCache
 from .models import CitizenAccount, CompanyRepresentative
+from .privacy import NOTICE_VERSION
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class AccountHolders:
     """Whom a citizen account can show a pass for: its own subject and the company it represents."""
 
     disabled: bool
+    consented: bool  # to the current privacy notice (auth/privacy.py)
     person: Holder | None
     company: Holder | None
 
@@ -42,7 +44,7 @@ class AccountHolders:
 # any other column (a sign-in time, a score) leaves the cache alone.
 STANDINGS = WatchedCache("standing", generation_key="standing:generation", watched={
     CreditSubject: ("kind", "tier_level", "black_listed"),
-    CitizenAccount: ("subject_id", "disabled"),
+    CitizenAccount: ("subject_id", "disabled", "privacy_version"),
     CompanyRepresentative: ("account_id", "company_subject_id", "revoked_at"),
 }, entry_seconds=300, max_entries=100_000)  # per worker; a few hundred bytes each
 
@@ -51,7 +53,7 @@ _company = aliased(CreditSubject)
 # One round trip for the account, its own subject and the company it represents (if any): three
 # ORM look-ups cost five times the signature.
 _HOLDERS = (
-    select(CitizenAccount.disabled,
+    select(CitizenAccount.disabled, CitizenAccount.privacy_version,
            _person.id.label("person_id"), _person.kind.label("person_kind"),
            _person.tier_level.label("person_tier"), _person.black_listed.label("person_black_listed"),
            _company.id.label("company_id"), _company.kind.label("company_kind"),
@@ -74,6 +76,7 @@ def _read_holders(account_id: int) -> AccountHolders | None:
     row = rows[0]
     return AccountHolders(
         disabled=row.disabled,
+        consented=row.privacy_version == NOTICE_VERSION,
         person=Holder(row.person_id, row.person_kind, row.person_tier, row.person_black_listed)
         if row.person_id is not None else None,
         company=Holder(row.company_id, row.company_kind, row.company_tier, row.company_black_listed)
@@ -85,6 +88,8 @@ def holder_subject(*, account_id: int, holder: str | None) -> Holder:
     holders = STANDINGS.get_or_load(account_id, lambda: _read_holders(account_id))
     if holders is None or holders.disabled:
         raise DomainError(ErrorCode.UNAUTHORIZED)
+    if not holders.consented:  # PIPL: no pass, no credit data before the notice is agreed to
+        raise DomainError(ErrorCode.CONSENT_REQUIRED)
     if holder == "company" or (holder is None and holders.person is None):
         if holders.company is None:
             raise DomainError(ErrorCode.HOLDER_NOT_BOUND, "尚未获得企业授权" if holder == "company" else None)

@@ -23,6 +23,14 @@ class CitizenAccount(db.Model):
     # HMAC(pepper, ID number + name given at binding): lets the office settle an objection without plaintext.
     identity_name_hash: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The privacy notice agreed to (backend/auth/privacy.py NOTICE_VERSION) and when: no pass before it.
+    privacy_version: Mapped[str | None] = mapped_column(String(16))
+    privacy_agreed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # The 公众号's openid (web sign-in): a person has another under the mini-program.
+    wechat_oa_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Deleted by its owner: identity, phone and openids erased; the row stays as the alias that
+    # the records of redemptions and objections point to (docs/security.md, deleting an account).
+    deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
 
 class CompanyRepresentative(db.Model):

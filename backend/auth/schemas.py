@@ -26,6 +26,11 @@ class WeChatLoginIn(Schema):
     code = String(required=True, validate=Length(min=1, max=128), metadata={"description": "wx.login 得到的 code"})
 
 
+class WeChatWebLoginIn(Schema):
+    code = String(required=True, validate=Length(min=1, max=128), metadata={"description": "微信网页授权回调带回的 code"})
+    state = String(required=True, validate=Length(min=1, max=128), metadata={"description": "回调带回的 state"})
+
+
 class PasswordLoginIn(Schema):
     username = String(required=True, validate=Length(min=1, max=64))
     password = String(required=True, validate=Length(min=1, max=256))
@@ -58,6 +63,36 @@ class CompanyLinkOut(Schema):
     authorised_at = String()
 
 
+class ConsentIn(Schema):
+    version = String(required=True, validate=Length(min=1, max=16), metadata={"description": "所同意的告知书版本"})
+
+
+class ConsentOut(Schema):
+    version = String()
+    agreed_at = String()
+
+
+class ConsentItem(ConsentOut):
+    """The consent as a field of MeOut (a schema used nested and top-level needs its own class)."""
+
+
+class SignInMethodsOut(Schema):
+    sms = Boolean(metadata={"description": "短信验证码登录"})
+    wechat_web = Boolean(metadata={"description": "微信公众号网页登录（已配置公众号）"})
+
+
+class NoticeSection(Schema):
+    title = String()
+    text = String()
+
+
+class PrivacyNoticeOut(Schema):
+    version = String()
+    controller = String(metadata={"description": "个人信息处理者"})
+    title = String()
+    sections = List(Nested(NoticeSection))
+
+
 class MeOut(Schema):
     id = Integer()
     phone = String(allow_none=True, metadata={"description": "脱敏手机号"})
@@ -65,6 +100,8 @@ class MeOut(Schema):
     identity_bound = Boolean()
     bound_at = String(allow_none=True)
     companies = List(Nested(CompanyLinkOut))
+    consent = Nested(ConsentItem, allow_none=True, metadata={"description": "已同意的告知书版本与时间；未同意为 null"})
+    privacy_version = String(metadata={"description": "当前告知书版本：与 consent.version 不同即需（重新）同意"})
 
 
 class DeviceOut(Schema):

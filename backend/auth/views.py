@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import current_app, jsonify, redirect, request
 
 from ..errors import DomainError, ErrorCode
 from ..extensions import db, limiter
 from ..timeutil import iso
-from . import citizens, limits, office, roles, sessions, staff
+from . import citizens, limits, office, privacy, roles, sessions, staff
 from .guard import auth, current_principal
 from .models import Device
-from .schemas import (DeviceRenameIn, PasswordResetIn, StaffPatchIn, StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
+from .schemas import (ConsentIn, ConsentOut, PrivacyNoticeOut, SignInMethodsOut, DeviceRenameIn, PasswordResetIn, StaffPatchIn, StaffIn, StaffListOut, StaffOut, DeviceListOut, DeviceOut, EnrolIn, EnrolmentOut, EnrolOut, IdentityIn, IdentityOut, MeOut, MerchantMeOut,
                       PasswordLoginIn, RefreshIn, RepresentativeIn, RepresentativeListOut, RepresentativeOut,
-                      SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn)
+                      SmsLoginIn, SmsSendIn, SmsSentOut, TokenOut, WeChatLoginIn, WeChatWebLoginIn)
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api", tag="登录与身份")
 
@@ -47,12 +48,80 @@ def wechat_login(body):
     return citizens.wechat_login(code=body["code"]).json()
 
 
+# The state of a web sign-in under way: only this browser's cookie knows it, only our API reads it.
+WECHAT_STATE_COOKIE = "xym_wechat_state"
+WECHAT_STATE_PATH = "/api/auth/wechat/web"
+
+
+@bp.get("/auth/wechat/web")
+@bp.doc(summary="微信公众号网页登录（跳转）",
+        description="302 跳转到微信网页授权（snsapi_base，静默授权，只取 openid）；微信带 code 与 state 回到 /m/，"
+        "页面再调用 POST /api/auth/wechat/web/login。state 保存在本站 Cookie 中，10 分钟内有效。",
+        responses={302: "跳转到微信授权页"})
+def wechat_web_start():
+    redirect_uri = current_app.config["WECHAT_OA_REDIRECT_URI"] or request.host_url + "m/"
+    url, state = citizens.wechat_web_start(redirect_uri=redirect_uri)
+    response = redirect(url, 302)
+    response.set_cookie(WECHAT_STATE_COOKIE, state, max_age=600, path=WECHAT_STATE_PATH, httponly=True,
+                        secure=request.is_secure, samesite="Lax")
+    return response
+
+
+@bp.post("/auth/wechat/web/login")
+@limiter.limit(limits.setting("RATELIMIT_SIGNIN_PER_IP"), key_func=limits.client_ip)
+@bp.input(WeChatWebLoginIn, arg_name="body")
+@bp.output(TokenOut)
+@bp.doc(summary="微信公众号网页登录", description="用微信网页授权回调带回的 code 经 sns/oauth2/access_token 换取 openid；"
+        "state 须与跳转时写入 Cookie 的一致。首次登录即创建账号。")
+def wechat_web_login(body):
+    pair = citizens.wechat_web_login(code=body["code"], state=body["state"],
+                                     expected_state=request.cookies.get(WECHAT_STATE_COOKIE))
+    response = jsonify(pair.json())
+    response.delete_cookie(WECHAT_STATE_COOKIE, path=WECHAT_STATE_PATH)  # one state, one sign-in
+    return response
+
+
 @bp.get("/auth/me")
 @bp.auth_required(auth, roles=roles.CITIZENS)
 @bp.output(MeOut)
 @bp.doc(summary="我的账号", description="脱敏手机号、是否已实名、所代表的企业；从不返回身份证号。")
 def me():
     return citizens.me(account_id=current_principal().id)
+
+
+@bp.get("/auth/methods")
+@bp.output(SignInMethodsOut)
+@bp.doc(summary="可用的登录方式", description="页面据此决定是否显示“微信一键登录”（还须在微信内打开）。")
+def sign_in_methods():
+    return citizens.sign_in_methods()
+
+
+@bp.get("/auth/privacy")
+@bp.output(PrivacyNoticeOut)
+@bp.doc(summary="个人信息保护告知书", description="首次登录后须阅读并同意（POST /api/auth/consent）才能出示信用码；"
+        "告知书更新时版本号改变，需重新同意。")
+def privacy_notice():
+    return privacy.notice(controller=current_app.config["ISSUER_NAME"])
+
+
+@bp.post("/auth/consent")
+@bp.auth_required(auth, roles=roles.CITIZENS)
+@bp.input(ConsentIn, arg_name="body")
+@bp.output(ConsentOut)
+@bp.doc(summary="同意个人信息保护告知书", description="记录所同意的告知书版本与时间；版本须为当前版本。")
+def record_consent(body):
+    return privacy.record_consent(account_id=current_principal().id, version=body["version"])
+
+
+@bp.delete("/auth/account")
+@bp.auth_required(auth, roles=roles.CITIZENS)
+@bp.output({}, status_code=204)
+@bp.doc(summary="注销我的账号", description="立即解除实名绑定，删除手机号与微信标识，结束企业授权，注销全部登录；"
+        "使用记录只以匿名编号保留。注销后用同一手机号登录将是新账号。")
+def delete_account():
+    principal = current_principal()
+    privacy.delete_account(account_id=principal.id, session_id=principal.session_id)
+    return ""
 
 
 @bp.post("/auth/identity")

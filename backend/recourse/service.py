@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ..auth.models import CitizenAccount, CompanyRepresentative, OfficeUser
 from ..auth.roles import OFFICE_WRITERS
+from ..auth.sms import OBJECTION_STATUS
 from ..credit.models import CreditSubject, Tier, TierRule
 from ..credit.service import RATING_ORDER, rule_matches
 from ..dbtypes import utcnow
@@ -334,7 +335,8 @@ def answer_objection(*, objection_id: int, actor: str, text: str, sms, now: date
 def _notify(objection: Objection, sms) -> None:
     """Text the citizen the new status (never its content: an SMS is read on a lock screen). Audited.
 
-    `sms` is the auth domain's sender (`send(phone, text)`). The change is committed already: a
+    `sms` is the auth domain's sender (`send(phone, text, template=, params=)`: a template provider
+    sends the approved status template with the three values). The change is committed already: a
     gateway that fails is logged and audited, and never undoes it."""
     phone = db.session.scalar(select(CitizenAccount.phone).where(CitizenAccount.id == objection.account_id))
     if not phone:
@@ -342,7 +344,8 @@ def _notify(objection: Objection, sms) -> None:
     text = (f"【信用码】您提交的{KIND_NAMES[objection.kind]}（编号 {objection.id}）状态已更新为"
             f"“{STATUS_NAMES[objection.status]}”，请在信用码“异议与投诉”中查看。")
     try:
-        sms.send(phone, text)
+        sms.send(phone, text, template=OBJECTION_STATUS,
+                 params=(KIND_NAMES[objection.kind], str(objection.id), STATUS_NAMES[objection.status]))
         sent = True
     except (DomainError, OSError) as error:  # OSError: a gateway's network failure (requests' errors are OSErrors)
         log.warning("objection %s: status SMS not sent: %s", objection.id, error)

@@ -10,6 +10,7 @@ import redis
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, MerchantStaff
+from backend.auth.privacy import NOTICE_VERSION
 from backend.auth.service import Principal, issue_access_token
 from backend.credit.identifiers import identity_hash
 from backend.auth.staff import hash_password
@@ -17,7 +18,7 @@ from backend.credit.identifiers import id_number_check_char
 from backend.credit.models import CreditSubject
 from backend.extensions import db, limiter
 
-from .fake_wechat import APPID, SECRET, FakeWeChat
+from .fake_wechat import APPID, OA_APPID, OA_SECRET, SECRET, FakeWeChat
 
 _phones = itertools.count(1)
 
@@ -37,9 +38,11 @@ def _fresh_rate_limits(request, redis_url, redis_prefix):
 @pytest.fixture
 def wechat(app):
     with FakeWeChat() as fake:
-        saved = {k: app.config.get(k) for k in ("WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_TIMEOUT")}
+        saved = {k: app.config.get(k) for k in ("WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_TIMEOUT",
+                                                "WECHAT_OPEN_BASE", "WECHAT_OA_APPID", "WECHAT_OA_SECRET")}
         app.config.update(WECHAT_API_BASE=fake.base_url, WECHAT_APPID=APPID, WECHAT_SECRET=SECRET,
-                          WECHAT_TIMEOUT=(1.0, 1.0))
+                          WECHAT_TIMEOUT=(1.0, 1.0), WECHAT_OPEN_BASE=fake.base_url, WECHAT_OA_APPID=OA_APPID,
+                          WECHAT_OA_SECRET=OA_SECRET)
         yield fake
         app.config.update(saved)
 
@@ -48,7 +51,7 @@ class Outbox:
     def __init__(self):
         self.messages: list[tuple[str, str]] = []
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str, **_template) -> None:
         self.messages.append((phone, text))
 
     def last_code(self, phone: str) -> str:
@@ -82,10 +85,11 @@ def bearer(app, principal: Principal, minutes: int = 15) -> dict:
 
 @pytest.fixture
 def new_citizen(app):
-    """new_citizen() -> (account_id, headers) of a brand-new, unbound citizen account."""
+    """new_citizen() -> (account_id, headers) of a brand-new, unbound citizen account (that agreed to
+    the privacy notice: tests/auth/test_privacy.py covers one that has not)."""
     def _make():
         with app.app_context():
-            account = CitizenAccount(phone=f"137{next(_phones):08d}")
+            account = CitizenAccount(phone=f"137{next(_phones):08d}", privacy_version=NOTICE_VERSION)
             db.session.add(account)
             db.session.commit()
             return account.id, bearer(app, Principal(kind="citizen", id=account.id, role="citizen"))
@@ -123,3 +127,23 @@ def new_person(app):
             db.session.commit()
             return number
     return _make
+
+
+@pytest.fixture
+def tencent_sms(app):
+    """The app sends its SMS through Tencent Cloud's API (SMS_PROVIDER=tencent) to a local FakeTencentSms."""
+    from .fake_tencent_sms import SDK_APP_ID, SECRET_ID, SECRET_KEY, SIGN_NAME, TEMPLATE_ID, FakeTencentSms
+    with FakeTencentSms() as fake:
+        names = ("SMS_PROVIDER", "TENCENT_SMS_ENDPOINT", "TENCENT_SMS_SECRET_ID", "TENCENT_SMS_SECRET_KEY",
+                 "TENCENT_SMS_SDK_APP_ID", "TENCENT_SMS_SIGN_NAME", "TENCENT_SMS_TEMPLATE_ID", "TENCENT_SMS_TIMEOUT")
+        saved = {name: app.config.get(name) for name in names}
+        saved_sender = app.extensions.pop("sms_sender", None)
+        app.config.update(SMS_PROVIDER="tencent", TENCENT_SMS_ENDPOINT=fake.endpoint, TENCENT_SMS_SECRET_ID=SECRET_ID,
+                          TENCENT_SMS_SECRET_KEY=SECRET_KEY, TENCENT_SMS_SDK_APP_ID=SDK_APP_ID,
+                          TENCENT_SMS_SIGN_NAME=SIGN_NAME, TENCENT_SMS_TEMPLATE_ID=TEMPLATE_ID,
+                          TENCENT_SMS_TIMEOUT=(1.0, 2.0))
+        yield fake
+        app.extensions.pop("sms_sender", None)
+        if saved_sender is not None:
+            app.extensions["sms_sender"] = saved_sender
+        app.config.update(saved)

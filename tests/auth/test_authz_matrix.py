@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.auth.models import CitizenAccount, Device, MerchantStaff, OfficeUser
+from backend.auth.privacy import NOTICE_VERSION
 from backend.auth.service import Principal, issue_access_token
 from backend.demo import DEMO_PHONES
 from backend.extensions import db
@@ -64,6 +65,12 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/auth/sms/send"): PUBLIC,
     ("POST", "/api/auth/sms/login"): PUBLIC,
     ("POST", "/api/auth/wechat/login"): PUBLIC,
+    ("GET", "/api/auth/wechat/web"): PUBLIC,
+    ("POST", "/api/auth/wechat/web/login"): PUBLIC,
+    ("GET", "/api/auth/privacy"): PUBLIC,
+    ("GET", "/api/auth/methods"): PUBLIC,
+    ("POST", "/api/auth/consent"): allow(*CITIZENS),
+    ("DELETE", "/api/auth/account"): allow(*CITIZENS),
     ("POST", "/api/auth/staff/login"): PUBLIC,
     ("POST", "/api/auth/office/login"): PUBLIC,
     ("POST", "/api/auth/refresh"): PUBLIC,
@@ -169,7 +176,7 @@ def principals(app, client, auth_header):
         company = db.session.scalar(select(CitizenAccount).where(CitizenAccount.phone == DEMO_PHONES["company"]))
         other = db.session.scalar(select(CitizenAccount).where(CitizenAccount.phone == "13699999999"))
         if other is None:
-            other = CitizenAccount(phone="13699999999")
+            other = CitizenAccount(phone="13699999999", privacy_version=NOTICE_VERSION)
             db.session.add(other)
         cashier = db.session.scalar(select(MerchantStaff).where(MerchantStaff.username == "lapenpen-cashier"))
         admin = db.session.scalar(select(MerchantStaff).where(MerchantStaff.username == "lapenpen-admin"))
@@ -226,7 +233,19 @@ def test_every_route_has_an_entry_and_no_entry_is_stale(app):
     assert not stale, f"matrix entries for routes that no longer exist: {stale}"
 
 
-def test_every_role_gets_what_the_matrix_says(app, client, principals):
+# Routes that would spoil a demo account for every later row and test: walked with a fresh account.
+DESTRUCTIVE = {("DELETE", "/api/auth/account")}
+
+
+def _throwaway_citizen(app) -> Principal:
+    with app.app_context():
+        account = CitizenAccount(privacy_version=NOTICE_VERSION)
+        db.session.add(account)
+        db.session.commit()
+        return Principal("citizen", account.id, "citizen")
+
+
+def test_every_role_gets_what_the_matrix_says(app, client, principals, wechat):
     table, samples = principals
     failures = []
     # Logout last: a device that signs out is un-enrolled, and its token would fail every later row.
@@ -238,6 +257,8 @@ def test_every_role_gets_what_the_matrix_says(app, client, principals):
             url = _url(rule.rule, samples)
             for role in ROLES:
                 principal = table[role]
+                if (method, rule.rule) in DESTRUCTIVE and principal is not None and principal.kind == "citizen":
+                    principal = _throwaway_citizen(app)
                 headers = {}
                 if principal is not None:
                     with app.app_context():

@@ -169,7 +169,7 @@ def test_a_fresh_city_without_demo_runs_from_its_files_to_a_redemption(tmp_path_
         assert staff.exit_code == 0, staff.output
 
         class Outbox:
-            def send(self, phone, text):
+            def send(self, phone, text, **_template):
                 self.text = text
         outbox = app.extensions["sms_sender"] = Outbox()
         assert client.post("/api/auth/sms/send", json={"phone": "13912345678"}).status_code == 202
@@ -177,6 +177,8 @@ def test_a_fresh_city_without_demo_runs_from_its_files_to_a_redemption(tmp_path_
         login = client.post("/api/auth/sms/login", json={"phone": "13912345678", "code": code})
         assert login.status_code == 200, login.json
         citizen = {"Authorization": f"Bearer {login.json['access_token']}"}
+        notice = client.get("/api/auth/privacy").json  # read, and agreed to, before the first pass
+        assert client.post("/api/auth/consent", headers=citizen, json={"version": notice["version"]}).status_code == 200
         bound = client.post("/api/auth/identity", headers=citizen, json={"name": "张三", "id_number": person})
         assert bound.status_code == 200, bound.json
         issued = client.post("/api/pass", headers=citizen, json={})

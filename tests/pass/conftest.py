@@ -15,6 +15,7 @@ from sqlalchemy import delete
 
 from backend import create_app
 from backend.auth.models import CitizenAccount, CompanyRepresentative
+from backend.auth.privacy import NOTICE_VERSION
 from backend.auth.service import Principal, issue_access_token
 from backend.credit.models import CreditSubject
 from backend.extensions import db
@@ -69,7 +70,7 @@ def citizen(app):
                 db.session.flush()
                 made_subjects.append(person.id)
             account = CitizenAccount(phone=f"199{secrets.randbelow(10**8):08d}",
-                                     subject_id=person.id if person else None)
+                                     subject_id=person.id if person else None, privacy_version=NOTICE_VERSION)
             db.session.add(account)
             db.session.flush()
             made_accounts.append(account.id)

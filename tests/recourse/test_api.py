@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.auth.models import CitizenAccount
+from backend.auth.privacy import NOTICE_VERSION
 from backend.auth.service import Principal, issue_access_token
 from backend.extensions import db
 from backend.recourse.models import Objection
@@ -27,7 +28,8 @@ def shop(app):
 
 
 def citizen_for(app, subject_id: int | None) -> dict:
-    account = CitizenAccount(phone=f"136{uuid.uuid4().int % 10**8:08d}", subject_id=subject_id)
+    account = CitizenAccount(phone=f"136{uuid.uuid4().int % 10**8:08d}", subject_id=subject_id,
+                             privacy_version=NOTICE_VERSION)
     db.session.add(account)
     db.session.commit()
     token = issue_access_token(secret=app.config["SECRET_KEY"], minutes=15,

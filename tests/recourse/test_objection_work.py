@@ -249,7 +249,7 @@ def test_a_failing_sms_gateway_never_undoes_the_change(app, shop, client, office
     objection_id = file_complaint(client, owner, shop.partner_id)
 
     class Down:
-        def send(self, phone, text):
+        def send(self, phone, text, **_template):
             raise ConnectionError("gateway down")
 
     monkeypatch.setitem(app.extensions, "sms_sender", Down())
@@ -257,6 +257,34 @@ def test_a_failing_sms_gateway_never_undoes_the_change(app, shop, client, office
     assert db.session.get(Objection, objection_id).status == "accepted"
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "objection.sms")).one()
     assert entry.detail == {"status": "accepted", "sent": False}
+
+
+def test_through_tencent_the_status_goes_out_on_its_own_approved_template(app, shop, client, office, monkeypatch):
+    """A template provider sends the status template with its three values, never the sign-in code's."""
+    from tests.auth.fake_tencent_sms import (OBJECTION_TEMPLATE_ID, SDK_APP_ID, SECRET_ID, SECRET_KEY, SIGN_NAME,
+                                             TEMPLATE_ID, FakeTencentSms)
+
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    phone = db.session.get(CitizenAccount, db.session.get(Objection, objection_id).account_id).phone
+    with FakeTencentSms() as fake:
+        for name, value in dict(SMS_PROVIDER="tencent", TENCENT_SMS_ENDPOINT=fake.endpoint, TENCENT_SMS_SECRET_ID=SECRET_ID,
+                                TENCENT_SMS_SECRET_KEY=SECRET_KEY, TENCENT_SMS_SDK_APP_ID=SDK_APP_ID,
+                                TENCENT_SMS_SIGN_NAME=SIGN_NAME, TENCENT_SMS_TEMPLATE_ID=TEMPLATE_ID,
+                                TENCENT_SMS_OBJECTION_TEMPLATE_ID=OBJECTION_TEMPLATE_ID,
+                                TENCENT_SMS_TIMEOUT=(1.0, 2.0)).items():
+            monkeypatch.setitem(app.config, name, value)
+        monkeypatch.delitem(app.extensions, "sms_sender", raising=False)
+        assert client.post(f"/api/office/objections/{objection_id}/accept", headers=office).status_code == 200
+        assert fake.refusals == []
+        assert fake.sent == [(phone, OBJECTION_TEMPLATE_ID, ["投诉", str(objection_id), "已受理"])]
+        monkeypatch.setitem(app.config, "TENCENT_SMS_OBJECTION_TEMPLATE_ID", None)  # no status template approved
+        monkeypatch.delitem(app.extensions, "sms_sender", raising=False)
+        answered = client.post(f"/api/office/objections/{objection_id}/answer", headers=office,
+                               json={"text": "已约谈商户，退还差价。"})
+        assert answered.status_code == 200 and len(fake.sent) == 1  # nothing sent, the change stands
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "objection.sms").order_by(AuditEntry.id))
+    assert [entry.detail["sent"] for entry in entries] == [True, False]
 
 
 # -- complaints about a partner, in its back-office -----------------------------------------------------
