@@ -205,11 +205,14 @@ def test_whatever_stops_a_batch_fails_the_job_with_its_rows(app, runner, ctx, tm
 
 def test_a_file_without_the_identifier_column_fails_at_its_header(client, auth_header):
     progress = upload(client, auth_header, "kind,score\nperson,1100\n")
-    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：identifier"]
+    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：证件号码（identifier）"]
 
 
-def test_a_file_that_is_not_utf8_fails_with_a_chinese_reason(client, auth_header):
-    (person,) = fresh_ids(909, 1)
-    progress = upload(client, auth_header, HEADER.encode() + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
-    assert progress["status"] == "failed"
-    assert progress["errors"][0].endswith("文件不是 UTF-8 编码（出错的字节在这一行或其后）"), progress["errors"]
+def test_a_file_in_neither_utf8_nor_gb18030_fails_at_its_line_and_loads_nothing(app, client, auth_header):
+    first, person = fresh_ids(909, 2)
+    progress = upload(client, auth_header, (HEADER + f"person,{first},1100,,,0,0,\n").encode()
+                      + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
+    assert progress["status"] == "failed" and progress["processed_rows"] == 0
+    assert progress["errors"] == ["第 3 行：文件编码无法识别：既不是 UTF-8，也不是 GBK/GB18030（请在 Excel 中另存为 CSV 或 .xlsx）"]
+    with app.app_context():
+        assert subject(app, first) is None  # the good line before it was not loaded either
