@@ -30,6 +30,7 @@ import codecs
 import csv
 import io
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -148,13 +149,10 @@ def count_rows(path: Path) -> int | None:
     with path.open("rb") as handle:
         if handle.read(4).startswith(XLSX_MAGIC):
             try:
-                workbook = _open_workbook(path)
+                with _workbook(path) as workbook:
+                    rows = workbook.worksheets[0].max_row if workbook.worksheets else None
             except FileRejected:
                 return None
-            try:
-                rows = workbook.worksheets[0].max_row if workbook.worksheets else None
-            finally:
-                workbook.close()
             return None if rows is None else max(0, rows - 1)
         handle.seek(0)
         return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(CHUNK), b"")) - 1)
@@ -201,19 +199,26 @@ def _columns(header: list) -> list[str]:
     return columns
 
 
-def _open_workbook(path: Path):
+@contextmanager
+def _workbook(path: Path):
+    """The workbook, read-only (streamed). Opened from a file object: by name, openpyxl would refuse
+    an upload saved without the .xlsx extension."""
     from openpyxl import load_workbook  # only imports of an XLSX pay for loading openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        return load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
-        raise FileRejected("无法读取这个 Excel 文件（文件损坏或不是 .xlsx），请在 Excel 中重新保存后再导入") from error
+    with path.open("rb") as handle:
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except (*_DAMAGED, InvalidFileException, ValueError) as error:
+            raise FileRejected("无法读取这个 Excel 文件（文件损坏或不是 .xlsx），请在 Excel 中重新保存后再导入") from error
+        try:
+            yield workbook
+        finally:
+            workbook.close()
 
 
 def _xlsx_rows(path: Path) -> Iterator[dict]:
-    workbook = _open_workbook(path)
-    try:
+    with _workbook(path) as workbook:
         if not workbook.worksheets:
             raise FileRejected("Excel 文件里没有工作表")
         rows = workbook.worksheets[0].iter_rows(values_only=True)
@@ -226,8 +231,6 @@ def _xlsx_rows(path: Path) -> Iterator[dict]:
                 yield {column: _text(cell) for column, cell in zip(columns, cells) if cell is not None}
         except _DAMAGED as error:
             raise BrokenFile(_DAMAGED_REASON) from error
-    finally:
-        workbook.close()
 
 
 _DAMAGED = (BadZipFile, zlib.error, ElementTree.ParseError, EOFError, KeyError)

@@ -11,22 +11,12 @@ from sqlalchemy import func, select
 
 from backend.credit.identifiers import identity_hash
 from backend.credit.models import CreditSubject
-from backend.demo import synthetic_id_number, synthetic_uscc
+from backend.demo import synthetic_uscc
 from backend.extensions import db
 from backend.audit import AuditEntry
 from backend.credit.models import ImportJob
 
-HEADER = "kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n"
-
-
-def fresh_ids(seed: int, n: int) -> list[str]:
-    rng = random.Random(seed)
-    return [synthetic_id_number(rng) for _ in range(n)]
-
-
-def subject(app, identifier: str) -> CreditSubject | None:
-    return db.session.scalar(select(CreditSubject).where(
-        CreditSubject.identity_hash == identity_hash(pepper=app.config["IDENTITY_PEPPER"], identifier=identifier)))
+from tests.credit.helpers import HEADER, fresh_ids, subject, upload
 
 
 def test_cli_import_creates_subjects_with_tiers_and_reports_bad_rows(app, runner, ctx, tmp_path):
@@ -127,21 +117,6 @@ def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(
     result = runner.invoke(args=["credit", "import", str(path), "--batch-size", "1000"])
     assert result.exit_code == 0, result.output
     assert yields == [0] * (1200 // importer.ROWS_BETWEEN_YIELDS)
-
-
-def upload(client, auth_header, body: str | bytes) -> dict:
-    """Upload an export through the office's API and wait for its job to end (or 30 s: a job still
-    running when its test ends would write into the next test's job, whose id SQLite reuses)."""
-    raw = body.encode() if isinstance(body, str) else body
-    response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
-                           data={"file": (io.BytesIO(raw), "export.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
-    for _ in range(600):
-        progress = client.get(f"/api/credit/imports/{response.json['id']}", headers=auth_header("office-admin")).json
-        if progress["status"] not in {"pending", "running"}:
-            break
-        time.sleep(0.05)
-    return progress
 
 
 def test_a_score_beyond_the_column_rejects_its_row_and_the_load_goes_on(app, client, auth_header):
