@@ -36,12 +36,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Iterator
 from xml.etree import ElementTree
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 CHUNK = 1 << 20
+# An XLSX's shared-strings table is held in memory whole; a million rows of ID numbers and keys take
+# about 80 MB of it. Beyond this the upload is refused (a zip bomb, or a file better sent as CSV).
+SHARED_STRINGS_MAX = 256 << 20
 
 # Column → its Chinese header in the template first, then other names accepted on import.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -207,6 +210,7 @@ def _workbook(path: Path):
     from openpyxl.utils.exceptions import InvalidFileException
 
     with path.open("rb") as handle:
+        _refuse_a_bomb(handle)
         try:
             workbook = load_workbook(handle, read_only=True, data_only=True)
         except (*_DAMAGED, InvalidFileException, ValueError) as error:
@@ -215,6 +219,22 @@ def _workbook(path: Path):
             yield workbook
         finally:
             workbook.close()
+
+
+def _refuse_a_bomb(handle) -> None:
+    """Refuse a workbook whose shared strings would unpack beyond SHARED_STRINGS_MAX: openpyxl holds
+    that table in memory whole (the sheet itself is streamed). zipfile never unpacks a member beyond
+    the size its directory declares, so the declared size is a true bound."""
+    try:
+        with ZipFile(handle) as archive:
+            declared = sum(info.file_size for info in archive.infolist()
+                           if info.filename.lower().endswith("sharedstrings.xml"))
+    except _DAMAGED as error:
+        raise FileRejected("无法读取这个 Excel 文件（文件损坏或不是 .xlsx），请在 Excel 中重新保存后再导入") from error
+    finally:
+        handle.seek(0)
+    if declared > SHARED_STRINGS_MAX:
+        raise FileRejected(f"Excel 文件中的文字超过 {SHARED_STRINGS_MAX >> 20} MB，请另存为 CSV 后再导入")
 
 
 def _xlsx_rows(path: Path) -> Iterator[dict]:

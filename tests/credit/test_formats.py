@@ -230,3 +230,25 @@ def test_a_subject_key_that_is_an_id_number_or_malformed_rejects_its_row(app, ru
     assert result.stderr.splitlines() == ["第 2 行：平台主体标识不能是身份证号码或统一社会信用代码",
                                           "第 3 行：平台主体标识含有空格或不可见字符",
                                           "第 4 行：平台主体标识超过 64 个字符"]
+
+
+def test_an_xlsx_whose_shared_strings_unpack_too_large_is_refused_before_loading(app, client, auth_header,
+                                                                                 monkeypatch):
+    import zipfile
+
+    (person,) = fresh_ids(2601, 1)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook_bytes([["kind", "identifier"], ["person", person]]))) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for item in source.infolist():
+            bomb.writestr(item, source.read(item))
+        # 4 MB of one repeated text: a few KB compressed (a real bomb holds gigabytes the same way).
+        bomb.writestr("xl/sharedStrings.xml", '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                      + "<si><t>x</t></si>" * 250_000 + "</sst>")
+    assert len(out.getvalue()) < 100_000
+    monkeypatch.setattr(formats, "SHARED_STRINGS_MAX", 1 << 20)
+    progress = upload(client, auth_header, out.getvalue())
+    assert progress["status"] == "failed" and progress["processed_rows"] == 0
+    assert progress["errors"] == ["第 1 行：Excel 文件中的文字超过 1 MB，请另存为 CSV 后再导入"]
+    with app.app_context():
+        assert subject(app, person) is None
