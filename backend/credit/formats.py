@@ -10,7 +10,7 @@ clerk's computer called it):
 * `\\xD0\\xCF\\x11\\xE0`: the old binary .xls, refused (save it as XLSX or CSV).
 * a UTF-16 byte-order mark ("Unicode text" in Excel): refused, with the same advice.
 * anything else is CSV, in one of the encodings Excel and the platform write:
-  1. a UTF-8 byte-order mark: UTF-8 (Excel's "CSV UTF-8");
+  1. a UTF-8 byte-order mark: UTF-8 (Excel's "CSV UTF-8"), refused at the first line that is not;
   2. else the whole file decodes as strict UTF-8: UTF-8;
   3. else the whole file decodes as GB18030: GB18030, which includes GBK and GB2312 (Excel's
      plain "CSV" on a Chinese Windows);
@@ -111,6 +111,10 @@ def sniff(path: Path) -> Kind:
     if head.startswith(UTF16_BOMS):
         raise FileRejected("文件是 UTF-16 编码（Excel 的“Unicode 文本”），请另存为 CSV 或 .xlsx 后再导入")
     if head.startswith(codecs.BOM_UTF8):
+        bad = _first_bad_line(path, "utf-8")
+        if bad is not None:
+            raise FileRejected("文件标明是 UTF-8 编码，但这一行的字节不是 UTF-8（文件可能已损坏或被拼接），请重新导出后再导入",
+                               line=bad)
         return Kind("csv", "utf-8-sig")
     utf8_line = _first_bad_line(path, "utf-8")
     if utf8_line is None:

@@ -104,6 +104,7 @@ def test_a_broken_file_fails_at_its_line_in_chinese_and_changes_nothing(app, run
     (b"PK\x03\x04 this is no workbook", "第 1 行：无法读取这个 Excel 文件"),
     ("主体类型,姓名\n个人,张三\n".encode("gbk"), "第 1 行：缺少列：证件号码（identifier）"),
     ("主体类型,证件号码,身份证号码\n".encode("gbk"), "第 1 行：列重复：身份证号码（证件号码）"),
+    (b"\xef\xbb\xbf" + "主体类型,证件号码\n个人,x\n".encode() + "个人,y\n".encode("gbk"), "第 3 行：文件标明是 UTF-8 编码"),
 ])
 def test_a_file_refused_as_a_whole_says_why_in_chinese(client, auth_header, head, reason):
     progress = upload(client, auth_header, head)
