@@ -52,8 +52,8 @@ def rows_of(count: int):
             yield ("company", synthetic_uscc(rng), "", rng.choice("ABCD"), rng.choice("ABMCD"), "0",
                    str(int(rng.random() < 0.05)), "2026-11-20", key)
         else:
-            yield ("person", synthetic_id_number(rng), str(rng.randint(900, 1200)), "", "", str(int(rng.random() < 0.03)),
-                   str(int(rng.random() < 0.05)), "2026-11-20", key)
+            yield ("person", synthetic_id_number(rng), str(rng.randint(900, 1200)), "", "",
+                   str(int(rng.random() < 0.03)), str(int(rng.random() < 0.05)), "2026-11-20", key)
 
 
 NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "欧阳娜娜", "赵磊", "黄敏")

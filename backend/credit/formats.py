@@ -186,7 +186,8 @@ def csv_rows(stream: IO[str]) -> Iterator[dict]:
     header = next(reader, [])
     columns = _columns(header)
     for cells in reader:
-        yield dict(zip(columns, cells))
+        # A line of empty cells (Excel writes `,,,,` for a row it once formatted) is an empty line.
+        yield dict(zip(columns, cells)) if any(cells) else {}
 
 
 def _columns(header: list) -> list[str]:

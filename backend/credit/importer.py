@@ -128,7 +128,8 @@ def parse_row(row: dict, *, pepper: str, rules: list[TierRule]) -> dict:
     if subject_key is not None:
         _check_subject_key(subject_key)
     values = {
-        "kind": kind, "subject_key": subject_key, "identity_hash": identity_hash(pepper=pepper, identifier=identifier), "score": score,
+        "kind": kind, "subject_key": subject_key,
+        "identity_hash": identity_hash(pepper=pepper, identifier=identifier), "score": score,
         "rating": rating, "tax_grade": tax_grade, "red_listed": _flag(row.get("red_list") or ""),
         "black_listed": _flag(row.get("black_list") or ""),
         "source_updated_at": _timestamp(row.get("updated_at") or ""),
@@ -158,15 +159,17 @@ def _upsert_sqlite(values: list[dict]) -> None:
     statement = sqlite_insert(CreditSubject.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["identity_hash"],
-        set_={name: statement.excluded[name] for name in _UPDATED} | {"updated_at": utcnow(), "subject_key": _KEEP_KEY},
+        set_={name: statement.excluded[name] for name in _UPDATED} | {
+            "updated_at": utcnow(),
+            "subject_key": func.coalesce(statement.excluded.subject_key, CreditSubject.__table__.c.subject_key)},
     )
     db.session.execute(statement, values)
 
 
 _UPDATED = ("kind", "score", "rating", "tax_grade", "red_listed", "black_listed", "tier_level", "source_updated_at")
 _COPY_COLUMNS = ("identity_hash", "subject_key") + _UPDATED
-# A file without keys (or a row without one) keeps the key already held: it is how cases are reported.
-_KEEP_KEY = func.coalesce(sqlite_insert(CreditSubject.__table__).excluded.subject_key, CreditSubject.__table__.c.subject_key)
+# subject_key is not overwritten but coalesced (both upserts): a file without keys, or a row without
+# one, keeps the key already held, by which cases are reported.
 
 
 def _upsert_postgresql(values: list[dict]) -> None:
@@ -174,10 +177,10 @@ def _upsert_postgresql(values: list[dict]) -> None:
     raw = connection.connection.driver_connection  # the psycopg 3 connection, inside our transaction
     with raw.cursor() as cursor:
         cursor.execute(
-            "create temporary table if not exists credit_import_stage (identity_hash varchar(64), subject_key varchar(64), "
-            "kind varchar(16), "
-            "score integer, rating varchar(8), tax_grade varchar(1), red_listed boolean, black_listed boolean, "
-            "tier_level integer, source_updated_at timestamp) on commit delete rows")
+            "create temporary table if not exists credit_import_stage (identity_hash varchar(64), "
+            "subject_key varchar(64), kind varchar(16), score integer, rating varchar(8), tax_grade varchar(1), "
+            "red_listed boolean, black_listed boolean, tier_level integer, source_updated_at timestamp) "
+            "on commit delete rows")
         with cursor.copy(f"copy credit_import_stage ({', '.join(_COPY_COLUMNS)}) from stdin") as copy:
             for row in values:
                 # COPY bypasses the UTCDateTime column type: hand it naive UTC as the column stores.

@@ -253,3 +253,15 @@ def test_an_xlsx_whose_shared_strings_unpack_too_large_is_refused_before_loading
     assert progress["errors"] == ["第 1 行：Excel 文件中的文字超过 1 MB，请另存为 CSV 后再导入"]
     with app.app_context():
         assert subject(app, person) is None
+
+
+def test_lines_of_empty_cells_that_excel_leaves_are_skipped_and_keep_the_line_numbers(app, runner, ctx, tmp_path):
+    first, bad = fresh_ids(2701, 2)
+    path = tmp_path / "export.csv"
+    path.write_bytes(("主体类型,证件号码,诚信积分\r\n" f"个人,{first},1100\r\n" ",,\r\n" "\r\n"
+                      f"个人,{bad[:17]}{'1' if bad[17] != '1' else '2'},1100\r\n" ",,\r\n").encode("gbk"))
+    result = runner.invoke(args=["credit", "import", str(path)])
+    assert result.exit_code == 0 and "拒绝 1 行" in result.stdout, result.output
+    assert result.stderr.splitlines() == ["第 5 行：身份证号码校验失败"]
+    db.session.expire_all()
+    assert subject(app, first).score == 1100
