@@ -19,7 +19,7 @@ clerk's computer called it):
   lead-and-continuation pattern throughout), and a file in plain ASCII reads the same either way,
   so the order decides nothing it should not. The whole file is checked before any row is loaded,
   so a file in neither encoding changes nothing. Neither encoding puts a newline byte inside a
-  character, so the check works a line at a time and names the line.
+  character, so the check decodes whole lines, a megabyte at a time, and names the failing line.
 
 Headers may be the platform's English names or the template's Chinese ones (`HEADERS`), in any
 order; unknown columns are ignored.
@@ -42,8 +42,8 @@ XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 CHUNK = 1 << 20
-# An XLSX's shared-strings table is held in memory whole; a million rows of ID numbers and keys take
-# about 80 MB of it. Beyond this the upload is refused (a zip bomb, or a file better sent as CSV).
+# An XLSX's shared-strings table is held in memory whole (as XML, ~40 bytes per distinct ID number or
+# key). Beyond this the upload is refused: a zip bomb, or a file better sent as CSV.
 SHARED_STRINGS_MAX = 256 << 20
 
 # Column → its Chinese header in the template first, then other names accepted on import.
