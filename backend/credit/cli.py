@@ -10,29 +10,23 @@ from flask.cli import AppGroup
 from ..extensions import db
 from ..audit import record
 from .models import ImportJob
-from . import importer
+from . import formats, importer
 from .service import recompute_all_tiers
 
 credit_cli = AppGroup("credit", help="信用数据：导入信用等级与红黑名单")
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
-
-
 @credit_cli.command("import")
-@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--batch-size", default=20_000, show_default=True)
-def import_csv(csv_path: Path, batch_size: int):
-    """Load a CSV export of the credit platform (see backend/credit/importer.py for the columns)."""
-    total = _count_lines(csv_path)
+def import_file(path: Path, batch_size: int):
+    """Load the credit platform's export: CSV (UTF-8 or GBK/GB18030) or XLSX (backend/credit/formats.py)."""
+    total = formats.count_rows(path)
     job = ImportJob(kind="credit_subjects", total_rows=total)
     db.session.add(job)
-    record(actor="cli", action="credit.import", target=f"import_job:{csv_path.name}", detail={"rows": total})
+    record(actor="cli", action="credit.import", target=f"import_job:{path.name}", detail={"rows": total})
     db.session.commit()
-    with csv_path.open(encoding="utf-8-sig", newline="") as stream, \
-            click.progressbar(length=total, label="导入中", show_pos=True, show_percent=True) as bar:
+    with click.progressbar(length=total or 0, label="导入中", show_pos=True, show_percent=True) as bar:
         done = [0]
 
         def advance(current: ImportJob) -> None:
@@ -40,7 +34,7 @@ def import_csv(csv_path: Path, batch_size: int):
             done[0] = current.processed_rows
 
         try:
-            result = importer.run_import(rows=importer.read_csv(stream), pepper=current_app.config["IDENTITY_PEPPER"],
+            result = importer.run_import(rows=formats.read_rows(path), pepper=current_app.config["IDENTITY_PEPPER"],
                                          job=job, batch_size=batch_size, on_progress=advance)
         except importer.ImportFailed as error:
             raise click.ClickException(f"导入中止：{error}（此前已提交的批次保留）") from None

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from ..dbtypes import utcnow
 from ..extensions import db
 from ..audit import record
 from .models import ImportJob
 from ..timeutil import iso
-from . import importer
+from . import formats, importer
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +25,11 @@ def start_import(*, app: Flask, upload, actor: str) -> ImportJob:
     db.session.add(job)
     db.session.flush()
     # A random part too: job ids are per database, the folder is per checkout (two test runs, or two
-    # deployments on one disk, would otherwise write each other's upload).
-    path = folder / f"{job.id}-{secrets.token_hex(8)}.csv"
+    # deployments on one disk, would otherwise write each other's upload). No extension: the file is
+    # recognised by its content (formats.py), whatever the clerk's computer named it.
+    path = folder / f"{job.id}-{secrets.token_hex(8)}.upload"
     upload.save(path)
-    with path.open("rb") as handle:
-        job.total_rows = max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+    job.total_rows = formats.count_rows(path)
     record(actor=actor, action="credit.import", target=f"import_job:{job.id}", detail={"rows": job.total_rows})
     db.session.commit()
     threading.Thread(target=_run, args=(app, job.id, path), daemon=True, name=f"import-{job.id}").start()
@@ -41,16 +40,9 @@ def _run(app: Flask, job_id: int, path: Path) -> None:
     with app.app_context():
         job = db.session.get(ImportJob, job_id)
         try:
-            with path.open(encoding="utf-8-sig", newline="") as stream:
-                importer.run_import(rows=importer.read_csv(stream), pepper=app.config["IDENTITY_PEPPER"], job=job)
+            importer.run_import(rows=formats.read_rows(path), pepper=app.config["IDENTITY_PEPPER"], job=job)
         except importer.ImportFailed as error:
             log.warning("credit import %s failed: %s", job_id, error)  # the job says so already
-        except OSError as error:  # the saved upload could not be opened
-            db.session.rollback()
-            job = db.session.get(ImportJob, job_id)
-            job.status, job.finished_at, job.error = "failed", utcnow(), "无法读取上传的文件"
-            db.session.commit()
-            log.warning("credit import %s failed: %s", job_id, error)
         finally:
             path.unlink(missing_ok=True)  # the upload holds plaintext ID numbers: keep it no longer than needed
             db.session.remove()

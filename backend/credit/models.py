@@ -51,6 +51,9 @@ class CreditSubject(db.Model):
     red_listed: Mapped[bool] = mapped_column(Boolean, default=False)
     black_listed: Mapped[bool] = mapped_column(Boolean, default=False)
     tier_level: Mapped[int] = mapped_column(Integer, default=0)  # 0: does not qualify
+    # The credit platform's own key for this subject (opaque to us): cases are reported back by it,
+    # never by the ID number, which is not kept at all.
+    subject_key: Mapped[str | None] = mapped_column(String(64))
     source_updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     __table_args__ = (CheckConstraint("kind in ('person', 'company')", name="kind"),)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from .. import replica
+from ..credit.models import CreditSubject
 from ..credit.service import tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
@@ -124,6 +125,12 @@ class _Facts:
         self.partners = {p.id: (p.name, code) for p, code in session.execute(
             select(Partner, Scenario.code).join(Scenario, Scenario.id == Partner.scenario_id)
             .where(Partner.id.in_(partner_ids)))}
+        # The platform's own key for each holder (credit import): how the province matches a case to
+        # its subject. Never the ID number, which is not kept; null until an import carries keys.
+        subject_ids = ({r.subject_id for r in rows["redemption"]} | {r.subject_id for r in rows["refusal"]}
+                       | {r.subject_id for r in self.voided.values()}) - {None}
+        self.subject_keys = dict(session.execute(
+            select(CreditSubject.id, CreditSubject.subject_key).where(CreditSubject.id.in_(subject_ids))).all())
 
     def case(self, source: str, row) -> dict:
         if source == "redemption":
@@ -133,15 +140,15 @@ class _Facts:
             return self._redemption("void", redemption, at=row.at) if redemption else self._empty("void", row.at)
         partner = self.partners.get(row.partner_id, (None, None))
         return {"kind": "refusal", "at": iso(row.at), "partner": partner[0], "perk_id": row.perk_id,
-                "scenario": partner[1], "tier": None, "holder_kind": None, "subject_key": None,
-                "issuer": self._issuer(row), "amount_fen": None,
+                "scenario": partner[1], "tier": None, "holder_kind": None,
+                "subject_key": self.subject_keys.get(row.subject_id), "issuer": self._issuer(row), "amount_fen": None,
                 "discount_fen": None, "code": row.code, "offline": row.offline}
 
     def _redemption(self, kind: str, row: Redemption, *, at: datetime) -> dict:
         partner = self.partners.get(row.partner_id, (None, None))
         return {"kind": kind, "at": iso(at), "partner": partner[0], "perk_id": row.perk_id, "scenario": partner[1],
-                "tier": self.tiers.get(row.tier_level), "holder_kind": row.holder_kind, "subject_key": None,
-                "issuer": self._issuer(row),
+                "tier": self.tiers.get(row.tier_level), "holder_kind": row.holder_kind,
+                "subject_key": self.subject_keys.get(row.subject_id), "issuer": self._issuer(row),
                 "amount_fen": row.amount_fen, "discount_fen": row.discount_fen, "code": None, "offline": row.offline}
 
     def _issuer(self, row) -> int | None:

@@ -102,6 +102,7 @@ RULES: dict[tuple[str, str], dict] = {
     # credit data
     ("POST", "/api/credit/imports"): allow("office_admin"),
     ("GET", "/api/credit/imports/<int:job_id>"): allow(*OFFICE),
+    ("GET", "/api/credit/imports/template"): allow("office_admin"),
     # the credit office
     ("GET", "/api/office/stats"): allow(*OFFICE),
     ("GET", "/api/office/stats.csv"): allow(*OFFICE),

@@ -11,22 +11,12 @@ from sqlalchemy import func, select
 
 from backend.credit.identifiers import identity_hash
 from backend.credit.models import CreditSubject
-from backend.demo import synthetic_id_number, synthetic_uscc
+from backend.demo import synthetic_uscc
 from backend.extensions import db
 from backend.audit import AuditEntry
 from backend.credit.models import ImportJob
 
-HEADER = "kind,identifier,score,rating,tax_grade,red_list,black_list,updated_at\n"
-
-
-def fresh_ids(seed: int, n: int) -> list[str]:
-    rng = random.Random(seed)
-    return [synthetic_id_number(rng) for _ in range(n)]
-
-
-def subject(app, identifier: str) -> CreditSubject | None:
-    return db.session.scalar(select(CreditSubject).where(
-        CreditSubject.identity_hash == identity_hash(pepper=app.config["IDENTITY_PEPPER"], identifier=identifier)))
+from tests.credit.helpers import HEADER, fresh_ids, subject, upload
 
 
 def test_cli_import_creates_subjects_with_tiers_and_reports_bad_rows(app, runner, ctx, tmp_path):
@@ -129,21 +119,6 @@ def test_a_long_import_gives_way_to_the_workers_requests_every_few_hundred_rows(
     assert yields == [0] * (1200 // importer.ROWS_BETWEEN_YIELDS)
 
 
-def upload(client, auth_header, body: str | bytes) -> dict:
-    """Upload an export through the office's API and wait for its job to end (or 30 s: a job still
-    running when its test ends would write into the next test's job, whose id SQLite reuses)."""
-    raw = body.encode() if isinstance(body, str) else body
-    response = client.post("/api/credit/imports", headers=auth_header("office-admin"),
-                           data={"file": (io.BytesIO(raw), "export.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
-    for _ in range(600):
-        progress = client.get(f"/api/credit/imports/{response.json['id']}", headers=auth_header("office-admin")).json
-        if progress["status"] not in {"pending", "running"}:
-            break
-        time.sleep(0.05)
-    return progress
-
-
 def test_a_score_beyond_the_column_rejects_its_row_and_the_load_goes_on(app, client, auth_header):
     first, huge, last = fresh_ids(505, 3)
     progress = upload(client, auth_header, HEADER + f"person,{first},1100,,,0,0,\nperson,{huge},{10**20},,,0,0,\n"
@@ -205,11 +180,14 @@ def test_whatever_stops_a_batch_fails_the_job_with_its_rows(app, runner, ctx, tm
 
 def test_a_file_without_the_identifier_column_fails_at_its_header(client, auth_header):
     progress = upload(client, auth_header, "kind,score\nperson,1100\n")
-    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：identifier"]
+    assert progress["status"] == "failed" and progress["errors"] == ["第 1 行：缺少列：证件号码（identifier）"]
 
 
-def test_a_file_that_is_not_utf8_fails_with_a_chinese_reason(client, auth_header):
-    (person,) = fresh_ids(909, 1)
-    progress = upload(client, auth_header, HEADER.encode() + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
-    assert progress["status"] == "failed"
-    assert progress["errors"][0].endswith("文件不是 UTF-8 编码（出错的字节在这一行或其后）"), progress["errors"]
+def test_a_file_in_neither_utf8_nor_gb18030_fails_at_its_line_and_loads_nothing(app, client, auth_header):
+    first, person = fresh_ids(909, 2)
+    progress = upload(client, auth_header, (HEADER + f"person,{first},1100,,,0,0,\n").encode()
+                      + f"person,{person},1100,,,0,0,\n".encode("utf-16"))
+    assert progress["status"] == "failed" and progress["processed_rows"] == 0
+    assert progress["errors"] == ["第 3 行：文件编码无法识别：既不是 UTF-8，也不是 GBK/GB18030（请在 Excel 中另存为 CSV 或 .xlsx）"]
+    with app.app_context():
+        assert subject(app, first) is None  # the good line before it was not loaded either

@@ -307,3 +307,34 @@ def test_admin_adds_a_scenario_and_a_calendar_day_then_removes_the_day(live_serv
     day.wait_for(state="detached", timeout=10000)
     assert "2027-10-08" not in [d["day"] for d in api(
         "office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]]
+
+
+def test_admin_downloads_the_excel_template_fills_it_and_imports_it(live_server, launch, app, screenshot, tmp_path):
+    import openpyxl
+
+    from tests.credit.helpers import fresh_ids, subject
+
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "import")
+    with page.expect_download() as download:
+        page.click("#template-xlsx")
+    assert download.value.suggested_filename == "信用数据导入模板.xlsx"
+    template = tmp_path / "template.xlsx"
+    download.value.save_as(template)
+    book = openpyxl.load_workbook(template)
+    sheet = book.worksheets[0]
+    assert [cell.value for cell in sheet[1]][:2] == ["主体类型", "证件号码"]
+    person, other = fresh_ids(2501, 2)
+    sheet.append(["个人", person, 1060, None, None, "否", "否", "2026-11-30", "E2E-1"])
+    sheet.append(["个人", other[:17] + ("1" if other[17] != "1" else "2"), 1060, None, None, "否", "否", None, None])
+    filled = tmp_path / "填好的模板.xlsx"
+    book.save(filled)
+    page.set_input_files("#import-file", str(filled))
+    page.click("#import-start")
+    page.wait_for_function("() => document.querySelector('#import-status').textContent.startsWith('已完成')",
+                           timeout=20000)
+    assert page.locator("#import-status").inner_text() == "已完成：2 / 2 行（100%），拒绝 1 行"
+    assert page.locator("#import-errors li").inner_text() == "第 3 行：身份证号码校验失败"
+    screenshot(page, "import", app="office")
+    with app.app_context():
+        assert subject(app, person).subject_key == "E2E-1" and subject(app, person).tier_level == 1

@@ -5,7 +5,12 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from backend.credit.identifiers import identity_hash
+from backend.credit.models import CreditSubject
+from backend.extensions import db
+from tests.credit.helpers import fresh_ids
 from tests.merchants.conftest import Shop, utc
 
 
@@ -126,3 +131,27 @@ def test_the_audit_log_for_the_admin_and_the_auditor_only(shop, client, token):
     bad = client.get("/api/office/audit", headers={"Authorization": f"Bearer {token('office-admin')}"},
                      query_string={"from": "2026-13-01"})
     assert bad.status_code == 422
+
+
+def test_cases_carry_the_platform_key_of_an_imported_subject_and_never_its_id_number(shop, client, token, settle,
+                                                                                        runner, tmp_path):
+    settle(0)
+    (person,) = fresh_ids(2401, 1)
+    export = tmp_path / "export.csv"
+    export.write_bytes(f"主体类型,证件号码,诚信积分,平台主体标识,姓名\n个人,{person},1160,HLJ-ZD-000042,张三\n".encode("gbk"))
+    assert runner.invoke(args=["credit", "import", str(export)]).exit_code == 0
+    subject_id = db.session.scalar(select(CreditSubject.id).where(CreditSubject.identity_hash == identity_hash(
+        pepper=shop.app.config["IDENTITY_PEPPER"], identifier=person)))
+    shop.subject_ids.append(subject_id)
+    perk = shop.perk()
+    pass_token = shop.pass_for(subject_id)
+    done = redeem(client, shop, pass_token, perk)
+    assert done.status_code == 201, done.json
+    assert redeem(client, shop, pass_token, perk).json["code"] == "pass_already_used"
+    assert client.post(f"/api/redemptions/{done.json['id']}/void", headers=shop.header(),
+                       json={"reason": "收银员扫错"}).status_code == 200
+    cases, _ = every_case(client, {"Authorization": f"Bearer {token('office-admin')}"}, limit=10)
+    assert sorted(case["kind"] for case in cases) == ["redemption", "refusal", "void"]
+    assert all(case["subject_key"] == "HLJ-ZD-000042" for case in cases), cases
+    text = json.dumps(cases, ensure_ascii=False)
+    assert person not in text and "张三" not in text

@@ -78,6 +78,18 @@ async function exportCsv() {
   } catch (error) { $("stats-error").textContent = error.message; }
 }
 
+/** The import template (Chinese headers), fetched with the clerk's token and saved under its Chinese name. */
+async function downloadTemplate(format) {
+  try {
+    const blob = await (await client.request(`/api/credit/imports/template?format=${format}`)).blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `信用数据导入模板.${format}`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  } catch (error) { $("import-status").textContent = error.message; }
+}
+
 async function startImport() {
   const file = $("import-file").files[0];
   if (!file) { $("import-status").textContent = "请先选择文件"; return; }
@@ -115,5 +127,10 @@ export function init() {
   $("filters").addEventListener("submit", loadStats);
   $("export").addEventListener("click", exportCsv);
   $("import-start").addEventListener("click", startImport);
+  $("import-file").addEventListener("change", () => {
+    $("import-file-name").textContent = $("import-file").files[0]?.name ?? "未选择文件";
+  });
+  $("template-xlsx").addEventListener("click", () => downloadTemplate("xlsx"));
+  $("template-csv").addEventListener("click", () => downloadTemplate("csv"));
   window.addEventListener("resize", resizeChart);
 }
