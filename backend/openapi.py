@@ -88,6 +88,7 @@ class Problem(Schema):
     reason = String(metadata={"description": "pass_invalid: the rule of docs/pass-format.md that failed"})
     field = String(metadata={"description": "validation_error: the field a rule refused"})
     conflict_id = Integer(metadata={"description": "pass_already_used on an offline scan: the conflict to review"})
+    retry_after = Integer(metadata={"description": "rate_limited: seconds to wait (also the Retry-After header)"})
 
 
 def init_app(app: APIFlask) -> None:
@@ -131,6 +132,8 @@ def document_errors(app: APIFlask, spec: dict) -> dict:
                 if code.value not in by_status[code.status]:
                     by_status[code.status].append(code.value)
             responses = operation["responses"]
+            for status in [status for status in responses if status[0] == "3"]:
+                responses[status].pop("content", None)  # a redirect's body is the browser's, not a contract
             for status in [status for status in responses if status[0] in "45"]:
                 if int(status) not in by_status:  # APIFlask's guess that no route fact supports
                     del responses[status]

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from backend import create_app
 
 from . import conftest
-from .auth.fake_wechat import APPID, SECRET, FakeWeChat
+from .auth.fake_wechat import APPID, OA_APPID, OA_SECRET, SECRET, FakeWeChat
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SEED = 20260401
@@ -60,7 +60,9 @@ class Api:
 def api(tmp_path_factory, redis_url, redis_prefix):
     with conftest.fresh_database(tmp_path_factory, "schemathesis") as url, FakeWeChat() as wechat:
         app = create_app({**conftest.test_config(url, redis_url, redis_prefix + "st:"),
-                          "WECHAT_API_BASE": wechat.base_url, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET})
+                          "WECHAT_API_BASE": wechat.base_url, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET,
+                          # the 公众号 sign-in too (unset, its routes answer 503 wechat_unavailable by design)
+                          "WECHAT_OPEN_BASE": wechat.base_url, "WECHAT_OA_APPID": OA_APPID, "WECHAT_OA_SECRET": OA_SECRET})
         try:
             with app.app_context():
                 upgrade()
