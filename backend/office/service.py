@@ -1,61 +1,196 @@
-"""The credit office's reviews: redemption statistics by scenario, partner, tier and day, and their export."""
+"""The credit office's reviews: redemption statistics grouped seven ways, and their export.
+
+Every answer counts recorded (not voided) redemptions of the local days asked. Where each figure comes from:
+
+| grouping | redemptions, amounts | beneficiaries, offline |
+|---|---|---|
+| scenario, partner, tier, day, area | the daily rollups plus what changed since (rollup.py) | the rows |
+| holder_kind, issuer | the rows | the rows |
+
+The rollups are keyed by day, partner and tier, so a grouping that follows from the partner (its
+scenario, its area) or is the tier or the day reads them; holder kind and issuer are not in their
+key, and distinct beneficiaries are not additive (a person who used two perks is one beneficiary,
+not two), so those read the redemptions of the range through `ix_redemptions_day_partner`. The
+offline count rides along with that read. tests/office/test_stats_groupings.py holds every grouping,
+rolled up or not, to a plain count of the table.
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import importlib
+from datetime import date
+
+from sqlalchemy import case, distinct, func, literal, select
 
 from .. import replica
+from ..city.models import Area
 from ..credit.models import Tier
+from ..credit.tier_names import tier_table
 from ..csvsafe import to_csv
-from ..errors import DomainError, ErrorCode
-from ..merchants.models import Partner, Scenario
+from ..merchants.models import Partner, Redemption, Scenario
+from ..timeutil import check_day_range
 from . import rollup
 
-# group_by → (the key column, the joins that reach it from the counted rows: see rollup.counted)
-GROUPINGS = {
-    "scenario": (Scenario.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)
+pass_models = importlib.import_module("backend.pass.models")
+
+HOLDER_KINDS = {"person": "个人", "company": "企业"}
+NO_AREA = ("none", "未划分片区")
+# A partner city's pass opens to no holder here (its issuer sealed it), and the redemption row keeps
+# no issuer code (backend/merchants/service.py writes none): such rows are one group, 外地.
+VISITORS = ("visitors", "外地信用码（合作城市签发）")
+
+
+def _via_partner(query, partner_id):
+    return query.join(Partner, Partner.id == partner_id)
+
+
+# group_by → (the key, given the counted rows' partner_id / tier_level / local_day columns, and the joins to reach it)
+ROLLED_UP = {
+    "scenario": (lambda rows: Scenario.name, lambda query, rows: _via_partner(query, rows.c.partner_id)
                  .join(Scenario, Scenario.id == Partner.scenario_id)),
-    "partner": (Partner.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)),
-    "tier": (Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
-    "day": (None, lambda query, rows: query),
+    "partner": (lambda rows: Partner.name, lambda query, rows: _via_partner(query, rows.c.partner_id)),
+    "tier": (lambda rows: Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
+    "day": (lambda rows: rows.c.local_day, lambda query, rows: query),
+    "area": (lambda rows: func.coalesce(Area.code, NO_AREA[0]),
+             lambda query, rows: _via_partner(query, rows.c.partner_id).outerjoin(Area, Area.id == Partner.area_id)),
 }
-CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期"}
+RAW_ONLY = ("holder_kind", "issuer")
+GROUPINGS = (*ROLLED_UP, *RAW_ONLY)
+CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
+               "holder_kind": "主体类型", "issuer": "签发城市"}
 
 
-def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
-    """Counts and sums of recorded (not voided) redemptions, grouped for the office's review.
+class _RedemptionColumns:
+    """The redemptions table seen through the names the rollup's rows carry (`rows.c.partner_id`...)."""
 
-    Read from the daily rollups plus what changed since (backend/office/rollup.py), so a year costs
-    what its days cost, not its millions of redemptions; on the read replica when one is set and
-    fresh enough (backend/replica.py).
+    c = Redemption
+
+
+def _raw_key(group_by: str, issuer_code: int):
+    """(key expression, joins) over the redemptions table itself."""
+    if group_by == "holder_kind":
+        return Redemption.holder_kind, lambda query: query
+    if group_by == "issuer":
+        return case((Redemption.subject_id.is_(None), literal(VISITORS[0])), else_=literal(str(issuer_code))), \
+            lambda query: query
+    key, join = ROLLED_UP[group_by]
+    return key(_RedemptionColumns), lambda query: join(query, _RedemptionColumns)
+
+
+def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = None, issuer_code: int | None = None,
+          raw: bool = False) -> list[dict]:
+    """One row per group with recorded redemptions: `key` (stable: a code, a name or a day), `label`
+    (what people read: 诚信良好, 个人, 西园街道...), redemptions, amount_fen, discount_fen, beneficiaries
+    (distinct holders of this city: a visitor's holder is sealed by the city that issued the pass,
+    so visitors are not counted) and offline (how many were scanned offline). Ordered by key.
+
+    Sums come from the rollups where the grouping allows (the table above); `raw=True` reads every
+    figure from the redemptions instead (what the tests compare the rollups with). On the read
+    replica when one is set and fresh enough (backend/replica.py). `issuer_code`: this city's, by
+    default the local issuer of pass_issuers.
     """
-    if group_by not in GROUPINGS:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
-    key, join = GROUPINGS[group_by]
+    check_day_range(day_from, day_to)
+    if issuer_code is None:
+        issuer_code = replica.read(lambda session, _: session.scalar(
+            select(pass_models.Issuer.code).where(pass_models.Issuer.local.is_(True)))) or 0
+    if group_by not in GROUPINGS:  # the schema refuses others; a direct caller gets a plain error
+        raise ValueError(group_by)
 
-    def count(session, marks):
-        rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
-        column = rows.c.local_day if key is None else key
-        query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
-                            func.sum(rows.c.discount_fen)).select_from(rows), rows)
-        # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
-        return session.execute(query.group_by(column).having(func.sum(rows.c.redemptions) > 0)
-                               .order_by(column)).all()
+    def count(session, complete_as_of):
+        key, join = _raw_key(group_by, issuer_code)
+        query = _days(join(select(key.label("key"), func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
+                                  func.sum(func.coalesce(Redemption.discount_fen, 0)),
+                                  func.count(distinct(Redemption.subject_id)),
+                                  func.sum(case((Redemption.offline, 1), else_=0)))
+                           .select_from(Redemption).where(Redemption.status == "recorded")), day_from, day_to)
+        found = {_text(row[0]): tuple(row[1:]) for row in session.execute(query.group_by(key))}
+        if raw or group_by in RAW_ONLY:
+            return found
+        rolled = rollup.read(session, lambda marks: _rolled_up(session, marks, group_by, day_from, day_to))
+        # A group the rows and the rollups disagree on (a redemption recorded between the two reads)
+        # takes the rollup's sums and the rows' distinct counts, 0 if it has none yet.
+        return {k: (*sums, *(found.get(k, (0, 0, 0, 0, 0))[3:])) for k, sums in rolled.items()}
 
-    found = replica.read(lambda session, complete_as_of: rollup.read(session, lambda marks: count(session, marks)))
+    counted = replica.read(count)
+    labels = _labels(group_by, counted)
     return [
-        {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": int(row[1]),
-         "amount_fen": int(row[2]), "discount_fen": int(row[3])}
-        for row in found
+        {"key": key, "label": labels.get(key, key), "redemptions": int(figures[0]),
+         "amount_fen": int(figures[1]), "discount_fen": int(figures[2]), "beneficiaries": int(figures[3]),
+         "offline": int(figures[4])}
+        for key, figures in sorted(counted.items())
     ]
 
 
-def stats_csv(*, rows: list[dict], group_by: str) -> str:
-    """The statistics as CSV for spreadsheets: amounts in yuan with two decimals, a total row at the end."""
+def report(*, group_by: str, day_from: date | None = None, day_to: date | None = None,
+           issuer_code: int | None = None) -> dict:
+    """`{"rows": stats(...), "total": {...}}`: the total's beneficiaries are distinct over every group
+    (one person who used two partners is one beneficiary of the whole, though one of each partner)."""
+    rows = stats(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code)
+    total = {field: sum(row[field] for row in rows)
+             for field in ("redemptions", "amount_fen", "discount_fen", "offline")}
+    total["beneficiaries"] = replica.read(lambda session, _: session.scalar(_days(
+        select(func.count(distinct(Redemption.subject_id))).where(Redemption.status == "recorded"),
+        day_from, day_to)))
+    return {"rows": rows, "total": total}
+
+
+def _rolled_up(session, marks, group_by: str, day_from, day_to) -> dict:
+    rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
+    key, join = ROLLED_UP[group_by]
+    column = key(rows)
+    query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
+                        func.sum(rows.c.discount_fen)).select_from(rows), rows)
+    # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
+    return {_text(row[0]): tuple(row[1:]) for row in session.execute(
+        query.group_by(column).having(func.sum(rows.c.redemptions) > 0))}
+
+
+def _days(query, day_from, day_to):
+    if day_from:
+        query = query.where(Redemption.local_day >= day_from)
+    if day_to:
+        query = query.where(Redemption.local_day <= day_to)
+    return query
+
+
+def _text(key) -> str:
+    # SQLite hands a day through a union back as text, PostgreSQL as a date: both become "2026-11-01".
+    return key.isoformat() if hasattr(key, "isoformat") else str(key)
+
+
+def _labels(group_by: str, counted: dict) -> dict:
+    """The Chinese name of each key (tier codes, holder kinds, area codes and issuer codes are not for people)."""
+    if group_by == "tier":
+        return {code: name for code, name in tier_table().values()}
+    if group_by == "holder_kind":
+        return HOLDER_KINDS
+    if group_by == "area":
+        codes = [key for key in counted if key != NO_AREA[0]]
+        names = dict(replica.read(lambda session, _: session.execute(
+            select(Area.code, Area.name).where(Area.code.in_(codes))).all())) if codes else {}
+        return {**names, NO_AREA[0]: NO_AREA[1]}
+    if group_by == "issuer":
+        issuers = {str(code): name for code, name in replica.read(lambda session, _: session.execute(
+            select(pass_models.Issuer.code, pass_models.Issuer.name)).all())}
+        return {**issuers, VISITORS[0]: VISITORS[1]}
+    return {}
+
+
+def share(part: int, whole: int) -> str:
+    """A share as people read it: "12.5%" (one decimal), "0.0%" of nothing."""
+    return f"{(part * 1000 // whole) / 10 if whole else 0:.1f}%"
+
+
+def stats_csv(*, rows: list[dict], total: dict, group_by: str) -> str:
+    """The statistics as CSV for spreadsheets: Chinese labels, amounts in yuan with two decimals, the
+    online/offline split, and the total row of `report` at the end."""
     return to_csv([
-        [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）"],
-        *([row["key"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"])] for row in rows),
-        ["合计", sum(r["redemptions"] for r in rows), _yuan(sum(r["amount_fen"] for r in rows)),
-         _yuan(sum(r["discount_fen"] for r in rows))],
+        [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）", "受惠主体数", "线上核销", "离线核销",
+         "离线占比"],
+        *([row["label"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"]),
+           row["beneficiaries"], row["redemptions"] - row["offline"], row["offline"],
+           share(row["offline"], row["redemptions"])] for row in rows),
+        ["合计", total["redemptions"], _yuan(total["amount_fen"]), _yuan(total["discount_fen"]), total["beneficiaries"],
+         total["redemptions"] - total["offline"], total["offline"], share(total["offline"], total["redemptions"])],
     ])
 
 
