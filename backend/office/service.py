@@ -11,7 +11,7 @@ The rollups are keyed by day, partner and tier, so a grouping that follows from 
 scenario, its area) or is the tier or the day reads them; holder kind and issuer are not in their
 key, and distinct beneficiaries are not additive (a person who used two perks is one beneficiary,
 not two), so those read the redemptions of the range through `ix_redemptions_day_partner`. The
-offline count rides along with that read. tests/office/test_stats_groupings.py holds every grouping,
+offline count rides along with that read. tests/office/test_stats_rollup.py holds every grouping,
 rolled up or not, to a plain count of the table.
 """
 from __future__ import annotations
@@ -19,10 +19,9 @@ from __future__ import annotations
 import importlib
 from datetime import date
 
-from sqlalchemy import case, distinct, func, literal, select
+from sqlalchemy import Integer, String, case, column, distinct, func, literal, select, table
 
 from .. import replica
-from ..city.models import Area
 from ..credit.models import Tier
 from ..credit.tier_names import tier_table
 from ..csvsafe import to_csv
@@ -33,6 +32,9 @@ from . import rollup
 pass_models = importlib.import_module("backend.pass.models")
 
 HOLDER_KINDS = {"person": "个人", "company": "企业"}
+# The areas (街道/社区) a partner may be in, as far as the statistics read them. Their model is the
+# city's (backend/city/models.py), a layer above this one: the columns are named here instead.
+AREAS = table("areas", column("id", Integer), column("code", String), column("name", String))
 NO_AREA = ("none", "未划分片区")
 # A partner city's pass opens to no holder here (its issuer sealed it), and the redemption row keeps
 # no issuer code (backend/merchants/service.py writes none): such rows are one group, 外地.
@@ -50,8 +52,8 @@ ROLLED_UP = {
     "partner": (lambda rows: Partner.name, lambda query, rows: _via_partner(query, rows.c.partner_id)),
     "tier": (lambda rows: Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
     "day": (lambda rows: rows.c.local_day, lambda query, rows: query),
-    "area": (lambda rows: func.coalesce(Area.code, NO_AREA[0]),
-             lambda query, rows: _via_partner(query, rows.c.partner_id).outerjoin(Area, Area.id == Partner.area_id)),
+    "area": (lambda rows: func.coalesce(AREAS.c.code, NO_AREA[0]),
+             lambda query, rows: _via_partner(query, rows.c.partner_id).outerjoin(AREAS, AREAS.c.id == Partner.area_id)),
 }
 RAW_ONLY = ("holder_kind", "issuer")
 GROUPINGS = (*ROLLED_UP, *RAW_ONLY)
@@ -166,7 +168,7 @@ def _labels(group_by: str, counted: dict) -> dict:
     if group_by == "area":
         codes = [key for key in counted if key != NO_AREA[0]]
         names = dict(replica.read(lambda session, _: session.execute(
-            select(Area.code, Area.name).where(Area.code.in_(codes))).all())) if codes else {}
+            select(AREAS.c.code, AREAS.c.name).where(AREAS.c.code.in_(codes))).all())) if codes else {}
         return {**names, NO_AREA[0]: NO_AREA[1]}
     if group_by == "issuer":
         issuers = {str(code): name for code, name in replica.read(lambda session, _: session.execute(
