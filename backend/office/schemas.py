@@ -12,14 +12,18 @@ class StatsQuery(Schema):
                                                "holder_kind 主体类型, issuer 签发城市"})
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
+    beneficiaries = Boolean(load_default=False, metadata={
+        "description": "also count distinct beneficiaries (read from the redemptions of the range, not the "
+                       "rollups: slower over long ranges); the CSV always counts them"})
 
 
 class StatsTotal(Schema):
     redemptions = Integer()
     amount_fen = Integer()
     discount_fen = Integer()
-    beneficiaries = Integer(metadata={"description": "distinct holders of this city over all groups (visitors "
-                                                     "from partner cities are not counted: their city sealed them)"})
+    beneficiaries = Integer(allow_none=True, metadata={
+        "description": "distinct holders of this city (visitors from partner cities are not counted: their city "
+                       "sealed them); null unless `beneficiaries=true`"})
     offline = Integer(metadata={"description": "of the redemptions, how many were scanned offline"})
 
 

@@ -1,23 +1,20 @@
 """The credit office's reviews: redemption statistics grouped seven ways, and their export.
 
-Every answer counts recorded (not voided) redemptions of the local days asked. Where each figure comes from:
-
-| grouping | redemptions, amounts | beneficiaries, offline |
-|---|---|---|
-| scenario, partner, tier, day, area | the daily rollups plus what changed since (rollup.py) | the rows |
-| holder_kind, issuer | the rows | the rows |
-
-The rollups are keyed by day, partner and tier, so a grouping that follows from the partner (its
-scenario, its area) or is the tier or the day reads them; holder kind and issuer are not in their
-key, and distinct beneficiaries are not additive (a person who used two perks is one beneficiary,
-not two), so those read the redemptions of the range through `ix_redemptions_day_partner`. The
-offline count rides along with that read. tests/office/test_stats_rollup.py holds every grouping,
-rolled up or not, to a plain count of the table.
+Every answer counts recorded (not voided) redemptions of the local days asked. The sums (how many,
+amounts, how many offline) come from the daily rollups plus what changed since (rollup.py), keyed
+by day, partner, tier, holder kind and origin: every grouping follows from those keys (scenario and
+area from the partner, issuing city from the origin), so a year costs what its days cost, not its
+millions of redemptions. Distinct beneficiaries are the one figure rollups cannot give (a person
+who used two perks is one beneficiary, not two: counts of distinct holders do not add up), so they
+are counted from the redemptions of the range, and only when asked (`beneficiaries=True`: the
+dashboard and the CSV ask). tests/office/test_stats_rollup.py holds every grouping, rolled up or
+not, to a plain count of the table.
 """
 from __future__ import annotations
 
 import importlib
 from datetime import date
+from types import SimpleNamespace
 
 from sqlalchemy import Integer, String, case, column, distinct, func, literal, select, table
 
@@ -39,111 +36,111 @@ NO_AREA = ("none", "未划分片区")
 # A partner city's pass opens to no holder here (its issuer sealed it), and the redemption row keeps
 # no issuer code (backend/merchants/service.py writes none): such rows are one group, 外地.
 VISITORS = ("visitors", "外地信用码（合作城市签发）")
-
-
-def _via_partner(query, partner_id):
-    return query.join(Partner, Partner.id == partner_id)
-
-
-# group_by → (the key, given the counted rows' partner_id / tier_level / local_day columns, and the joins to reach it)
-ROLLED_UP = {
-    "scenario": (lambda rows: Scenario.name, lambda query, rows: _via_partner(query, rows.c.partner_id)
-                 .join(Scenario, Scenario.id == Partner.scenario_id)),
-    "partner": (lambda rows: Partner.name, lambda query, rows: _via_partner(query, rows.c.partner_id)),
-    "tier": (lambda rows: Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
-    "day": (lambda rows: rows.c.local_day, lambda query, rows: query),
-    "area": (lambda rows: func.coalesce(AREAS.c.code, NO_AREA[0]),
-             lambda query, rows: _via_partner(query, rows.c.partner_id).outerjoin(AREAS, AREAS.c.id == Partner.area_id)),
-}
-RAW_ONLY = ("holder_kind", "issuer")
-GROUPINGS = (*ROLLED_UP, *RAW_ONLY)
+GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
                "holder_kind": "主体类型", "issuer": "签发城市"}
 
 
-class _RedemptionColumns:
-    """The redemptions table seen through the names the rollup's rows carry (`rows.c.partner_id`...)."""
-
-    c = Redemption
-
-
-def _raw_key(group_by: str, issuer_code: int):
-    """(key expression, joins) over the redemptions table itself."""
-    if group_by == "holder_kind":
-        return Redemption.holder_kind, lambda query: query
+def _grouping(group_by: str, rows, issuer_code: int):
+    """(key, joins) for counted rows `rows` (rollup.counted's columns, or the redemptions seen through
+    the same names): the key expression and what must be joined to reach it. Only the column the
+    grouping needs is touched (a union of months names its day column `month`)."""
+    def via_partner(query):
+        return query.join(Partner, Partner.id == rows.partner_id)
+    if group_by == "scenario":
+        return Scenario.name, lambda q: via_partner(q).join(Scenario, Scenario.id == Partner.scenario_id)
+    if group_by == "partner":
+        return Partner.name, via_partner
+    if group_by == "tier":
+        return Tier.code, lambda q: q.join(Tier, Tier.level == rows.tier_level)
+    if group_by == "area":
+        return (func.coalesce(AREAS.c.code, NO_AREA[0]),
+                lambda q: via_partner(q).outerjoin(AREAS, AREAS.c.id == Partner.area_id))
     if group_by == "issuer":
-        return case((Redemption.subject_id.is_(None), literal(VISITORS[0])), else_=literal(str(issuer_code))), \
-            lambda query: query
-    key, join = ROLLED_UP[group_by]
-    return key(_RedemptionColumns), lambda query: join(query, _RedemptionColumns)
+        return case((rows.visitor, literal(VISITORS[0])), else_=literal(str(issuer_code))), lambda q: q
+    if group_by == "holder_kind":
+        return rows.holder_kind, lambda q: q
+    return rows.local_day, lambda q: q
+
+
+def _redemption_columns():
+    """The redemptions table under the names of the rollup's columns (rollup.COUNTED)."""
+    return SimpleNamespace(local_day=Redemption.local_day, partner_id=Redemption.partner_id,
+                           tier_level=Redemption.tier_level, holder_kind=Redemption.holder_kind,
+                           visitor=Redemption.subject_id.is_(None))
 
 
 def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = None, issuer_code: int | None = None,
-          raw: bool = False) -> list[dict]:
-    """One row per group with recorded redemptions: `key` (stable: a code, a name or a day), `label`
-    (what people read: 诚信良好, 个人, 西园街道...), redemptions, amount_fen, discount_fen, beneficiaries
-    (distinct holders of this city: a visitor's holder is sealed by the city that issued the pass,
-    so visitors are not counted) and offline (how many were scanned offline). Ordered by key.
+          beneficiaries: bool = False, raw: bool = False) -> list[dict]:
+    """One row per group with recorded redemptions: `key` (stable: a name, a code or a day), `label`
+    (what people read: 诚信良好, 个人, 西园街道 ...), redemptions, amount_fen, discount_fen, offline (how
+    many were scanned offline) and, with `beneficiaries`, how many distinct holders of this city they
+    served (a visitor's holder is sealed by the city that issued the pass: not counted), else None.
+    Ordered by key.
 
-    Sums come from the rollups where the grouping allows (the table above); `raw=True` reads every
-    figure from the redemptions instead (what the tests compare the rollups with). On the read
-    replica when one is set and fresh enough (backend/replica.py). `issuer_code`: this city's, by
-    default the local issuer of pass_issuers.
+    `raw=True` counts every figure from the redemptions instead of the rollups (what the tests
+    compare the rollups with). On the read replica when one is set and fresh enough
+    (backend/replica.py). `issuer_code`: this city's, by default the local issuer of pass_issuers.
     """
     check_day_range(day_from, day_to)
-    if issuer_code is None:
-        issuer_code = replica.read(lambda session, _: session.scalar(
-            select(pass_models.Issuer.code).where(pass_models.Issuer.local.is_(True)))) or 0
     if group_by not in GROUPINGS:  # the schema refuses others; a direct caller gets a plain error
         raise ValueError(group_by)
 
     def count(session, complete_as_of):
-        key, join = _raw_key(group_by, issuer_code)
-        query = _days(join(select(key.label("key"), func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
-                                  func.sum(func.coalesce(Redemption.discount_fen, 0)),
-                                  func.count(distinct(Redemption.subject_id)),
-                                  func.sum(case((Redemption.offline, 1), else_=0)))
-                           .select_from(Redemption).where(Redemption.status == "recorded")), day_from, day_to)
-        found = {_text(row[0]): tuple(row[1:]) for row in session.execute(query.group_by(key))}
-        if raw or group_by in RAW_ONLY:
-            return found
-        rolled = rollup.read(session, lambda marks: _rolled_up(session, marks, group_by, day_from, day_to))
-        # A group the rows and the rollups disagree on (a redemption recorded between the two reads)
-        # takes the rollup's sums and the rows' distinct counts, 0 if it has none yet.
-        return {k: (*sums, *(found.get(k, (0, 0, 0, 0, 0))[3:])) for k, sums in rolled.items()}
+        code = issuer_code if issuer_code is not None else session.scalar(
+            select(pass_models.Issuer.code).where(pass_models.Issuer.local.is_(True))) or 0
+        found = _from_rows(session, group_by, code, day_from, day_to) if raw or beneficiaries else {}
+        if raw:
+            figures = found
+        else:
+            figures = rollup.read(session, lambda marks: _rolled_up(session, marks, group_by, code, day_from, day_to))
+        # A group only the rows have (a redemption recorded between the two reads) waits for the next answer.
+        return {key: (*sums, found.get(key, (0,) * 5)[4] if beneficiaries or raw else None)
+                for key, sums in ((key, values[:4]) for key, values in figures.items())}
 
     counted = replica.read(count)
     labels = _labels(group_by, counted)
     return [
-        {"key": key, "label": labels.get(key, key), "redemptions": int(figures[0]),
-         "amount_fen": int(figures[1]), "discount_fen": int(figures[2]), "beneficiaries": int(figures[3]),
-         "offline": int(figures[4])}
+        {"key": key, "label": labels.get(key, key), "redemptions": int(figures[0]), "amount_fen": int(figures[1]),
+         "discount_fen": int(figures[2]), "offline": int(figures[3]),
+         "beneficiaries": None if figures[4] is None else int(figures[4])}
         for key, figures in sorted(counted.items())
     ]
 
 
 def report(*, group_by: str, day_from: date | None = None, day_to: date | None = None,
-           issuer_code: int | None = None) -> dict:
-    """`{"rows": stats(...), "total": {...}}`: the total's beneficiaries are distinct over every group
+           issuer_code: int | None = None, beneficiaries: bool = False) -> dict:
+    """`{"rows": stats(...), "total": {...}}`. The total's beneficiaries are distinct over every group
     (one person who used two partners is one beneficiary of the whole, though one of each partner)."""
-    rows = stats(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code)
+    rows = stats(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code,
+                 beneficiaries=beneficiaries)
     total = {field: sum(row[field] for row in rows)
              for field in ("redemptions", "amount_fen", "discount_fen", "offline")}
     total["beneficiaries"] = replica.read(lambda session, _: session.scalar(_days(
         select(func.count(distinct(Redemption.subject_id))).where(Redemption.status == "recorded"),
-        day_from, day_to)))
+        day_from, day_to))) if beneficiaries else None
     return {"rows": rows, "total": total}
 
 
-def _rolled_up(session, marks, group_by: str, day_from, day_to) -> dict:
+def _from_rows(session, group_by: str, issuer_code: int, day_from, day_to) -> dict:
+    """key → (redemptions, amount_fen, discount_fen, offline, beneficiaries), read from the redemptions."""
+    key, join = _grouping(group_by, _redemption_columns(), issuer_code)
+    query = _days(join(select(key.label("key"), func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
+                              func.sum(func.coalesce(Redemption.discount_fen, 0)),
+                              func.sum(case((Redemption.offline, 1), else_=0)),
+                              func.count(distinct(Redemption.subject_id)))
+                       .select_from(Redemption).where(Redemption.status == "recorded")), day_from, day_to)
+    return {_text(row[0]): tuple(row[1:]) for row in session.execute(query.group_by(key))}
+
+
+def _rolled_up(session, marks, group_by: str, issuer_code: int, day_from, day_to) -> dict:
+    """key → (redemptions, amount_fen, discount_fen, offline), from the rollups and what changed since."""
     rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
-    key, join = ROLLED_UP[group_by]
-    column = key(rows)
-    query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
-                        func.sum(rows.c.discount_fen)).select_from(rows), rows)
+    key, join = _grouping(group_by, rows.c, issuer_code)
+    query = join(select(key.label("key"), *(func.sum(rows.c[name]) for name in rollup.SUMS)).select_from(rows))
     # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
     return {_text(row[0]): tuple(row[1:]) for row in session.execute(
-        query.group_by(column).having(func.sum(rows.c.redemptions) > 0))}
+        query.group_by(key).having(func.sum(rows.c.redemptions) > 0))}
 
 
 def _days(query, day_from, day_to):

@@ -32,14 +32,15 @@ bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 @bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(StatsQuery, location="query", arg_name="query")
 @bp.output(StatsOut)
-@bp.doc(summary="核销统计", description="按场景、商户、信用等级或日期汇总核销次数、金额与优惠金额（不含已撤销）。")
+@bp.doc(summary="核销统计", description="按场景、合作单位、信用等级、日期、片区、主体类型或签发城市汇总核销次数、金额、"
+        "优惠金额与离线核销次数（不含已撤销），每组附中文名称；beneficiaries=true 时另计受惠主体数（去重）。")
 def stats(query):
-    return _report(query)
+    return _report(query, beneficiaries=query["beneficiaries"])
 
 
-def _report(query) -> dict:
+def _report(query, *, beneficiaries: bool) -> dict:
     return service.report(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"],
-                          issuer_code=current_app.config["ISSUER_CODE"])
+                          issuer_code=current_app.config["ISSUER_CODE"], beneficiaries=beneficiaries)
 
 
 @bp.get("/stats.csv")
@@ -49,7 +50,7 @@ def _report(query) -> dict:
         "含受惠主体数与线上/离线核销，末行为合计。",
         responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
 def stats_csv(query):
-    report = _report(query)
+    report = _report(query, beneficiaries=True)
     return _download(service.stats_csv(rows=report["rows"], total=report["total"], group_by=query["group_by"]),
                      "text/csv", f"stats-{query['group_by']}.csv")
 

@@ -55,7 +55,7 @@ def redeem(client, shop, token, perk, **fields):  # noqa: F811
 
 def stats(client, token, group_by, **query):
     answer = client.get("/api/office/stats", headers={"Authorization": f"Bearer {token('office-analyst')}"},
-                        query_string={"group_by": group_by, **query})
+                        query_string={"group_by": group_by, "beneficiaries": "true", **query})
     assert answer.status_code == 200, answer.json
     return answer.json
 
@@ -106,3 +106,11 @@ def test_the_dashboards_groupings_are_the_schemas(client, token):
         header = answer.get_data(as_text=True).lstrip("\ufeff").splitlines()[0].split(",")
         assert header[1:] == ["核销次数", "消费金额（元）", "优惠金额（元）", "受惠主体数", "线上核销", "离线核销", "离线占比"]
         assert all(not cell.isascii() for cell in header)
+
+
+def test_beneficiaries_are_counted_only_when_asked(shop, client, token):  # noqa: F811
+    redeem(client, shop, shop.pass_for(shop.holder()), shop.perk())
+    answer = client.get("/api/office/stats", headers={"Authorization": f"Bearer {token('office-admin')}"},
+                        query_string={"group_by": "scenario"}).json
+    assert answer["rows"][0]["beneficiaries"] is None and answer["total"]["beneficiaries"] is None
+    assert answer["rows"][0]["redemptions"] == 1

@@ -59,10 +59,10 @@ def assert_exact() -> None:
     """Every grouping and range, served as the office sees it (rollups where they fit) and read from the
     rows alone, equals the plain count."""
     for group_by, (day_from, day_to) in itertools.product(GROUPINGS, RANGES):
-        expected = direct(group_by, day_from, day_to)
-        assert service.stats(group_by=group_by, day_from=day_from, day_to=day_to) == expected, \
-            (group_by, day_from, day_to)
-        assert service.stats(group_by=group_by, day_from=day_from, day_to=day_to, raw=True) == expected
+        expected, span = direct(group_by, day_from, day_to), {"day_from": day_from, "day_to": day_to}
+        assert service.stats(group_by=group_by, beneficiaries=True, **span) == expected, (group_by, day_from, day_to)
+        assert service.stats(group_by=group_by, raw=True, **span) == expected
+        assert service.stats(group_by=group_by, **span) == [{**row, "beneficiaries": None} for row in expected]
 
 
 def record(perk: Perk, day: date, *, tier_level: int, amount_fen: int, recorded_at: datetime,
@@ -175,7 +175,7 @@ def test_a_rollup_committing_during_a_count_makes_it_count_again(rolled):
             rollup.roll_up(now=now)  # as if another process's rollup committed meanwhile
         return service.stats(group_by="day")
 
-    assert rollup.read(db.session, count) == direct("day", None, None)
+    assert rollup.read(db.session, count) == [{**row, "beneficiaries": None} for row in direct("day", None, None)]
     assert len(given) == 2 and given[0] != given[1] == rollup.marks(db.session)
 
 

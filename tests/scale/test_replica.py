@@ -44,9 +44,11 @@ def on_primary(app) -> list[dict]:
     """The statistics by partner as a direct count on the primary."""
     with app.app_context():
         rows = db.session.execute(text(
-            "select p.name, count(*), sum(r.amount_fen), sum(r.discount_fen) from redemptions r "
+            "select p.name, count(*), sum(r.amount_fen), sum(r.discount_fen), "
+            "sum(case when r.offline then 1 else 0 end) from redemptions r "
             "join partners p on p.id = r.partner_id where r.status = 'recorded' group by p.name order by p.name"))
-        return [{"key": k, "redemptions": n, "amount_fen": a, "discount_fen": d} for k, n, a, d in rows]
+        return [{"key": k, "label": k, "redemptions": n, "amount_fen": a, "discount_fen": d, "offline": o,
+                 "beneficiaries": None} for k, n, a, d, o in rows]
 
 
 def ask_again(app) -> None:
