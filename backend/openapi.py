@@ -59,6 +59,8 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "office.audit_log": (E.DATE_RANGE_INVALID,),
     "office.audit_csv": (E.DATE_RANGE_INVALID,),
     "office.cases_export": (E.DATE_RANGE_INVALID,),
+    "office.failed_attempts": (E.DATE_RANGE_INVALID,),
+    "office.offline_share": (E.DATE_RANGE_INVALID,),
     "merchants.merchant_statement": (E.VALIDATION_ERROR,),
     "recourse.my_credit": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
     "recourse.my_redemptions": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
