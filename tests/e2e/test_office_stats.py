@@ -18,6 +18,7 @@ from sqlalchemy import delete
 
 from backend.csvsafe import FORMULA_STARTS
 from backend.extensions import db
+from backend.timeutil import SHANGHAI
 from tests.helpers import PassKey
 
 from .test_office_pages import api, dining_perk, open_screen, signed_in  # noqa: F401  (api: a fixture)
@@ -139,6 +140,16 @@ def test_the_auditor_exports_the_audit_log_as_filtered(live_server, launch, api,
     page.fill("#audit-to", "2026-01-01")
     page.click("#audit-export")
     assert page.locator("#audit-status").inner_text() == "开始日期不能晚于结束日期，请重新选择"
+    # The cases of today, as a table for people.
+    today = datetime.now(timezone.utc).astimezone(SHANGHAI).date().isoformat()
+    page.fill("#cases-from", today)
+    page.fill("#cases-to", today)
+    with page.expect_download() as download:
+        page.click("#cases-export button[type=submit]")
+    assert download.value.suggested_filename == f"激励案例-{today}-{today}.csv"
+    cases = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"), newline="")))
+    assert cases[0][:3] == ["类型", "时间（北京时间）", "合作单位"]
+    assert sorted(row[0] for row in cases[1:]) == ["撤销", "核销"]
     open_screen(page, "stats")  # the auditor may read the statistics too, but lands on the audit
     page.wait_for_selector("#chart[data-rows]", timeout=10000)
     assert csp_violations == []

@@ -107,6 +107,19 @@ async function exportAudit() {
   } catch (error) { $("audit-status").textContent = error.message; }
 }
 
+/** The cases of a date range, as a table for people or one JSON object a line for systems. */
+async function exportCases(event) {
+  event.preventDefault();
+  const [from, to, format] = [$("cases-from").value, $("cases-to").value, $("cases-format").value];
+  const message = rangeError(from, to);
+  $("cases-status").textContent = message;
+  if (message) return;
+  try {
+    const params = new URLSearchParams({ from, to, format });
+    await download(`/api/office/cases/export?${params}`, `激励案例-${from}-${to}.${format}`);
+  } catch (error) { $("cases-status").textContent = error.message; }
+}
+
 export function load() { return loadAudit(); }
 
 export function init() {
@@ -114,4 +127,5 @@ export function init() {
   $("audit-filters").addEventListener("submit", (event) => loadAudit(event));
   $("audit-more").addEventListener("click", () => loadAudit(null, { more: true }));
   $("audit-export").addEventListener("click", exportAudit);
+  $("cases-export").addEventListener("submit", exportCases);
 }
