@@ -3,13 +3,14 @@ written here with who, what and when, in the same transaction as the change."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Iterator
 
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtypes import BigId, UTCDateTime, utcnow
 from .extensions import db
-from .timeutil import day_start
+from .timeutil import check_day_range, day_start
 
 
 class AuditEntry(db.Model):
@@ -32,8 +33,9 @@ def record(*, actor: str, action: str, target: str | None = None, detail: dict |
 
 
 def entries(*, actor: str | None = None, action: str | None = None, day_from=None, day_to=None,
-            before: int | None = None, limit: int = 200) -> list[AuditEntry]:
+            before: int | None = None, limit: int = 200, session=None) -> list[AuditEntry]:
     """The log, newest first, filtered; `before`: an entry id, for the next page."""
+    check_day_range(day_from, day_to)
     query = select(AuditEntry)
     if actor:
         query = query.where(AuditEntry.actor == actor)
@@ -45,4 +47,15 @@ def entries(*, actor: str | None = None, action: str | None = None, day_from=Non
         query = query.where(AuditEntry.at < day_start(day_to + timedelta(days=1)))
     if before:
         query = query.where(AuditEntry.id < before)
-    return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+    return list((session or db.session).scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def every_entry(*, session, batch: int = 1000, **filters) -> Iterator[AuditEntry]:
+    """Every entry `entries` would page through with these filters, newest first, read `batch` at a time."""
+    before = None
+    while True:
+        page = entries(**filters, before=before, limit=batch, session=session)
+        yield from page
+        if len(page) < batch:
+            return
+        before = page[-1].id

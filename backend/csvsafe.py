@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterable
+from typing import Iterable, Iterator
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -28,3 +28,15 @@ def to_csv(rows: Iterable[Iterable]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows([neutral(value) for value in row] for row in rows)
     return "\ufeff" + out.getvalue()
+
+
+def stream_csv(rows: Iterable[Iterable]) -> Iterator[str]:
+    """`to_csv` a line at a time, for exports too long to hold in memory: the byte-order mark first."""
+    yield "\ufeff"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([neutral(value) for value in row])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()

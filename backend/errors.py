@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = ("rate_limited", 429, "操作过于频繁，请稍后再试")
     INTERNAL_ERROR = ("internal_error", 500, "服务器内部错误，请稍后再试")
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "服务暂时不可用，请稍后再试")
+    DATE_RANGE_INVALID = ("date_range_invalid", 422, "开始日期不能晚于结束日期，请重新选择")
     # the pass (docs/pass-format.md)
     PASS_INVALID = ("pass_invalid", 400, "信用码无效")
     PASS_EXPIRED = ("pass_expired", 410, "信用码已过期，请刷新")

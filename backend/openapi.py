@@ -64,6 +64,13 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "office.resolve_conflict": (E.CONFLICT, E.PASS_ALREADY_USED, E.LIMIT_REACHED),
     "office.remove_calendar_day": (E.VALIDATION_ERROR,),  # the day in the path is read by hand
     "office.case_feed": (E.VALIDATION_ERROR,),  # the cursor's own form
+    "office.stats": (E.DATE_RANGE_INVALID,),
+    "office.stats_csv": (E.DATE_RANGE_INVALID,),
+    "office.audit_log": (E.DATE_RANGE_INVALID,),
+    "office.audit_csv": (E.DATE_RANGE_INVALID,),
+    "office.cases_export": (E.DATE_RANGE_INVALID,),
+    "office.failed_attempts": (E.DATE_RANGE_INVALID,),
+    "office.offline_share": (E.DATE_RANGE_INVALID,),
     "merchants.merchant_statement": (E.VALIDATION_ERROR,),
     "recourse.my_credit": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),
     "recourse.my_redemptions": (E.HOLDER_NOT_BOUND, E.UNAUTHORIZED),

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from flask import current_app
 from sqlalchemy import text
@@ -82,6 +82,21 @@ def read(work: Callable[[Session, datetime | None], T]) -> T:
         except OperationalError:  # gone since it was asked, or a query cancelled by replay
             _watch().forget()
     return work(db.session, None)
+
+
+def stream(work: Callable[[Session], Iterator[T]]) -> Iterator[T]:
+    """`read` for an export that is sent while it is read: work(session) yields on the replica when it
+    is fresh enough, else on the primary. A replica lost half-way ends the export with an error (what
+    was sent cannot be taken back); the next export asks again."""
+    if standing().status == "ok":
+        try:
+            with Session(db.engines[BIND]) as session:
+                yield from work(session)
+            return
+        except OperationalError:
+            _watch().forget()
+            raise
+    yield from work(db.session)
 
 
 def _watch() -> Watch:

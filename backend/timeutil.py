@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+from .errors import DomainError, ErrorCode
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -15,6 +17,12 @@ def local_day(moment: datetime) -> date:
 def day_start(day: date) -> datetime:
     """The first moment of a local (Asia/Shanghai) day: date filters take [day_start(a), day_start(b + 1 day))."""
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def check_day_range(day_from: date | None, day_to: date | None) -> None:
+    """Refuse a start day after the end day (both inclusive): an empty answer would look like "nothing happened"."""
+    if day_from is not None and day_to is not None and day_from > day_to:
+        raise DomainError(ErrorCode.DATE_RANGE_INVALID, field="from")
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -102,9 +102,10 @@ def generate(url: str, *, rows: int, partners: int, first_day: date, days: int) 
               flush=True)
 
 
-def direct_stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
-    """The statistics as they were before rollups: one aggregate over the redemptions of the range."""
-    from sqlalchemy import func, select
+def direct_stats(*, group_by: str, day_from=None, day_to=None, **_) -> list[dict]:
+    """The statistics as they were before rollups: one aggregate over the redemptions of the range
+    (with the offline count the answer now carries; no beneficiaries, which the bench does not ask)."""
+    from sqlalchemy import case, func, select
 
     from backend.credit.models import Tier
     from backend.extensions import db
@@ -118,10 +119,12 @@ def direct_stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
         "day": (Redemption.local_day, lambda q: q),
     }[group_by]
     query = join(select(key, func.count(Redemption.id), func.coalesce(func.sum(Redemption.amount_fen), 0),
-                        func.coalesce(func.sum(Redemption.discount_fen), 0)).select_from(Redemption))
+                        func.coalesce(func.sum(Redemption.discount_fen), 0),
+                        func.sum(case((Redemption.offline, 1), else_=0))).select_from(Redemption))
     query = query.where(Redemption.status == "recorded", Redemption.local_day >= day_from,
                         Redemption.local_day <= day_to).group_by(key).order_by(key)
-    return [{"key": str(row[0]), "redemptions": row[1], "amount_fen": int(row[2]), "discount_fen": int(row[3])}
+    return [{"key": str(row[0]), "label": str(row[0]), "redemptions": row[1], "amount_fen": int(row[2]),
+             "discount_fen": int(row[3]), "offline": int(row[4]), "beneficiaries": None}
             for row in db.session.execute(query)]
 
 

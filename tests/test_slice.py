@@ -52,7 +52,8 @@ def test_issue_redeem_once_and_count(client, auth_header):
     assert other.status_code == 409 and other.json["code"] == "pass_already_used"
     assert other.mimetype == "application/problem+json"
     rows = client.get("/api/office/stats?group_by=scenario", headers=auth_header("office-analyst")).json["rows"]
-    assert rows == [{"key": "信易+餐饮", "redemptions": 1, "amount_fen": 10000, "discount_fen": 200}]
+    assert rows == [{"key": "信易+餐饮", "label": "信易+餐饮", "redemptions": 1, "amount_fen": 10000, "discount_fen": 200,
+                     "offline": 0, "beneficiaries": None}]
 
 
 def test_blacklisted_citizen_gets_no_pass(client, auth_header):

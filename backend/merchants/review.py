@@ -9,7 +9,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
-from ..timeutil import day_start
+from ..timeutil import check_day_range, day_start
 from .models import FailedAttempt, Redemption, RedemptionConflict
 
 
@@ -45,6 +45,7 @@ def resolve_conflict(*, conflict_id: int, actor: str, resolution: str, now: date
 
 def list_failed_attempts(*, day_from: date | None = None, day_to: date | None = None, code: str | None = None,
                          partner_id: int | None = None, limit: int = 500) -> list[FailedAttempt]:
+    check_day_range(day_from, day_to)
     query = select(FailedAttempt)
     if code:
         query = query.where(FailedAttempt.code == code)

@@ -21,9 +21,11 @@ the only copy sure to hold all it held the first time.
 from __future__ import annotations
 
 import heapq
+import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Iterable, Iterator
 
 from sqlalchemy import select
 
@@ -34,7 +36,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..merchants.models import FailedAttempt, Partner, Redemption, Scenario
-from ..timeutil import iso
+from ..timeutil import SHANGHAI, check_day_range, day_start, iso
 from ..audit import AuditEntry
 
 CURSOR = re.compile(r"^c1\.(\d{1,19})\.(\d{1,19})\.(\d{1,19})$")
@@ -106,6 +108,75 @@ def _page(session, cursor: Cursor, bound: Cursor, settled: datetime, limit: int,
         cursor = cursor.after(source, row_id)
         cases.append({"cursor": str(cursor), **facts.case(source, row)})
     return {"cases": cases, "next": str(cursor)}
+
+
+# -- the export over a date range (a report, not a delivery: the feed above is what delivers) -------
+
+EXPORT_FIELDS = ("kind", "at", "partner", "perk_id", "scenario", "tier", "holder_kind", "subject_key", "issuer",
+                 "amount_fen", "discount_fen", "code", "offline")
+
+
+def export(*, day_from: date, day_to: date, issuer_code: int, batch: int = 500) -> Iterator[dict]:
+    """Every case whose time falls in the local days given (inclusive), with the feed's fields but
+    no cursor, oldest first: each source is read in id order `batch` rows at a time, and the three
+    are merged by time. Read on the replica when it is fresh enough; memory stays one batch."""
+    check_day_range(day_from, day_to)
+    start, end = day_start(day_from), day_start(day_to + timedelta(days=1))
+
+    def read(session):
+        streams = [_source_rows(session, source, start, end, batch, issuer_code) for source in SOURCES]
+        for _, _, _, case in heapq.merge(*streams, key=lambda item: item[:3]):
+            yield case
+    return replica.stream(read)
+
+
+def _source_rows(session, source: str, start: datetime, end: datetime, batch: int, issuer_code: int):
+    """(time, source, id, case) of one source's rows in [start, end), in id order, a batch at a time."""
+    model, time = {"redemption": (Redemption, Redemption.recorded_at), "refusal": (FailedAttempt, FailedAttempt.at),
+                   "void": (AuditEntry, AuditEntry.at)}[source]
+    query = select(model).where(time >= start, time < end)
+    if source == "void":
+        query = query.where(AuditEntry.action == "redemption.void")
+    last = 0
+    while True:
+        rows = list(session.scalars(query.where(model.id > last).order_by(model.id).limit(batch)))
+        facts = _Facts(session, {name: rows if name == source else [] for name in SOURCES}, issuer_code)
+        for row in rows:
+            yield _time(source, row), SOURCES.index(source), row.id, facts.case(source, row)
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+KINDS = {"redemption": "核销", "refusal": "拒绝", "void": "撤销"}
+HOLDER_KINDS = {"person": "个人", "company": "企业"}
+CSV_HEADERS = ("类型", "时间（北京时间）", "合作单位", "优惠编号", "场景代码", "信用等级", "主体类型", "主体平台标识",
+               "签发机构代码", "消费金额（元）", "优惠金额（元）", "拒绝原因代码", "离线核销")
+
+
+def export_csv_rows(cases: Iterable[dict], tier_names: dict[str, str]) -> Iterator[list]:
+    """The cases as rows for people: a header, Chinese kinds, holder kinds and tier names, Beijing time, yuan."""
+    yield list(CSV_HEADERS)
+    for case in cases:
+        yield [KINDS[case["kind"]], beijing(case["at"]), case["partner"], case["perk_id"], case["scenario"],
+               tier_names.get(case["tier"], case["tier"]), HOLDER_KINDS.get(case["holder_kind"], case["holder_kind"]),
+               case["subject_key"], case["issuer"], _yuan(case["amount_fen"]), _yuan(case["discount_fen"]),
+               case["code"], "是" if case["offline"] else "否"]
+
+
+def export_json_lines(cases: Iterable[dict]) -> Iterator[str]:
+    """The cases as JSON lines (one object a line, UTF-8, the feed's field names and values)."""
+    for case in cases:
+        yield json.dumps(case, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def beijing(at: str | None) -> str:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") \
+        if at else ""
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
 
 def _time(source: str, row) -> datetime:

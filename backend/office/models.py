@@ -1,7 +1,7 @@
 """What the credit office keeps of its own: where the push of the case feed stands, and the statistics' daily rollups."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Date, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -20,7 +20,8 @@ class CaseFeedState(db.Model):
 
 
 class DailyStats(db.Model):
-    """Recorded redemptions of one local day, partner and tier, as of the rollup (backend/office/rollup.py).
+    """Recorded redemptions of one local day, partner, tier, holder kind and origin (this city's holder,
+    or a visitor's pass from a partner city), as of the rollup (backend/office/rollup.py).
 
     Only the statistics read it, always together with what changed since the rollup, so an answer
     is exact whether or not the rollup has run.
@@ -30,9 +31,12 @@ class DailyStats(db.Model):
     local_day: Mapped[object] = mapped_column(Date, primary_key=True)
     partner_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     tier_level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    visitor: Mapped[bool] = mapped_column(Boolean, primary_key=True)  # a partner city's pass (no holder here)
     redemptions: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)
+    offline: Mapped[int] = mapped_column(BigInteger)  # of the redemptions, those scanned offline
 
 
 class MonthlyStats(db.Model):
@@ -42,9 +46,12 @@ class MonthlyStats(db.Model):
     month: Mapped[object] = mapped_column(Date, primary_key=True)
     partner_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     tier_level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    visitor: Mapped[bool] = mapped_column(Boolean, primary_key=True)  # a partner city's pass (no holder here)
     redemptions: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)
+    offline: Mapped[int] = mapped_column(BigInteger)  # of the redemptions, those scanned offline
 
 
 class DayTotals(db.Model):
@@ -55,6 +62,7 @@ class DayTotals(db.Model):
     redemptions: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)
+    offline: Mapped[int] = mapped_column(BigInteger)
 
 
 class StatsRollup(db.Model):

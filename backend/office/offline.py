@@ -11,11 +11,13 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..merchants.models import Partner, Redemption
+from ..timeutil import check_day_range
 
 
 def offline_share(*, day_from: date | None = None, day_to: date | None = None) -> list[dict]:
     """Per partner with recorded (not voided) redemptions in the local days given (inclusive): how
     many, how many offline, and the share offline (0..1, four decimals); highest share first."""
+    check_day_range(day_from, day_to)
     offline = func.sum(case((Redemption.offline, 1), else_=0))
     query = (select(Partner.name, func.count(Redemption.id), offline)
              .join(Partner, Partner.id == Redemption.partner_id)

@@ -1,7 +1,9 @@
 """The statistics' rollups: years of redemptions answered from small tables, exactly.
 
-`daily_stats` holds, per local day, partner and tier, the redemptions up to `stats_rollup.redemption_id`
-that were recorded, counting as recorded those voided after `stats_rollup.voids_through`;
+`daily_stats` holds, per local day, partner, tier, holder kind and origin (`visitor`: a partner city's
+pass, which opens to no holder here), the redemptions up to `stats_rollup.redemption_id` that were
+recorded, counting as recorded those voided after `stats_rollup.voids_through`, with their sums and
+how many were scanned offline;
 `monthly_stats` sums it per month and `day_totals` per day, so that a year by partner reads twelve
 months and a year by day 365 rows. An answer (`counted`) adds what the rollups do not hold, read live
 through indexes:
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, Date, Index, Integer, delete, func, insert, literal, null, or_, select, union_all
+from sqlalchemy import (BigInteger, Boolean, Date, Index, Integer, String, case, delete, false, func, insert, literal,
+                        null, or_, select, true, union_all)
 
 from ..dbtypes import utcnow
 from ..extensions import db
@@ -31,7 +34,9 @@ from ..merchants.models import Redemption
 from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 SETTLE = timedelta(seconds=60)
-COUNTED = ("local_day", "partner_id", "tier_level", "redemptions", "amount_fen", "discount_fen")
+KEYS = ("local_day", "partner_id", "tier_level", "holder_kind", "visitor")
+SUMS = ("redemptions", "amount_fen", "discount_fen", "offline")
+COUNTED = (*KEYS, *SUMS)
 STATE_ID = 1
 
 # The voids since the rollup, found without reading the table: only voided rows enter this index, so
@@ -68,27 +73,38 @@ def read(session, run):
             return result
 
 
+def visitor():
+    """A partner city's pass: only its issuer can open the holder reference, so no holder here."""
+    return case((Redemption.subject_id.is_(None), true()), else_=false())
+
+
+def _row_sums(sign: int = 1):
+    count, offline = func.count(), func.sum(case((Redemption.offline, 1), else_=0))
+    amount = func.sum(func.coalesce(Redemption.amount_fen, 0))
+    discount = func.sum(func.coalesce(Redemption.discount_fen, 0))
+    return (count, amount, discount, offline) if sign > 0 else (-count, -amount, -discount, -offline)
+
+
 def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None):
-    """A subquery of (local_day, partner_id, tier_level, redemptions, amount_fen, discount_fen) whose
-    sums, grouped by partner or tier (or by local_day with `per_day`), are those of the recorded
-    redemptions of those days, given the rollup's current `marks` (see `read`). Rolled-up rows come
-    from the coarsest table that fits: whole months from monthly_stats and the days around them from
-    daily_stats; with `per_day`, day_totals."""
+    """A subquery of COUNTED (local_day, partner_id, tier_level, holder_kind, visitor, redemptions,
+    amount_fen, discount_fen, offline) whose sums, grouped by any of the keys (by local_day alone
+    with `per_day`), are those of the recorded redemptions of those days, given the rollup's current
+    `marks` (see `read`). Rolled-up rows come from the coarsest table that fits: whole months from
+    monthly_stats and the days around them from daily_stats; with `per_day`, day_totals."""
     rolled_up_to, voids_through = marks
-    amount, discount = func.coalesce(Redemption.amount_fen, 0), func.coalesce(Redemption.discount_fen, 0)
     if per_day:
         rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
-                               DayTotals.redemptions, DayTotals.amount_fen, DayTotals.discount_fen),
+                               null().cast(String(16)), null().cast(Boolean), DayTotals.redemptions,
+                               DayTotals.amount_fen, DayTotals.discount_fen, DayTotals.offline),
                         DayTotals.local_day, day_from, day_to)]
     else:
         rolled = _months_and_days(day_from, day_to)
-    # Summed per day, partner and tier before the union: the rows after the mark (a day's, or all of
-    # them before the first rollup) reach the grouping as a few rows per day, as the rollups do.
-    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level)
+    # Summed per rollup key before the union: the rows after the mark (a day's, or all of them
+    # before the first rollup) reach the grouping as a few rows per day, as the rollups do.
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, visitor())
     since = [
-        select(*keys, func.count(), func.sum(amount), func.sum(discount))
-        .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
-        select(*keys, -func.count(), -func.sum(amount), -func.sum(discount))
+        select(*keys, *_row_sums()).where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
+        select(*keys, *_row_sums(-1))
         .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
     ]
     return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to).group_by(*keys)
@@ -97,16 +113,14 @@ def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to
 
 def _months_and_days(day_from, day_to) -> list:
     """The whole months of the range from monthly_stats, the days before and after them from daily_stats."""
-    daily = select(DailyStats.local_day, DailyStats.partner_id, DailyStats.tier_level, DailyStats.redemptions,
-                   DailyStats.amount_fen, DailyStats.discount_fen)
+    daily = select(*(getattr(DailyStats, name) for name in COUNTED))
     first = None if day_from is None else (day_from if day_from.day == 1 else _next_month(day_from))
     # Months before `stop` end within the range: the month after `day_to` if it ends one, else its own.
     stop = None if day_to is None else (
         day_to + timedelta(days=1) if (day_to + timedelta(days=1)).day == 1 else day_to.replace(day=1))
     if first is not None and stop is not None and first >= stop:  # no whole month in the range
         return [_days(daily, DailyStats.local_day, day_from, day_to)]
-    monthly = select(MonthlyStats.month, MonthlyStats.partner_id, MonthlyStats.tier_level, MonthlyStats.redemptions,
-                     MonthlyStats.amount_fen, MonthlyStats.discount_fen)
+    monthly = select(MonthlyStats.month, *(getattr(MonthlyStats, name) for name in COUNTED[1:]))
     parts = [_days(monthly, MonthlyStats.month, first, stop and stop - timedelta(days=1))]
     if first is not None and day_from < first:
         parts.append(_days(daily, DailyStats.local_day, day_from, first - timedelta(days=1)))
@@ -155,24 +169,21 @@ def roll_up(*, now: datetime | None = None) -> dict:
 def _recount_days(days: list[date], up_to: int, voids_through: datetime) -> None:
     db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
     db.session.execute(delete(DayTotals).where(DayTotals.local_day.in_(days)))
-    sums = (func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
-            func.sum(func.coalesce(Redemption.discount_fen, 0)))
-    counts = (select(Redemption.local_day, Redemption.partner_id, Redemption.tier_level, *sums)
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, visitor())
+    counts = (select(*keys, *_row_sums())
               .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
                      or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
-              .group_by(Redemption.local_day, Redemption.partner_id, Redemption.tier_level))
+              .group_by(*keys))
     db.session.execute(insert(DailyStats).from_select(list(COUNTED), counts))
-    totals = (select(DailyStats.local_day, func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
-                     func.sum(DailyStats.discount_fen))
+    totals = (select(DailyStats.local_day, *(func.sum(getattr(DailyStats, name)) for name in SUMS))
               .where(DailyStats.local_day.in_(days)).group_by(DailyStats.local_day))
-    db.session.execute(insert(DayTotals).from_select(["local_day", *COUNTED[3:]], totals))
+    db.session.execute(insert(DayTotals).from_select(["local_day", *SUMS], totals))
 
 
 def _recount_month(month: date) -> None:
     db.session.execute(delete(MonthlyStats).where(MonthlyStats.month == month))
-    sums = (select(literal(month, Date), DailyStats.partner_id, DailyStats.tier_level,
-                   func.sum(DailyStats.redemptions), func.sum(DailyStats.amount_fen),
-                   func.sum(DailyStats.discount_fen))
+    keys = [getattr(DailyStats, name) for name in KEYS[1:]]
+    sums = (select(literal(month, Date), *keys, *(func.sum(getattr(DailyStats, name)) for name in SUMS))
             .where(DailyStats.local_day >= month, DailyStats.local_day < _next_month(month))
-            .group_by(DailyStats.partner_id, DailyStats.tier_level))
+            .group_by(*keys))
     db.session.execute(insert(MonthlyStats).from_select(["month", *COUNTED[1:]], sums))

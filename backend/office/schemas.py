@@ -3,21 +3,54 @@ from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 
+GROUPINGS = ["scenario", "partner", "tier", "day", "area", "holder_kind", "issuer"]
+
+
 class StatsQuery(Schema):
-    group_by = String(load_default="scenario", validate=OneOf(["scenario", "partner", "tier", "day"]))
+    group_by = String(load_default="scenario", validate=OneOf(GROUPINGS),
+                      metadata={"description": "scenario 场景, partner 合作单位, tier 信用等级, day 日期, area 片区, "
+                                               "holder_kind 主体类型, issuer 签发城市"})
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
+    beneficiaries = Boolean(load_default=False, metadata={
+        "description": "also count distinct beneficiaries (read from the redemptions of the range, not the "
+                       "rollups: slower over long ranges); the CSV always counts them"})
 
 
-class StatsRow(Schema):
-    key = String()
+class StatsTotal(Schema):
     redemptions = Integer()
     amount_fen = Integer()
     discount_fen = Integer()
+    beneficiaries = Integer(allow_none=True, metadata={
+        "description": "distinct holders of this city (visitors from partner cities are not counted: their city "
+                       "sealed them); null unless `beneficiaries=true`"})
+    offline = Integer(metadata={"description": "of the redemptions, how many were scanned offline"})
+
+
+class StatsRow(StatsTotal):
+    key = String(metadata={"description": "stable: a scenario or partner name, a tier code, a day, an area code "
+                                          "(none: no area), person/company, an issuer code (visitors: a partner "
+                                          "city's pass)"})
+    label = String(metadata={"description": "the key as people read it: 诚信良好, 个人, 西园街道 ..."})
 
 
 class StatsOut(Schema):
     rows = List(Nested(StatsRow))
+    total = Nested(StatsTotal)
+
+
+class AuditExportQuery(Schema):
+    actor = String(load_default=None, validate=Length(max=64))
+    action = String(load_default=None, validate=Length(max=64))
+    from_ = Date(data_key="from", load_default=None)
+    to = Date(load_default=None)
+
+
+class CasesExportQuery(Schema):
+    from_ = Date(data_key="from", required=True)
+    to = Date(required=True)
+    format = String(load_default="csv", validate=OneOf(["csv", "jsonl"]),
+                    metadata={"description": "csv (for spreadsheets, Chinese headers) or jsonl (the feed's fields)"})
 
 
 class AuditQuery(Schema):

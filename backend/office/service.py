@@ -1,61 +1,195 @@
-"""The credit office's reviews: redemption statistics by scenario, partner, tier and day, and their export."""
+"""The credit office's reviews: redemption statistics grouped seven ways, and their export.
+
+Every answer counts recorded (not voided) redemptions of the local days asked. The sums (how many,
+amounts, how many offline) come from the daily rollups plus what changed since (rollup.py), keyed
+by day, partner, tier, holder kind and origin: every grouping follows from those keys (scenario and
+area from the partner, issuing city from the origin), so a year costs what its days cost, not its
+millions of redemptions. Distinct beneficiaries are the one figure rollups cannot give (a person
+who used two perks is one beneficiary, not two: counts of distinct holders do not add up), so they
+are counted from the redemptions of the range, and only when asked (`beneficiaries=True`: the
+dashboard and the CSV ask). tests/office/test_stats_rollup.py holds every grouping, rolled up or
+not, to a plain count of the table.
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import importlib
+from datetime import date
+from types import SimpleNamespace
+
+from sqlalchemy import Integer, String, case, column, distinct, func, literal, select, table
 
 from .. import replica
 from ..credit.models import Tier
+from ..credit.tier_names import tier_table
 from ..csvsafe import to_csv
-from ..errors import DomainError, ErrorCode
-from ..merchants.models import Partner, Scenario
+from ..merchants.models import Partner, Redemption, Scenario
+from ..timeutil import check_day_range
 from . import rollup
 
-# group_by → (the key column, the joins that reach it from the counted rows: see rollup.counted)
-GROUPINGS = {
-    "scenario": (Scenario.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)
-                 .join(Scenario, Scenario.id == Partner.scenario_id)),
-    "partner": (Partner.name, lambda query, rows: query.join(Partner, Partner.id == rows.c.partner_id)),
-    "tier": (Tier.code, lambda query, rows: query.join(Tier, Tier.level == rows.c.tier_level)),
-    "day": (None, lambda query, rows: query),
-}
-CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期"}
+pass_models = importlib.import_module("backend.pass.models")
+
+HOLDER_KINDS = {"person": "个人", "company": "企业"}
+# The areas (街道/社区) a partner may be in, as far as the statistics read them. Their model is the
+# city's (backend/city/models.py), a layer above this one: the columns are named here instead.
+AREAS = table("areas", column("id", Integer), column("code", String), column("name", String))
+NO_AREA = ("none", "未划分片区")
+# A partner city's pass opens to no holder here (its issuer sealed it), and the redemption row keeps
+# no issuer code (backend/merchants/service.py writes none): such rows are one group, 外地.
+VISITORS = ("visitors", "外地信用码（合作城市签发）")
+GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
+CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
+               "holder_kind": "主体类型", "issuer": "签发城市"}
 
 
-def stats(*, group_by: str, day_from=None, day_to=None) -> list[dict]:
-    """Counts and sums of recorded (not voided) redemptions, grouped for the office's review.
+def _grouping(group_by: str, rows, issuer_code: int):
+    """(key, joins) for counted rows `rows` (rollup.counted's columns, or the redemptions seen through
+    the same names): the key expression and what must be joined to reach it. Only the column the
+    grouping needs is touched (a union of months names its day column `month`)."""
+    def via_partner(query):
+        return query.join(Partner, Partner.id == rows.partner_id)
+    if group_by == "scenario":
+        return Scenario.name, lambda q: via_partner(q).join(Scenario, Scenario.id == Partner.scenario_id)
+    if group_by == "partner":
+        return Partner.name, via_partner
+    if group_by == "tier":
+        return Tier.code, lambda q: q.join(Tier, Tier.level == rows.tier_level)
+    if group_by == "area":
+        return (func.coalesce(AREAS.c.code, NO_AREA[0]),
+                lambda q: via_partner(q).outerjoin(AREAS, AREAS.c.id == Partner.area_id))
+    if group_by == "issuer":
+        return case((rows.visitor, literal(VISITORS[0])), else_=literal(str(issuer_code))), lambda q: q
+    if group_by == "holder_kind":
+        return rows.holder_kind, lambda q: q
+    return rows.local_day, lambda q: q
 
-    Read from the daily rollups plus what changed since (backend/office/rollup.py), so a year costs
-    what its days cost, not its millions of redemptions; on the read replica when one is set and
-    fresh enough (backend/replica.py).
+
+def _redemption_columns():
+    """The redemptions table under the names of the rollup's columns (rollup.COUNTED)."""
+    return SimpleNamespace(local_day=Redemption.local_day, partner_id=Redemption.partner_id,
+                           tier_level=Redemption.tier_level, holder_kind=Redemption.holder_kind,
+                           visitor=Redemption.subject_id.is_(None))
+
+
+def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = None, issuer_code: int | None = None,
+          beneficiaries: bool = False, raw: bool = False) -> list[dict]:
+    """One row per group with recorded redemptions: `key` (stable: a name, a code or a day), `label`
+    (what people read: 诚信良好, 个人, 西园街道 ...), redemptions, amount_fen, discount_fen, offline (how
+    many were scanned offline) and, with `beneficiaries`, how many distinct holders of this city they
+    served (a visitor's holder is sealed by the city that issued the pass: not counted), else None.
+    Ordered by key.
+
+    `raw=True` counts every figure from the redemptions instead of the rollups (what the tests
+    compare the rollups with). On the read replica when one is set and fresh enough
+    (backend/replica.py). `issuer_code`: this city's, by default the local issuer of pass_issuers.
     """
-    if group_by not in GROUPINGS:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "group_by 只能是 scenario、partner、tier 或 day")
-    key, join = GROUPINGS[group_by]
+    check_day_range(day_from, day_to)
+    if group_by not in GROUPINGS:  # the schema refuses others; a direct caller gets a plain error
+        raise ValueError(group_by)
 
-    def count(session, marks):
-        rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
-        column = rows.c.local_day if key is None else key
-        query = join(select(column.label("key"), func.sum(rows.c.redemptions), func.sum(rows.c.amount_fen),
-                            func.sum(rows.c.discount_fen)).select_from(rows), rows)
-        # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
-        return session.execute(query.group_by(column).having(func.sum(rows.c.redemptions) > 0)
-                               .order_by(column)).all()
+    def count(session, complete_as_of):
+        code = issuer_code if issuer_code is not None else session.scalar(
+            select(pass_models.Issuer.code).where(pass_models.Issuer.local.is_(True))) or 0
+        found = _from_rows(session, group_by, code, day_from, day_to) if raw or beneficiaries else {}
+        if raw:
+            figures = found
+        else:
+            figures = rollup.read(session, lambda marks: _rolled_up(session, marks, group_by, code, day_from, day_to))
+        # A group only the rows have (a redemption recorded between the two reads) waits for the next answer.
+        return {key: (*sums, found.get(key, (0,) * 5)[4] if beneficiaries or raw else None)
+                for key, sums in ((key, values[:4]) for key, values in figures.items())}
 
-    found = replica.read(lambda session, complete_as_of: rollup.read(session, lambda marks: count(session, marks)))
+    counted = replica.read(count)
+    labels = _labels(group_by, counted)
     return [
-        {"key": row[0].isoformat() if hasattr(row[0], "isoformat") else row[0], "redemptions": int(row[1]),
-         "amount_fen": int(row[2]), "discount_fen": int(row[3])}
-        for row in found
+        {"key": key, "label": labels.get(key, key), "redemptions": int(figures[0]), "amount_fen": int(figures[1]),
+         "discount_fen": int(figures[2]), "offline": int(figures[3]),
+         "beneficiaries": None if figures[4] is None else int(figures[4])}
+        for key, figures in sorted(counted.items())
     ]
 
 
-def stats_csv(*, rows: list[dict], group_by: str) -> str:
-    """The statistics as CSV for spreadsheets: amounts in yuan with two decimals, a total row at the end."""
+def report(*, group_by: str, day_from: date | None = None, day_to: date | None = None,
+           issuer_code: int | None = None, beneficiaries: bool = False) -> dict:
+    """`{"rows": stats(...), "total": {...}}`. The total's beneficiaries are distinct over every group
+    (one person who used two partners is one beneficiary of the whole, though one of each partner)."""
+    rows = stats(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code,
+                 beneficiaries=beneficiaries)
+    total = {field: sum(row[field] for row in rows)
+             for field in ("redemptions", "amount_fen", "discount_fen", "offline")}
+    total["beneficiaries"] = replica.read(lambda session, _: session.scalar(_days(
+        select(func.count(distinct(Redemption.subject_id))).where(Redemption.status == "recorded"),
+        day_from, day_to))) if beneficiaries else None
+    return {"rows": rows, "total": total}
+
+
+def _from_rows(session, group_by: str, issuer_code: int, day_from, day_to) -> dict:
+    """key → (redemptions, amount_fen, discount_fen, offline, beneficiaries), read from the redemptions."""
+    key, join = _grouping(group_by, _redemption_columns(), issuer_code)
+    query = _days(join(select(key.label("key"), func.count(), func.sum(func.coalesce(Redemption.amount_fen, 0)),
+                              func.sum(func.coalesce(Redemption.discount_fen, 0)),
+                              func.sum(case((Redemption.offline, 1), else_=0)),
+                              func.count(distinct(Redemption.subject_id)))
+                       .select_from(Redemption).where(Redemption.status == "recorded")), day_from, day_to)
+    return {_text(row[0]): tuple(row[1:]) for row in session.execute(query.group_by(key))}
+
+
+def _rolled_up(session, marks, group_by: str, issuer_code: int, day_from, day_to) -> dict:
+    """key → (redemptions, amount_fen, discount_fen, offline), from the rollups and what changed since."""
+    rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
+    key, join = _grouping(group_by, rows.c, issuer_code)
+    query = join(select(key.label("key"), *(func.sum(rows.c[name]) for name in rollup.SUMS)).select_from(rows))
+    # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
+    return {_text(row[0]): tuple(row[1:]) for row in session.execute(
+        query.group_by(key).having(func.sum(rows.c.redemptions) > 0))}
+
+
+def _days(query, day_from, day_to):
+    if day_from:
+        query = query.where(Redemption.local_day >= day_from)
+    if day_to:
+        query = query.where(Redemption.local_day <= day_to)
+    return query
+
+
+def _text(key) -> str:
+    # SQLite hands a day through a union back as text, PostgreSQL as a date: both become "2026-11-01".
+    return key.isoformat() if hasattr(key, "isoformat") else str(key)
+
+
+def _labels(group_by: str, counted: dict) -> dict:
+    """The Chinese name of each key (tier codes, holder kinds, area codes and issuer codes are not for people)."""
+    if group_by == "tier":
+        return {code: name for code, name in tier_table().values()}
+    if group_by == "holder_kind":
+        return HOLDER_KINDS
+    if group_by == "area":
+        codes = [key for key in counted if key != NO_AREA[0]]
+        names = dict(replica.read(lambda session, _: session.execute(
+            select(AREAS.c.code, AREAS.c.name).where(AREAS.c.code.in_(codes))).all())) if codes else {}
+        return {**names, NO_AREA[0]: NO_AREA[1]}
+    if group_by == "issuer":
+        issuers = {str(code): name for code, name in replica.read(lambda session, _: session.execute(
+            select(pass_models.Issuer.code, pass_models.Issuer.name)).all())}
+        return {**issuers, VISITORS[0]: VISITORS[1]}
+    return {}
+
+
+def share(part: int, whole: int) -> str:
+    """A share as people read it: "12.5%" (one decimal), "0.0%" of nothing."""
+    return f"{(part * 1000 // whole) / 10 if whole else 0:.1f}%"
+
+
+def stats_csv(*, rows: list[dict], total: dict, group_by: str) -> str:
+    """The statistics as CSV for spreadsheets: Chinese labels, amounts in yuan with two decimals, the
+    online/offline split, and the total row of `report` at the end."""
     return to_csv([
-        [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）"],
-        *([row["key"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"])] for row in rows),
-        ["合计", sum(r["redemptions"] for r in rows), _yuan(sum(r["amount_fen"] for r in rows)),
-         _yuan(sum(r["discount_fen"] for r in rows))],
+        [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）", "受惠主体数", "线上核销", "离线核销",
+         "离线占比"],
+        *([row["label"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"]),
+           row["beneficiaries"], row["redemptions"] - row["offline"], row["offline"],
+           share(row["offline"], row["redemptions"])] for row in rows),
+        ["合计", total["redemptions"], _yuan(total["amount_fen"]), _yuan(total["discount_fen"]), total["beneficiaries"],
+         total["redemptions"] - total["offline"], total["offline"], share(total["offline"], total["redemptions"])],
     ])
 
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Date, Float, Integer, List, Nested, String
-from flask import current_app
+from flask import current_app, stream_with_context
 
 from ..auth import roles, staff
 from ..auth.guard import auth, current_principal
@@ -21,8 +21,9 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from .. import audit
-from . import cases, offline, service
-from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, ErrorMessagesOut, StatsOut, StatsQuery, TierListOut
+from . import cases, exports, offline, service
+from .schemas import (AuditExportQuery, AuditOut, AuditQuery, CasesExportQuery, CasesOut, CasesQuery,
+                      ErrorMessagesOut, StatsOut, StatsQuery, TierListOut)
 
 bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 
@@ -31,21 +32,35 @@ bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 @bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(StatsQuery, location="query", arg_name="query")
 @bp.output(StatsOut)
-@bp.doc(summary="核销统计", description="按场景、商户、信用等级或日期汇总核销次数、金额与优惠金额（不含已撤销）。")
+@bp.doc(summary="核销统计", description="按场景、合作单位、信用等级、日期、片区、主体类型或签发城市汇总核销次数、金额、"
+        "优惠金额与离线核销次数（不含已撤销），每组附中文名称；beneficiaries=true 时另计受惠主体数（去重）。")
 def stats(query):
-    return {"rows": service.stats(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"])}
+    return _report(query, beneficiaries=query["beneficiaries"])
+
+
+def _report(query, *, beneficiaries: bool) -> dict:
+    return service.report(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"],
+                          issuer_code=current_app.config["ISSUER_CODE"], beneficiaries=beneficiaries)
 
 
 @bp.get("/stats.csv")
 @bp.auth_required(auth, roles=roles.OFFICE)
 @bp.input(StatsQuery, location="query", arg_name="query")
-@bp.doc(summary="导出核销统计 (CSV)", description="与 /api/office/stats 相同的筛选；金额以元计，末行为合计。",
+@bp.doc(summary="导出核销统计 (CSV)", description="与 /api/office/stats 相同的筛选；中文名称，金额以元计，"
+        "含受惠主体数与线上/离线核销，末行为合计。",
         responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
 def stats_csv(query):
-    rows = service.stats(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"])
-    response = current_app.response_class(service.stats_csv(rows=rows, group_by=query["group_by"]),
-                                          mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="stats-{query["group_by"]}.csv"'
+    report = _report(query, beneficiaries=True)
+    return _download(service.stats_csv(rows=report["rows"], total=report["total"], group_by=query["group_by"]),
+                     "text/csv", f"stats-{query['group_by']}.csv")
+
+
+def _download(body, mimetype: str, filename: str):
+    """A file to save (a string, or an iterator of strings sent as it is read, in the request's context)."""
+    if not isinstance(body, str):
+        body = stream_with_context(body)
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -236,6 +251,34 @@ def audit_log(query):
     return {"entries": [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "target": e.target,
                          "detail": e.detail} for e in rows],
             "next": rows[-1].id if len(rows) == query["limit"] else None}
+
+
+@bp.get("/audit.csv")
+@bp.auth_required(auth, roles=roles.AUDIT_READERS)
+@bp.input(AuditExportQuery, location="query", arg_name="query")
+@bp.doc(summary="导出审计日志 (CSV)", description="与审计日志页面相同的筛选（操作人、操作、日期），全部符合条件的记录，"
+        "新的在前；边读边发，防公式注入。",
+        responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
+def audit_csv(query):
+    return _download(exports.audit_csv(actor=query["actor"], action=query["action"], day_from=query["from_"],
+                                       day_to=query["to"]), "text/csv", "audit.csv")
+
+
+@bp.get("/cases/export")
+@bp.auth_required(auth, roles=roles.AUDIT_READERS)
+@bp.input(CasesExportQuery, location="query", arg_name="query")
+@bp.doc(summary="导出激励案例", description="日期范围内（北京时间，含首尾）的全部核销、拒绝与撤销案例，按记录先后；"
+        "format=csv（中文表头，防公式注入）或 jsonl（每行一个案例，字段同案例接口，无游标）。边读边发。"
+        "不含姓名、手机号、身份证号。",
+        responses={200: {"description": "CSV or JSON lines",
+                         "content": {"text/csv": {}, "application/x-ndjson": {}}}})
+def cases_export(query):
+    body = exports.cases(day_from=query["from_"], day_to=query["to"], issuer_code=current_app.config["ISSUER_CODE"],
+                         fmt=query["format"])
+    name = f"cases-{query['from_']}-{query['to']}"
+    if query["format"] == "jsonl":
+        return _download(body, "application/x-ndjson", f"{name}.jsonl")
+    return _download(body, "text/csv", f"{name}.csv")
 
 
 @bp.get("/cases")

@@ -132,6 +132,8 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/api/office/representatives/<int:representative_id>/revoke"): allow("office_admin"),
     ("GET", "/api/office/audit"): allow("office_admin", "office_auditor"),
     ("GET", "/api/office/cases"): allow(*OFFICE),
+    ("GET", "/api/office/cases/export"): allow("office_admin", "office_auditor"),
+    ("GET", "/api/office/audit.csv"): allow("office_admin", "office_auditor"),
     # citizens' recourse
     ("GET", "/api/me/credit"): allow(*CITIZENS),
     ("GET", "/api/me/redemptions"): allow(*CITIZENS),

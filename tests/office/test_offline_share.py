@@ -45,3 +45,9 @@ def test_the_offline_share_is_for_the_office_only(client, auth_header):
     assert client.get("/api/office/offline-share").status_code == 401
     bad = client.get("/api/office/offline-share?from=yesterday", headers=auth_header("office-analyst"))
     assert bad.status_code == 422 and bad.json["code"] == "validation_error"
+
+
+def test_a_start_after_the_end_is_refused(client, auth_header):
+    for path in ("/api/office/offline-share", "/api/office/failed-attempts"):
+        answer = client.get(f"{path}?from=2026-11-02&to=2026-11-01", headers=auth_header("office-analyst"))
+        assert answer.status_code == 422 and answer.json["code"] == "date_range_invalid", path

@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import delete, insert, select, text, update
 
+from backend.credit.models import CreditSubject
+from backend.errors import DomainError, ErrorCode
 from backend.extensions import db
 from backend.merchants import voids as redemptions
 from backend.merchants.models import Perk, Redemption
@@ -18,44 +20,59 @@ from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRoll
 
 from .test_export import redeem
 
-GROUPINGS = ("scenario", "partner", "tier", "day")
+GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
+LOCAL_ISSUER = "(select code from pass_issuers where local)"
 DIRECT = {  # the statistics as a plain aggregate of the redemptions table: what every answer must equal
-    "scenario": ("scenarios.name", "join partners on partners.id = r.partner_id "
-                                   "join scenarios on scenarios.id = partners.scenario_id"),
-    "partner": ("partners.name", "join partners on partners.id = r.partner_id"),
-    "tier": ("tiers.code", "join tiers on tiers.level = r.tier_level"),
-    "day": ("r.local_day", ""),
+    "scenario": ("scenarios.name", "scenarios.name", "join partners on partners.id = r.partner_id "
+                 "join scenarios on scenarios.id = partners.scenario_id"),
+    "partner": ("partners.name", "partners.name", "join partners on partners.id = r.partner_id"),
+    "tier": ("tiers.code", "tiers.name", "join tiers on tiers.level = r.tier_level"),
+    "day": ("r.local_day", "r.local_day", ""),
+    "area": ("coalesce(areas.code, 'none')", "coalesce(areas.name, '未划分片区')",
+             "join partners on partners.id = r.partner_id left join areas on areas.id = partners.area_id"),
+    "holder_kind": ("r.holder_kind", "case r.holder_kind when 'person' then '个人' else '企业' end", ""),
+    "issuer": (f"case when r.subject_id is null then 'visitors' else cast({LOCAL_ISSUER} as varchar(16)) end",
+               "coalesce(pass_issuers.name, '外地信用码（合作城市签发）')",
+               f"left join pass_issuers on pass_issuers.code = {LOCAL_ISSUER} and r.subject_id is not null"),
 }
 DAYS = [date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)]
 RANGES = [(None, None), (DAYS[1], DAYS[2]), (DAYS[2], None), (None, DAYS[0]), (date(2025, 1, 1), date(2025, 12, 31)),
           (date(2026, 10, 1), date(2026, 10, 31)), (DAYS[1], date(2026, 11, 30)), (date(2026, 9, 1), DAYS[2]),
-          (DAYS[3], DAYS[2])]
+          (DAYS[2], DAYS[2])]
 
 
 def direct(group_by: str, day_from, day_to) -> list[dict]:
-    key, joins = DIRECT[group_by]
+    key, label, joins = DIRECT[group_by]
     where = ["r.status = 'recorded'"] + (["r.local_day >= :day_from"] if day_from else []) + (
         ["r.local_day <= :day_to"] if day_to else [])
     rows = db.session.execute(text(
-        f"select {key}, count(*), coalesce(sum(r.amount_fen), 0), coalesce(sum(r.discount_fen), 0) "
-        f"from redemptions r {joins} where {' and '.join(where)} group by {key} order by {key}"),
+        f"select {key}, {label}, count(*), coalesce(sum(r.amount_fen), 0), coalesce(sum(r.discount_fen), 0), "
+        f"count(distinct r.subject_id), sum(case when r.offline then 1 else 0 end) "
+        f"from redemptions r {joins} where {' and '.join(where)} group by {key}, {label}"),
         {"day_from": day_from, "day_to": day_to})
-    return [{"key": str(row[0]), "redemptions": row[1], "amount_fen": int(row[2]), "discount_fen": int(row[3])}
-            for row in rows]
+    found = [{"key": str(row[0]), "label": str(row[1]), "redemptions": row[2], "amount_fen": int(row[3]),
+              "discount_fen": int(row[4]), "beneficiaries": row[5], "offline": int(row[6])} for row in rows]
+    return sorted(found, key=lambda row: row["key"])
 
 
 def assert_exact() -> None:
+    """Every grouping and range, served as the office sees it (rollups where they fit) and read from the
+    rows alone, equals the plain count."""
     for group_by, (day_from, day_to) in itertools.product(GROUPINGS, RANGES):
-        assert service.stats(group_by=group_by, day_from=day_from, day_to=day_to) == \
-            direct(group_by, day_from, day_to), (group_by, day_from, day_to)
+        expected, span = direct(group_by, day_from, day_to), {"day_from": day_from, "day_to": day_to}
+        assert service.stats(group_by=group_by, beneficiaries=True, **span) == expected, (group_by, day_from, day_to)
+        assert service.stats(group_by=group_by, raw=True, **span) == expected
+        assert service.stats(group_by=group_by, **span) == [{**row, "beneficiaries": None} for row in expected]
 
 
-def record(perk: Perk, day: date, *, tier_level: int, amount_fen: int, recorded_at: datetime) -> int:
-    """A redemption as the hot path leaves it, written directly (days in the past, many partners)."""
+def record(perk: Perk, day: date, *, tier_level: int, amount_fen: int, recorded_at: datetime,
+           subject_id: int | None = None, holder_kind: str = "person", offline: bool = False) -> int:
+    """A redemption as the hot path leaves it, written directly (days in the past, many partners);
+    no subject: a partner city's pass."""
     return db.session.execute(insert(Redemption).values(
         client_id=str(uuid.uuid4()), pass_id=secrets.token_hex(16), perk_id=perk.id, partner_id=perk.partner_id,
-        subject_id=None, holder_kind="person", tier_level=tier_level, amount_fen=amount_fen,
-        payable_fen=amount_fen - amount_fen // 50, discount_fen=amount_fen // 50, status="recorded", offline=False,
+        subject_id=subject_id, holder_kind=holder_kind, tier_level=tier_level, amount_fen=amount_fen,
+        payable_fen=amount_fen - amount_fen // 50, discount_fen=amount_fen // 50, status="recorded", offline=offline,
         scanned_at=recorded_at, recorded_at=recorded_at, local_day=day).returning(Redemption.id)).scalar_one()
 
 
@@ -74,7 +91,12 @@ def rolled(ctx):
 def test_rollup_answers_equal_a_direct_count_through_voids_late_and_live_redemptions(rolled, client, auth_header):
     now = datetime.now(timezone.utc)
     perks = list(db.session.scalars(select(Perk).order_by(Perk.id)))[:4]
-    ids = [record(perk, day, tier_level=1 + n % 2, amount_fen=1000 + 7 * n, recorded_at=now - timedelta(hours=2))
+    # Three holders of this city (one a company) and, every fifth, a visitor's pass; every fourth offline.
+    people = list(db.session.scalars(select(CreditSubject).order_by(CreditSubject.id)))[:3]
+    assert len(people) == 3 and any(p.area_id is not None for p in (perk.partner for perk in perks))
+    ids = [record(perk, day, tier_level=1 + n % 2, amount_fen=1000 + 7 * n, recorded_at=now - timedelta(hours=2),
+                  subject_id=None if n % 5 == 4 else people[n % 3].id,
+                  holder_kind="company" if n % 3 == 2 else "person", offline=n % 4 == 0)
            for n, (perk, day) in enumerate(itertools.product(perks, DAYS))]
     db.session.commit()
     redemptions.void(redemption_id=ids[0], actor="office:1", reason="before the rollup",
@@ -153,5 +175,17 @@ def test_a_rollup_committing_during_a_count_makes_it_count_again(rolled):
             rollup.roll_up(now=now)  # as if another process's rollup committed meanwhile
         return service.stats(group_by="day")
 
-    assert rollup.read(db.session, count) == direct("day", None, None)
+    assert rollup.read(db.session, count) == [{**row, "beneficiaries": None} for row in direct("day", None, None)]
     assert len(given) == 2 and given[0] != given[1] == rollup.marks(db.session)
+
+
+def test_a_start_after_the_end_is_refused_with_its_own_code(client, auth_header):
+    with pytest.raises(DomainError) as refused:
+        service.stats(group_by="area", day_from=DAYS[3], day_to=DAYS[2])
+    assert refused.value.code is ErrorCode.DATE_RANGE_INVALID
+    for path in ("/api/office/stats", "/api/office/stats.csv"):
+        answer = client.get(path, query_string={"group_by": "tier", "from": "2026-11-02", "to": "2026-11-01"},
+                            headers=auth_header("office-analyst"))
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+        assert answer.json["code"] == "date_range_invalid" and answer.json["field"] == "from"
+        assert answer.json["message"] == "开始日期不能晚于结束日期，请重新选择"

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from backend import replica
+from backend.timeutil import SHANGHAI
 from backend.extensions import db
 from backend.office import cases
 
@@ -44,9 +45,11 @@ def on_primary(app) -> list[dict]:
     """The statistics by partner as a direct count on the primary."""
     with app.app_context():
         rows = db.session.execute(text(
-            "select p.name, count(*), sum(r.amount_fen), sum(r.discount_fen) from redemptions r "
+            "select p.name, count(*), sum(r.amount_fen), sum(r.discount_fen), "
+            "sum(case when r.offline then 1 else 0 end) from redemptions r "
             "join partners p on p.id = r.partner_id where r.status = 'recorded' group by p.name order by p.name"))
-        return [{"key": k, "redemptions": n, "amount_fen": a, "discount_fen": d} for k, n, a, d in rows]
+        return [{"key": k, "label": k, "redemptions": n, "amount_fen": a, "discount_fen": d, "offline": o,
+                 "beneficiaries": None} for k, n, a, d, o in rows]
 
 
 def ask_again(app) -> None:
@@ -88,6 +91,21 @@ def test_the_office_reads_the_replica_and_gets_the_primarys_answers(replica_app,
     read_there = " ".join(on_replica)
     assert "stats_rollup" in read_there and "failed_attempts" in read_there  # statistics, export, case feed
     assert not any("stats_rollup" in s or "failed_attempts" in s for s in on_the_primary)
+    # The long exports, sent while they are read, read there too.
+    today = datetime.now(timezone.utc).astimezone(SHANGHAI).date().isoformat()
+    with replica_app.app_context():
+        with statements_sent(db.engines["replica"]) as on_replica, statements_sent(db.engine) as on_the_primary:
+            admin = replica_app.test_client()
+            # (A streamed answer is read before the next request: its generator holds the request's context.)
+            exported = admin.get("/api/office/cases/export", headers=token(replica_app, "office-admin"),
+                                 query_string={"from": today, "to": today, "format": "jsonl"})
+            lines = exported.get_data(as_text=True).splitlines()
+            logged = admin.get("/api/office/audit.csv", headers=token(replica_app, "office-auditor"))
+            entries = logged.get_data(as_text=True)
+    assert exported.status_code == 200 and len(lines) >= 2 and logged.status_code == 200 and entries
+    read_there = " ".join(on_replica)
+    assert "failed_attempts" in read_there and "audit_log" in read_there
+    assert not any("failed_attempts" in s or "audit_log" in s for s in on_the_primary)
 
 
 def test_a_replica_past_its_lag_sends_reads_to_the_primary_and_delays_cases_without_skipping(

@@ -1,6 +1,6 @@
 // The audit log for the admin and the auditor: filtered by actor, action and dates, newest first,
 // a page at a time. Actions and actors are named in Chinese; the detail keeps the stored values.
-import { $, addRow, client, fillSelect, formatTime, rangeError } from "./common.js";
+import { $, addRow, client, download, fillSelect, formatTime, rangeError } from "./common.js";
 
 const ACTIONS = {
   "office.sign_in": "信用办登录", "office_user.created": "开设信用办账号",
@@ -38,7 +38,11 @@ const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", ad
   title: "优惠名称", discount_permille: "折扣（‰）", max_discount_fen: "优惠上限（分）", holder_kinds: "适用主体",
   min_tier: "最低等级", quota_by_tier: "额度", quota_unit: "额度单位", active_from: "生效日期",
   active_until: "截止日期", blackout_calendar: "暂停日历", limit_per_holder_per_day: "每日次数上限", code: "代码",
-  username: "用户名", role: "角色", text: "内容", source: "来源文件", changes: "变更" };
+  username: "用户名", role: "角色", text: "内容", source: "来源文件", changes: "变更", perk_id: "优惠编号",
+  amount_fen: "消费金额（分）", discount_fen: "优惠金额（分）", by: "撤销方" };
+
+// Stored values that are words, not data: named for people too.
+const VALUES = { by: { office: "信用办", merchant: "商户" } };
 
 /** The stored detail with its field names in Chinese; the values are kept as stored. */
 function detailText(value) {
@@ -46,7 +50,8 @@ function detailText(value) {
   if (typeof value === "boolean") return value ? "是" : "否";
   if (Array.isArray(value)) return value.map(detailText).join("、");
   if (typeof value !== "object") return String(value);
-  const parts = Object.entries(value).map(([key, item]) => `${FIELDS[key] || key}：${detailText(item)}`);
+  const parts = Object.entries(value).map(([key, item]) =>
+    `${FIELDS[key] || key}：${VALUES[key]?.[item] ?? detailText(item)}`);
   return parts.length ? `｛${parts.join("；")}｝` : "";
 }
 
@@ -92,10 +97,35 @@ function refreshActors() {
   $("audit-actor").value = current;
 }
 
+/** Every entry the filters select (not only the pages shown), as the server writes it: a CSV safe to open. */
+async function exportAudit() {
+  const message = rangeError($("audit-from").value, $("audit-to").value);
+  $("audit-status").textContent = message;
+  if (message) return;
+  try {
+    await download(`/api/office/audit.csv?${query()}`, "审计日志.csv");
+  } catch (error) { $("audit-status").textContent = error.message; }
+}
+
+/** The cases of a date range, as a table for people or one JSON object a line for systems. */
+async function exportCases(event) {
+  event.preventDefault();
+  const [from, to, format] = [$("cases-from").value, $("cases-to").value, $("cases-format").value];
+  const message = rangeError(from, to);
+  $("cases-status").textContent = message;
+  if (message) return;
+  try {
+    const params = new URLSearchParams({ from, to, format });
+    await download(`/api/office/cases/export?${params}`, `激励案例-${from}-${to}.${format}`);
+  } catch (error) { $("cases-status").textContent = error.message; }
+}
+
 export function load() { return loadAudit(); }
 
 export function init() {
   fillSelect($("audit-action"), Object.entries(ACTIONS), { keepFirst: true });
   $("audit-filters").addEventListener("submit", (event) => loadAudit(event));
   $("audit-more").addEventListener("click", () => loadAudit(null, { more: true }));
+  $("audit-export").addEventListener("click", exportAudit);
+  $("cases-export").addEventListener("submit", exportCases);
 }

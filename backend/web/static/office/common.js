@@ -65,6 +65,16 @@ export function fillSelect(select, pairs, { keepFirst = false } = {}) {
   for (const [value, label] of pairs) select.appendChild(new Option(label, value));
 }
 
+/** Save what an export route answers as a file named `name` (the download keeps the clerk's token). */
+export async function download(path, name) {
+  const blob = await (await client.request(path)).blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
 const cached = {};
 function once(key, load) {
   cached[key] = cached[key] || load().catch((error) => { delete cached[key]; throw error; });
