@@ -56,6 +56,8 @@ def test_the_demo_is_the_zhaodong_file_and_loading_it_again_changes_nothing(ctx,
     lapenpen = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
     assert db.session.get(Area, lapenpen.area_id).name == "松辽社区"
     assert lapenpen.perks[0].discount_permille == 980
+    vet = db.session.scalar(select(Partner).where(Partner.name == "鸿泰猪病医院"))
+    assert (vet.hours, vet.perks[0].time_windows) == ("每天 08:00-17:30", ["09:00-11:30", "14:00-17:00"])
 
 
 def test_a_changed_file_updates_in_place_and_is_audited(ctx, runner, tmp_path):
@@ -117,6 +119,10 @@ def test_a_perk_the_file_no_longer_lists_is_switched_off_not_deleted(ctx, runner
     (lambda t: t.replace("code = 230184 ", "code = 370781 "), "ISSUER_CODE"),
     (lambda t: t.replace('[ladder.person]', '[ladder.person'), "TOML 格式错误"),
     (lambda t: t.replace('{ from = "2026-10-01", days = 7', '{ from = "2025-10-01", days = 7'), "2026 年内"),
+    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["09:00-11:30", "11:00-17:00"]'),
+     "time_windows：时段之间有重叠"),
+    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["9点-11点"]'),
+     "格式应为 09:00-11:30"),
 ])
 def test_a_bad_file_gets_line_numbered_chinese_errors_and_changes_nothing(ctx, runner, tmp_path, edit, expected):
     text = ZHAODONG.read_text(encoding="utf-8")

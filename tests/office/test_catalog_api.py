@@ -64,7 +64,7 @@ def test_sign_up_a_partner_and_a_perk_and_see_them_in_the_public_directory(clien
         "id": perk.json["id"], "kind": "discount", "title": "停车费八八折", "discount_permille": 880,
         "max_discount_fen": 1000, "min_tier": "good", "holder_kinds": ["person"], "quota_by_tier": None,
         "quota_unit": None, "active_from": "2026-01-01", "active_until": None, "blackout_calendar": "major_holidays",
-        "limit_per_holder_per_day": 1}]
+        "limit_per_holder_per_day": 1, "time_windows": []}]
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions == ["scenario.create", "partner.create", "perk.create"]
 
