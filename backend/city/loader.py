@@ -175,7 +175,7 @@ def _tiers(check: _Checker, value) -> list[dict]:
         ok &= check.text_field(line, "等级代码 code ", table["code"], max_length=32)
         ok &= check.text_field(line, "等级名称 name ", table["name"], max_length=64)
         if ok and (table["level"] in levels or table["code"] in codes):
-            check.error(line, f"等级 {table['level']}（{table['code']}）重复")
+            check.error(line, f"等级 {table['level']}（代码 {table['code']}）与另一等级重复：每个等级的级别和代码都须不同")
             ok = False
         if ok:
             levels.add(table["level"])
