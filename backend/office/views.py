@@ -17,8 +17,8 @@ from ..merchants import review, voids
 from ..merchants import serializers as merchant_json
 from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
                                  FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
-                                 OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
-                                 ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
+                                 OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
+                                 RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..dbtypes import utcnow
 from ..timeutil import iso, local_day
 from .. import audit

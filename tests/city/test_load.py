@@ -119,8 +119,8 @@ def test_a_perk_the_file_no_longer_lists_is_switched_off_not_deleted(ctx, runner
     (lambda t: t.replace("code = 230184 ", "code = 370781 "), "ISSUER_CODE"),
     (lambda t: t.replace('[ladder.person]', '[ladder.person'), "TOML 格式错误"),
     (lambda t: t.replace('{ from = "2026-10-01", days = 7', '{ from = "2025-10-01", days = 7'), "2026 年内"),
-    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["09:00-11:30", "11:00-17:00"]'),
-     "time_windows：时段之间有重叠"),
+    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]',
+                         'time_windows = ["09:00-11:30", "11:00-17:00"]'), "time_windows：时段之间有重叠"),
     (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["9点-11点"]'),
      "格式应为 09:00-11:30"),
 ])

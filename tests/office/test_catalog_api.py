@@ -7,31 +7,16 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from backend.credit.models import CreditSubject
 from backend.extensions import db
-from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.merchants.models import Perk
 from backend.audit import AuditEntry
 from backend.timeutil import local_day
 
 pass_service = importlib.import_module("backend.pass.service")
 key_context = importlib.import_module("backend.pass.context").key_context
-
-
-@pytest.fixture
-def office(app, client, auth_header):
-    """Forget the partners, perks, scenarios and calendar days a test made through the API."""
-    with app.app_context():
-        marks = {model: db.session.scalar(select(func.max(model.id))) or 0
-                 for model in (Partner, Perk, Scenario, HolidayCalendarDay)}
-        yield {"admin": auth_header("office-admin"), "analyst": auth_header("office-analyst")}
-        db.session.rollback()
-        for table in ("redemption_conflicts", "failed_attempts", "redemptions"):
-            db.session.execute(db.text(f"delete from {table}"))
-        for model in (Perk, HolidayCalendarDay, Partner, Scenario):
-            db.session.execute(delete(model).where(model.id > marks[model]))
-        db.session.commit()
 
 
 def redeem(client, headers, perk_id, *, holder_tier=2):

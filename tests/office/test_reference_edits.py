@@ -13,7 +13,7 @@ from backend.city.models import Area
 from backend.extensions import db
 from backend.timeutil import SHANGHAI
 from tests.helpers import Phone
-from tests.office.test_catalog_api import office, redeem  # noqa: F401  (the fixture that forgets what a test made)
+from tests.office.test_catalog_api import redeem
 
 ZHAODONG_LADDER = {
     "person": {"points_at_least": [[1050, 1], [1100, 2], [1150, 3]], "red_list": 4},
@@ -22,7 +22,7 @@ ZHAODONG_LADDER = {
 
 
 @pytest.fixture
-def ladder(client, office):  # noqa: F811
+def ladder(client, office):
     """The ladder as the test found it, put back afterwards (tiers and rules are reference data)."""
     original = client.get("/api/office/ladder", headers=office["analyst"]).json
     yield original
@@ -37,7 +37,7 @@ def test_the_ladder_reads_in_the_city_files_words(client, ladder):
         (1, "basic", "守信"), (2, "good", "诚信良好"), (3, "excellent", "诚信优秀"), (4, "red_list", "守信红名单")]
 
 
-def test_a_ladder_change_reaches_the_next_pass_and_is_audited(app, client, office, ladder):  # noqa: F811
+def test_a_ladder_change_reaches_the_next_pass_and_is_audited(app, client, office, ladder):
     phone = Phone(app)
     assert phone.issue().json["tier"] == "good"  # the demo citizen has 1,120 points
     tiers = [dict(t, name="诚信优秀（银）") if t["code"] == "excellent" else t for t in ladder["tiers"]]
@@ -64,7 +64,7 @@ def test_a_ladder_change_reaches_the_next_pass_and_is_audited(app, client, offic
     ({"pet": {"red_list": 1}}, "主体类型只能是 person（个人）或 company（企业）"),
     ({"person": {"tax_grade_a": 1}}, "个人等级阶梯中有不认识的字段“tax_grade_a”"),
 ])
-def test_a_bad_ladder_gets_the_city_files_chinese_errors_and_changes_nothing(client, office, ladder, change, words):  # noqa: F811
+def test_a_bad_ladder_gets_the_city_files_chinese_errors_and_changes_nothing(client, office, ladder, change, words):
     response = client.put("/api/office/ladder", headers=office["admin"],
                           json={"tiers": ladder["tiers"], "ladder": {**ZHAODONG_LADDER, **change}})
     assert response.status_code == 422 and response.json["code"] == "validation_error"
@@ -73,14 +73,15 @@ def test_a_bad_ladder_gets_the_city_files_chinese_errors_and_changes_nothing(cli
     assert client.get("/api/office/ladder", headers=office["analyst"]).json == ladder
 
 
-def test_tier_codes_stay_unique(client, office, ladder):  # noqa: F811
+def test_tier_codes_stay_unique(client, office, ladder):
     tiers = [dict(t, code="good") if t["level"] == 1 else t for t in ladder["tiers"]]
-    response = client.put("/api/office/ladder", headers=office["admin"], json={"tiers": tiers, "ladder": ladder["ladder"]})
+    response = client.put("/api/office/ladder", headers=office["admin"],
+                          json={"tiers": tiers, "ladder": ladder["ladder"]})
     assert response.status_code == 422
     assert client.get("/api/office/ladder", headers=office["analyst"]).json == ladder
 
 
-def test_the_analyst_reads_the_ladder_but_may_not_change_it(client, office, ladder):  # noqa: F811
+def test_the_analyst_reads_the_ladder_but_may_not_change_it(client, office, ladder):
     response = client.put("/api/office/ladder", headers=office["analyst"], json={"tiers": ladder["tiers"],
                                                                                  "ladder": ladder["ladder"]})
     assert response.status_code == 403
@@ -93,7 +94,7 @@ def _local_window(*, starts_in_minutes: int, minutes: int) -> str:
     return f"{start:%H:%M}-{start + timedelta(minutes=minutes):%H:%M}"
 
 
-def test_perk_windows_are_edited_shown_and_enforced(client, office, auth_header):  # noqa: F811
+def test_perk_windows_are_edited_shown_and_enforced(client, office, auth_header):
     dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
     perk_id = dining["perks"][0]["id"]
     later = _local_window(starts_in_minutes=120, minutes=60)
@@ -115,7 +116,7 @@ def test_perk_windows_are_edited_shown_and_enforced(client, office, auth_header)
         client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"time_windows": None})
 
 
-def test_a_window_that_cannot_be_used_is_refused_with_its_field(client, office):  # noqa: F811
+def test_a_window_that_cannot_be_used_is_refused_with_its_field(client, office):
     dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
     response = client.patch(f"/api/office/perks/{dining['perks'][0]['id']}", headers=office["admin"],
                             json={"time_windows": ["09:00-12:00", "11:00-13:00"]})
@@ -135,7 +136,7 @@ def _areas() -> dict[str, int]:
     return {area.name: area.id for area in db.session.scalars(select(Area))}
 
 
-def test_partner_names_are_unique_within_an_area(client, office):  # noqa: F811
+def test_partner_names_are_unique_within_an_area(client, office):
     areas = _areas()
     first = client.post("/api/office/partners", headers=office["admin"], json={
         "name": "松辽便利店", "scenario_code": "dining", "area_id": areas["松辽社区"]})
@@ -157,7 +158,7 @@ def test_partner_names_are_unique_within_an_area(client, office):  # noqa: F811
     assert unknown.status_code == 422 and unknown.json["field"] == "area_id"
 
 
-def test_address_hours_and_area_are_editable_and_audited(client, office):  # noqa: F811
+def test_address_hours_and_area_are_editable_and_audited(client, office):
     areas = _areas()
     made = client.post("/api/office/partners", headers=office["admin"], json={
         "name": "西园书店", "scenario_code": "dining", "address": "旧址", "hours": "09:00-18:00"}).json
@@ -172,7 +173,7 @@ def test_address_hours_and_area_are_editable_and_audited(client, office):  # noq
                                      "area_id": areas["西园街道"]}
 
 
-def test_a_partner_exits_with_a_reason_and_date_and_stays_in_the_gongshi_history(client, office, auth_header):  # noqa: F811
+def test_a_partner_exits_with_a_reason_and_date_and_stays_in_the_gongshi_history(client, office, auth_header):
     made = client.post("/api/office/partners", headers=office["admin"], json={
         "name": "退出测试商户", "scenario_code": "dining"}).json
     perk = client.post(f"/api/office/partners/{made['id']}/perks", headers=office["admin"], json={
@@ -185,7 +186,8 @@ def test_a_partner_exits_with_a_reason_and_date_and_stays_in_the_gongshi_history
     assert made["id"] not in {p["id"] for p in directory["partners"]}
     assert {"id": made["id"], "name": "退出测试商户", "scenario": "信易+餐饮", "left_on": "2026-11-30",
             "exit_reason": "合作期满，不再续约"} in directory["former"]
-    assert made["id"] in {p["id"] for p in client.get("/api/office/partners", headers=office["analyst"]).json["partners"]}
+    office_list = client.get("/api/office/partners", headers=office["analyst"]).json["partners"]
+    assert made["id"] in {p["id"] for p in office_list}
     again = client.post(f"/api/office/partners/{made['id']}/exit", headers=office["admin"], json={"reason": "再次"})
     assert again.status_code == 409 and again.json["code"] == "conflict"
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "partner.exit")).one()
@@ -196,11 +198,12 @@ def test_a_partner_exits_with_a_reason_and_date_and_stays_in_the_gongshi_history
     assert perk["id"] in {k["id"] for k in back.json["perks"]}
 
 
-def test_an_exit_without_a_date_is_today_in_beijing(client, office):  # noqa: F811
+def test_an_exit_without_a_date_is_today_in_beijing(client, office):
     made = client.post("/api/office/partners", headers=office["admin"], json={
         "name": "今日退出商户", "scenario_code": "dining"}).json
     left = client.post(f"/api/office/partners/{made['id']}/exit", headers=office["admin"], json={"reason": "商户注销"})
     assert left.json["left_on"] == datetime.now(timezone.utc).astimezone(SHANGHAI).date().isoformat()
-    blank = client.post("/api/office/partners", headers=office["admin"], json={"name": "空原因", "scenario_code": "dining"})
-    response = client.post(f"/api/office/partners/{blank.json['id']}/exit", headers=office["admin"], json={"reason": " "})
+    blank = client.post("/api/office/partners", headers=office["admin"],
+                        json={"name": "空原因", "scenario_code": "dining"}).json
+    response = client.post(f"/api/office/partners/{blank['id']}/exit", headers=office["admin"], json={"reason": " "})
     assert response.status_code == 422 and response.json["field"] == "reason"
