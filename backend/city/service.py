@@ -40,7 +40,9 @@ def update_ladder(*, actor: str, tiers: list[dict], ladder: dict, issuer_code: i
         db.session.commit()
     except CityFileError as error:
         db.session.rollback()
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "；".join(error.errors), errors=error.errors) from None
+        # By location and field, as every validation error's `errors` (the Problem schema, backend/openapi.py).
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "；".join(error.errors),
+                          errors={"json": {"ladder": error.errors}}) from None
     except IntegrityError:
         db.session.rollback()
         raise DomainError(ErrorCode.VALIDATION_ERROR, "等级代码与另一等级重复", field="tiers") from None

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from backend.audit import AuditEntry
+from backend.changefeed import current_feed
 from backend.city.models import Area
 from backend.extensions import db
 from backend.timeutil import SHANGHAI
-from tests.helpers import Phone
+from tests.helpers import Phone, wait_until
 from tests.office.test_catalog_api import redeem
 
 ZHAODONG_LADDER = {
@@ -68,7 +69,7 @@ def test_a_bad_ladder_gets_the_city_files_chinese_errors_and_changes_nothing(cli
     response = client.put("/api/office/ladder", headers=office["admin"],
                           json={"tiers": ladder["tiers"], "ladder": {**ZHAODONG_LADDER, **change}})
     assert response.status_code == 422 and response.json["code"] == "validation_error"
-    assert any(words in error for error in response.json["errors"]), response.json
+    assert any(words in error for error in response.json["errors"]["json"]["ladder"]), response.json
     assert "第" not in response.json["message"]  # no file lines on a screen
     assert client.get("/api/office/ladder", headers=office["analyst"]).json == ladder
 
@@ -207,3 +208,35 @@ def test_an_exit_without_a_date_is_today_in_beijing(client, office):
                         json={"name": "空原因", "scenario_code": "dining"}).json
     response = client.post(f"/api/office/partners/{blank['id']}/exit", headers=office["admin"], json={"reason": " "})
     assert response.status_code == 422 and response.json["field"] == "reason"
+
+
+# -- the edits reach every worker ------------------------------------------------------------------
+
+def test_a_ladder_change_reaches_another_worker_that_remembers_the_old_standing(app, make_app, client, office, ladder):
+    other = Phone(make_app())  # another app object: another worker with its own caches and change feed
+    with other.app.app_context():
+        wait_until(lambda: current_feed().synced, what="the other worker's feed")
+    assert other.issue().json["tier"] == "good"  # its standing is now in the other worker's memory
+    person = {"points_at_least": [[1050, 1], [1100, 3]], "red_list": 4}
+    saved = client.put("/api/office/ladder", headers=office["admin"],
+                       json={"tiers": ladder["tiers"], "ladder": {**ZHAODONG_LADDER, "person": person}})
+    assert saved.status_code == 200
+    wait_until(lambda: other.issue().json["tier"] == "excellent", what="the other worker's standing")
+
+
+def test_a_perk_window_change_reaches_another_worker_that_remembers_the_perk(app, make_app, client, office):
+    other = make_app()
+    with other.app_context():
+        wait_until(lambda: current_feed().synced, what="the other worker's feed")
+    cashier = Phone(other).header("cashier")
+    dining = next(p for p in client.get("/api/partners").json["partners"] if p["name"] == "辣盆盆小龙虾饭店")
+    perk_id = dining["perks"][0]["id"]
+    other_client = other.test_client()
+    assert redeem(other_client, cashier, perk_id).status_code == 201  # the perk's facts now in its memory
+    try:
+        later = _local_window(starts_in_minutes=120, minutes=60)
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"time_windows": [later]})
+        wait_until(lambda: redeem(other_client, cashier, perk_id).json["code"] == "perk_outside_hours",
+                   what="the other worker's perk rules")
+    finally:
+        client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"time_windows": None})

@@ -114,7 +114,8 @@ async function save(event) {
       : "与当前设置相同，无改动";
   } catch (problem) {
     $("ladder-status").textContent = "未保存，请修改以下问题：";
-    const errors = problem.problem && problem.problem.errors ? problem.problem.errors : [problem.message];
+    // The city loader's sentences, under the body's field as every validation error is (docs/api.md).
+    const errors = problem.problem?.errors?.json?.ladder || [problem.message];
     for (const text of errors) $("ladder-errors").appendChild(Object.assign(document.createElement("li"), { textContent: text }));
   }
 }
