@@ -136,11 +136,18 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
     scenario = db.session.scalar(select(Scenario).where(Scenario.code == partner["scenario"]))
     area = db.session.scalar(select(Area).where(Area.code == partner["area"])) if partner.get("area") else None
     label = f"合作单位“{partner['name']}”"
-    row = _upsert(Partner, {"name": partner["name"]}, {
-        "scenario_id": scenario.id, "address": partner.get("address"), "area_id": area.id if area else None,
-        "hours": partner.get("hours"),
-        "active": partner.get("active", True),
-    }, label, changes)
+    values = {"scenario_id": scenario.id, "address": partner.get("address"), "area_id": area.id if area else None,
+              "hours": partner.get("hours")}
+    # A partner the office took off (an exit with its date and reason, kept for 公示) stays off when the
+    # same file is loaded again for another part, say next year's holidays: only `active = true`
+    # written in the file brings it back.
+    existing = db.session.scalar(select(Partner).where(Partner.name == partner["name"]))
+    if "active" in partner or existing is None or existing.left_on is None:
+        values["active"] = partner.get("active", True)
+    row = _upsert(Partner, {"name": partner["name"]}, values, label, changes)
+    if row.active and row.left_on is not None:
+        changes.append(f"{label}恢复合作（{row.left_on.isoformat()} 的退出记录清除）")
+        row.left_on = row.exit_reason = None
     db.session.flush()
     listed = set()
     for perk in partner["perks"]:

@@ -8,6 +8,7 @@ authoritative; what it does not name stays as it is:
 * `[[areas]]`, `[[scenarios]]`: upserted by code;
 * `[[partners]]`: upserted by name; a listed partner's `perks` are its perks (a perk is known by its
   title: a perk the file no longer lists is switched off, never deleted, as redemptions point at it);
+  a partner the office took off (an exit) stays off unless the file writes `active = true` for it;
 * `[[calendars]]`: a (calendar, year) pair replaces every day of that calendar in that year.
 Nothing is written unless the whole file is valid; every error names its line, in Chinese.
 """

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -194,3 +194,25 @@ def test_a_fresh_city_without_demo_runs_from_its_files_to_a_redemption(tmp_path_
                                      "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 10000})
         assert redeemed.status_code == 201, redeemed.json
         assert redeemed.json["payable_fen"] == 9800
+
+
+def test_a_partner_the_office_took_off_stays_off_when_the_file_is_loaded_again(ctx, runner, tmp_path):
+    vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+    vet.active, vet.left_on, vet.exit_reason = False, date(2026, 11, 30), "合作期满"
+    db.session.commit()
+    try:
+        assert load(runner, ZHAODONG).exit_code == 0
+        db.session.expire_all()
+        vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+        assert (vet.active, vet.left_on, vet.exit_reason) == (False, date(2026, 11, 30), "合作期满")
+        path = tmp_path / "back.toml"
+        path.write_text(ZHAODONG.read_text(encoding="utf-8").replace(
+            'name = "明宇养殖场"\n', 'name = "明宇养殖场"\nactive = true\n'), encoding="utf-8")
+        result = load(runner, path)
+        assert result.exit_code == 0 and "恢复合作" in result.stdout, result.output
+        db.session.expire_all()
+        vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+        assert (vet.active, vet.left_on, vet.exit_reason) == (True, None, None)
+    finally:
+        vet.active, vet.left_on, vet.exit_reason = True, None, None
+        db.session.commit()
