@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..credit.models import Tier
+from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
+from ..timeutil import local_day
 from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
 from .perk_rules import WindowError, parse_windows
 
@@ -155,9 +157,11 @@ def update_partner(*, actor: str, partner_id: int, changes: dict) -> Partner:
     return partner
 
 
-def exit_partner(*, actor: str, partner_id: int, reason: str, left_on: date) -> Partner:
-    """A partner leaves the programme: switched off (its perks refuse, 公示 lists it no more) and
-    kept with the date and reason, which 公示's history shows. Never deleted: redemptions point at it."""
+def exit_partner(*, actor: str, partner_id: int, reason: str, left_on: date | None = None) -> Partner:
+    """A partner leaves the programme on `left_on` (default: today in Beijing): switched off (its perks
+    refuse, 公示 lists it no more) and kept with the date and reason, which 公示's history shows.
+    Never deleted: redemptions point at it."""
+    left_on = left_on or local_day(utcnow())
     partner = get_partner(partner_id)
     if not partner.active:
         raise DomainError(ErrorCode.CONFLICT, "该合作单位已停止合作")

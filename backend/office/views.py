@@ -19,8 +19,7 @@ from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, Co
                                  FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
                                  OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
                                  RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
-from ..dbtypes import utcnow
-from ..timeutil import iso, local_day
+from ..timeutil import iso
 from .. import audit
 from . import cases, offline, service
 from .schemas import AuditOut, AuditQuery, CasesOut, CasesQuery, ErrorMessagesOut, StatsOut, StatsQuery, TierListOut
@@ -117,7 +116,7 @@ def update_partner(partner_id, body):
 @bp.doc(summary="合作单位退出", description="停止合作并记录退出日期与原因（不删除）；公示页的“已退出的合作单位”中留存。")
 def exit_partner(partner_id, body):
     partner = catalog.exit_partner(actor=current_principal().actor, partner_id=partner_id, reason=body["reason"],
-                                   left_on=body["left_on"] or local_day(utcnow()))
+                                   left_on=body["left_on"])
     return _office_partner(partner)
 
 
