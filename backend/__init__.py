@@ -23,6 +23,7 @@ BLUEPRINT_MODULES = (
     "backend.office",
     "backend.recourse",
     "backend.federation",
+    "backend.city",
     "backend.web",
 )
 

@@ -58,6 +58,8 @@ class ErrorCode(StrEnum):
     # perks and redemption
     TIER_NOT_ELIGIBLE = ("tier_not_eligible", 403, "该信用等级不能享受此项优惠")
     PERK_UNAVAILABLE = ("perk_unavailable", 409, "该优惠当前不可用")
+    PERK_OUTSIDE_HOURS = ("perk_outside_hours", 409, "现在不在该优惠的可用时段内")
+    PARTNER_NAME_TAKEN = ("partner_name_taken", 409, "同一区域内已有同名的合作单位，请换一个名称或区域")
     LIMIT_REACHED = ("limit_reached", 409, "已达到该优惠的使用次数上限")
     # a partner city's pass (docs/federation.md)
     TIER_NOT_ACCEPTED = ("tier_not_accepted", 403, "本市不认可签发城市的该信用等级")

@@ -54,13 +54,16 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     # A limited route answers 429 too (limiter.limit in its view).
     "pass.issue_short_code": (*_HOLDER_REFUSED, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
     "merchants.redeem": (*_PASS_REFUSED, E.PASS_ALREADY_USED, E.HOLDER_BLACKLISTED, E.TIER_NOT_ELIGIBLE,
-                         E.PERK_UNAVAILABLE, E.LIMIT_REACHED, E.AMOUNT_REQUIRED, E.OFFLINE_TOO_LATE,
-                         E.OFFLINE_TIME_IMPLAUSIBLE, E.CLIENT_ID_REUSED, E.TIER_NOT_ACCEPTED, E.ISSUER_UNREACHABLE,
-                         E.SHORT_CODE_INVALID, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
+                         E.PERK_UNAVAILABLE, E.PERK_OUTSIDE_HOURS, E.LIMIT_REACHED, E.AMOUNT_REQUIRED,
+                         E.OFFLINE_TOO_LATE, E.OFFLINE_TIME_IMPLAUSIBLE, E.CLIENT_ID_REUSED, E.TIER_NOT_ACCEPTED,
+                         E.ISSUER_UNREACHABLE, E.SHORT_CODE_INVALID, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
     "federation.visitor_tag": (*_PASS_REFUSED, E.FORBIDDEN, E.VALIDATION_ERROR),
     "federation.put_tier_map": (E.NOT_FOUND,),
     "merchants.void": (E.NOT_FOUND, E.ALREADY_VOIDED, E.VOID_WINDOW_CLOSED),
     "office.void_redemption": (E.ALREADY_VOIDED,),
+    "office.create_partner": (E.PARTNER_NAME_TAKEN,),
+    "office.update_partner": (E.PARTNER_NAME_TAKEN,),
+    "office.exit_partner": (E.CONFLICT,),
     "office.resolve_conflict": (E.CONFLICT, E.PASS_ALREADY_USED, E.LIMIT_REACHED),
     "office.remove_calendar_day": (E.VALIDATION_ERROR,),  # the day in the path is read by hand
     "office.case_feed": (E.VALIDATION_ERROR,),  # the cursor's own form

@@ -20,7 +20,7 @@ pass_models = importlib.import_module("backend.pass.models")
 
 
 
-def apply(city: CityFile, *, issuer_code: int, actor: str, source: str) -> list[str]:
+def apply(city: CityFile, *, issuer_code: int, actor: str, source: str, action: str = "city.load") -> list[str]:
     """Bring the database in line with the file; returns what changed (empty: nothing did).
 
     Checks what depends on the database first (codes the file refers to but does not define), and
@@ -36,7 +36,8 @@ def apply(city: CityFile, *, issuer_code: int, actor: str, source: str) -> list[
     for kind, rungs in city.ladder.items():
         for _, _, level in rungs:
             if level not in levels:
-                problems.append(f"第 {city.ladder_lines[kind]} 行：{KIND_NAMES[kind]}等级阶梯用到了未定义的等级 {level}")
+                where = f"第 {city.ladder_lines[kind]} 行：" if city.ladder_lines.get(kind) else ""
+                problems.append(f"{where}{KIND_NAMES[kind]}等级阶梯用到了未定义的等级 {level}")
     scenario_codes = set(db.session.scalars(select(Scenario.code))) | {s["code"] for s in city.scenarios or []}
     area_codes = set(db.session.scalars(select(Area.code))) | {a["code"] for a in city.areas or []}
     for area in city.areas or []:
@@ -80,7 +81,7 @@ def apply(city: CityFile, *, issuer_code: int, actor: str, source: str) -> list[
     for calendar in city.calendars or []:
         _apply_calendar(calendar, changes)
     if changes:
-        audit.record(actor=actor, action="city.load", target=f"city:{issuer_code}",
+        audit.record(actor=actor, action=action, target=f"city:{issuer_code}",
                      detail={"source": source, "changes": changes})
     return changes
 
@@ -135,10 +136,18 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
     scenario = db.session.scalar(select(Scenario).where(Scenario.code == partner["scenario"]))
     area = db.session.scalar(select(Area).where(Area.code == partner["area"])) if partner.get("area") else None
     label = f"合作单位“{partner['name']}”"
-    row = _upsert(Partner, {"name": partner["name"]}, {
-        "scenario_id": scenario.id, "address": partner.get("address"), "area_id": area.id if area else None,
-        "active": partner.get("active", True),
-    }, label, changes)
+    values = {"scenario_id": scenario.id, "address": partner.get("address"), "area_id": area.id if area else None,
+              "hours": partner.get("hours")}
+    # A partner the office took off (an exit with its date and reason, kept for 公示) stays off when the
+    # same file is loaded again for another part, say next year's holidays: only `active = true`
+    # written in the file brings it back.
+    existing = db.session.scalar(select(Partner).where(Partner.name == partner["name"]))
+    if "active" in partner or existing is None or existing.left_on is None:
+        values["active"] = partner.get("active", True)
+    row = _upsert(Partner, {"name": partner["name"]}, values, label, changes)
+    if row.active and row.left_on is not None:
+        changes.append(f"{label}恢复合作（{row.left_on.isoformat()} 的退出记录清除）")
+        row.left_on = row.exit_reason = None
     db.session.flush()
     listed = set()
     for perk in partner["perks"]:
@@ -152,6 +161,7 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
             "quota_unit": perk.get("quota_unit"), "active_from": perk.get("active_from"),
             "active_until": perk.get("active_until"), "blackout_calendar": perk.get("blackout_calendar"),
             "limit_per_holder_per_day": perk.get("limit_per_holder_per_day"), "active": perk.get("active", True),
+            "time_windows": perk.get("time_windows"),
         }, f"{label}的优惠“{perk['title']}”", changes)
     for old in db.session.scalars(select(Perk).where(Perk.partner_id == row.id, Perk.active.is_(True))):
         if old.title not in listed:

@@ -8,6 +8,7 @@ authoritative; what it does not name stays as it is:
 * `[[areas]]`, `[[scenarios]]`: upserted by code;
 * `[[partners]]`: upserted by name; a listed partner's `perks` are its perks (a perk is known by its
   title: a perk the file no longer lists is switched off, never deleted, as redemptions point at it);
+  a partner the office took off (an exit) stays off unless the file writes `active = true` for it;
 * `[[calendars]]`: a (calendar, year) pair replaces every day of that calendar in that year.
 Nothing is written unless the whole file is valid; every error names its line, in Chinese.
 """
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 
 from ..credit.service import RATING_ORDER
 from ..merchants.models import PERK_KINDS
+from ..merchants.perk_rules import WindowError, parse_windows
 
 HOLDER_KINDS = ("person", "company")
 KIND_NAMES = {"person": "个人", "company": "企业"}
@@ -52,8 +54,8 @@ class CityFile:
 class _Checker:
     """Collects every error of a file with the line of the table it is in."""
 
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str, *, numbered: bool = True):
+        self.text, self.numbered = text, numbered  # the office's screen has no lines to name
         self.errors: list[str] = []
 
     def line_of(self, header: str, index: int = 0) -> int:
@@ -63,7 +65,7 @@ class _Checker:
         return starts[index] if index < len(starts) else 1
 
     def error(self, line: int, message: str) -> None:
-        self.errors.append(f"第 {line} 行：{message}")
+        self.errors.append(f"第 {line} 行：{message}" if self.numbered else message)
 
     def keys(self, line: int, where: str, table: dict, allowed: set[str], required: set[str]) -> bool:
         ok = True
@@ -120,6 +122,35 @@ def parse(text: str) -> CityFile:
     return city
 
 
+def check_ladder(*, tiers: list, ladder: dict) -> CityFile:
+    """The office's edit of the tier names and ladder, checked by the same rules as a city file's
+    `[[tiers]]` and `[ladder.*]` (same shapes: `ladder = {"person": {"points_at_least": [[1050, 1]],
+    "red_list": 4}, "company": {...}}`); raises CityFileError with plain Chinese sentences."""
+    check = _Checker("", numbered=False)
+    city = CityFile(tiers=_tiers(check, tiers), ladder=_ladder(check, ladder, {}))
+    city.ladder_lines = {kind: 0 for kind in city.ladder}
+    if check.errors:
+        raise CityFileError(check.errors)
+    return city
+
+
+def ladder_of(rules) -> dict:
+    """TierRule rows in the file's words again (the inverse of `_ladder`): what the office's screen edits."""
+    ladder: dict[str, dict] = {kind: {} for kind in HOLDER_KINDS}
+    for rule in sorted(rules, key=lambda r: (r.tier_level, r.criterion, r.threshold or "")):
+        table = ladder[rule.holder_kind]
+        if rule.criterion == "score_at_least":
+            table.setdefault("points_at_least", []).append([int(rule.threshold), rule.tier_level])
+        elif rule.criterion == "rating_in":  # "AA,AAA": the worst rating of the set is its threshold
+            worst = max(rule.threshold.split(","), key=RATING_ORDER.index)
+            table.setdefault("rating_at_least", []).append([worst, rule.tier_level])
+        elif rule.criterion == "tax_grade_in":
+            table["tax_grade_a"] = rule.tier_level
+        elif rule.criterion == "red_list":
+            table["red_list"] = rule.tier_level
+    return ladder
+
+
 def _issuer(check: _Checker, table) -> dict | None:
     line = check.line_of("issuer")
     if not isinstance(table, dict) or not check.keys(line, "[issuer] ", table, {"code", "name"}, {"code", "name"}):
@@ -145,7 +176,7 @@ def _tiers(check: _Checker, value) -> list[dict]:
         ok &= check.text_field(line, "等级代码 code ", table["code"], max_length=32)
         ok &= check.text_field(line, "等级名称 name ", table["name"], max_length=64)
         if ok and (table["level"] in levels or table["code"] in codes):
-            check.error(line, f"等级 {table['level']}（{table['code']}）重复")
+            check.error(line, f"等级 {table['level']}（代码 {table['code']}）与另一等级重复：每个等级的级别和代码都须不同")
             ok = False
         if ok:
             levels.add(table["level"])
@@ -233,9 +264,10 @@ def _coded(check: _Checker, value, header: str, label: str, extra: frozenset | s
     return rows
 
 
-_PARTNER_KEYS = {"name", "scenario", "address", "area", "active", "perks"}
+_PARTNER_KEYS = {"name", "scenario", "address", "hours", "area", "active", "perks"}
 _PERK_KEYS = {"kind", "title", "discount", "max_discount_fen", "holder_kinds", "min_tier", "quota_by_tier",
-              "quota_unit", "active_from", "active_until", "blackout_calendar", "limit_per_holder_per_day", "active"}
+              "quota_unit", "active_from", "active_until", "blackout_calendar", "limit_per_holder_per_day",
+              "time_windows", "active"}
 
 
 def _partners(check: _Checker, value, city: CityFile) -> list[dict]:
@@ -249,6 +281,8 @@ def _partners(check: _Checker, value, city: CityFile) -> list[dict]:
             ok &= check.text_field(line, "地址 address ", table["address"], max_length=256)
         if "area" in table:
             ok &= check.text_field(line, "区域 area ", table["area"], max_length=32)
+        if "hours" in table:
+            ok &= check.text_field(line, "营业时间 hours ", table["hours"], max_length=128)
         if not isinstance(table.get("active", True), bool):
             check.error(line, "active 须为 true 或 false")
             ok = False
@@ -315,6 +349,11 @@ def _perk(check: _Checker, line: int, partner: str, perk: dict) -> dict | None:
         ok = False
     if not isinstance(perk.get("active", True), bool):
         check.error(line, f"{where}的 active 须为 true 或 false")
+        ok = False
+    try:
+        result["time_windows"] = parse_windows(perk.get("time_windows"))
+    except WindowError as error:
+        check.error(line, f"{where}的 time_windows：{error}")
         ok = False
     return result if ok else None
 

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..credit.models import Tier
+from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
+from ..timeutil import local_day
 from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
+from .perk_rules import WindowError, parse_windows
 
 HOLDER_KINDS = ("person", "company")
 PERK_FIELDS = ("kind", "title", "discount_permille", "max_discount_fen", "holder_kinds", "min_tier",
                "quota_by_tier", "quota_unit", "active_from", "active_until", "blackout_calendar",
-               "limit_per_holder_per_day", "active")
-PARTNER_FIELDS = ("name", "scenario_code", "address", "active")
+               "limit_per_holder_per_day", "time_windows", "active")
+PARTNER_FIELDS = ("name", "scenario_code", "address", "hours", "area_id", "active")
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -75,27 +78,64 @@ def list_partners() -> list[Partner]:
     return list(db.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)))
 
 
+def list_former_partners() -> list[Partner]:
+    """公示's history: partners that left the programme, the latest exit first."""
+    return list(db.session.scalars(select(Partner).where(Partner.active.is_(False), Partner.left_on.is_not(None))
+                                   .order_by(Partner.left_on.desc(), Partner.id.desc())))
+
+
+def _check_name_free(name: str, area_id: int | None, *, partner_id: int | None = None) -> None:
+    """Partner names are unique within an area (partners without an area count as one area)."""
+    same = select(Partner.id).where(func.lower(Partner.name) == name.lower(),
+                                     Partner.area_id.is_(None) if area_id is None else Partner.area_id == area_id)
+    if partner_id is not None:
+        same = same.where(Partner.id != partner_id)
+    if db.session.scalar(same.limit(1)) is not None:
+        raise DomainError(ErrorCode.PARTNER_NAME_TAKEN, field="name")
+
+
 def list_all_partners() -> list[Partner]:
     """Every partner, inactive ones included (the office's view; the public sees only active ones)."""
     return list(db.session.scalars(select(Partner).order_by(Partner.id)))
 
 
-def create_partner(*, actor: str, name: str, scenario_code: str, address: str | None = None) -> Partner:
-    """Sign up a partner (merchant or public office) in a scenario."""
-    partner = Partner(name=name.strip(), scenario=_scenario(scenario_code), address=address, active=True)
-    if not partner.name:
+def create_partner(*, actor: str, name: str, scenario_code: str, address: str | None = None,
+                   hours: str | None = None, area_id: int | None = None) -> Partner:
+    """Sign up a partner (merchant or public office) in a scenario; its name is new in its area."""
+    if not name.strip():
         raise _invalid("name", "请填写名称")
+    _check_area(area_id)
+    _check_name_free(name.strip(), area_id)
+    partner = Partner(name=name.strip(), scenario=_scenario(scenario_code), address=address, hours=hours,
+                      area_id=area_id, active=True)
     db.session.add(partner)
     db.session.flush()
     audit.record(actor=actor, action="partner.create", target=f"partner:{partner.id}",
-                 detail={"name": partner.name, "scenario": scenario_code, "address": address})
+                 detail={"name": partner.name, "scenario": scenario_code, "address": address, "hours": hours,
+                         "area_id": area_id})
     db.session.commit()
     return partner
 
 
+def _check_area(area_id: int | None) -> None:
+    # The areas table belongs to backend/city (a layer above): reached through the partners' foreign key.
+    areas = next(iter(Partner.__table__.c.area_id.foreign_keys)).column.table
+    if area_id is not None and db.session.scalar(select(areas.c.id).where(areas.c.id == area_id)) is None:
+        raise _invalid("area_id", "没有该区域")
+
+
 def update_partner(*, actor: str, partner_id: int, changes: dict) -> Partner:
+    """Edit a partner's name, scenario, address, hours, area or state; switching it back on clears
+    an exit (the audit log keeps it)."""
     partner = get_partner(partner_id)
     before, after = {}, {}
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise _invalid("name", "请填写名称")
+    if "area_id" in changes:
+        _check_area(changes["area_id"])
+    if "name" in changes or "area_id" in changes:
+        _check_name_free(changes.get("name", partner.name).strip(), changes.get("area_id", partner.area_id),
+                         partner_id=partner.id)
     for field in PARTNER_FIELDS:
         if field not in changes:
             continue
@@ -104,12 +144,32 @@ def update_partner(*, actor: str, partner_id: int, changes: dict) -> Partner:
             before[field], after[field] = partner.scenario.code, value
             partner.scenario = _scenario(value)
             continue
-        if field == "name" and not (value or "").strip():
-            raise _invalid("name", "请填写名称")
+        if field == "name":
+            value = value.strip()
         before[field], after[field] = getattr(partner, field), value
         setattr(partner, field, value)
+    if changes.get("active") is True and partner.left_on is not None:
+        before["left_on"], before["exit_reason"] = partner.left_on.isoformat(), partner.exit_reason
+        partner.left_on = partner.exit_reason = None
     audit.record(actor=actor, action="partner.update", target=f"partner:{partner.id}",
                  detail={"before": before, "after": after})
+    db.session.commit()
+    return partner
+
+
+def exit_partner(*, actor: str, partner_id: int, reason: str, left_on: date | None = None) -> Partner:
+    """A partner leaves the programme on `left_on` (default: today in Beijing): switched off (its perks
+    refuse, 公示 lists it no more) and kept with the date and reason, which 公示's history shows.
+    Never deleted: redemptions point at it."""
+    left_on = left_on or local_day(utcnow())
+    partner = get_partner(partner_id)
+    if not partner.active:
+        raise DomainError(ErrorCode.CONFLICT, "该合作单位已停止合作")
+    if not reason.strip():
+        raise _invalid("reason", "请填写退出原因")
+    partner.active, partner.left_on, partner.exit_reason = False, left_on, reason.strip()
+    audit.record(actor=actor, action="partner.exit", target=f"partner:{partner.id}",
+                 detail={"name": partner.name, "left_on": left_on.isoformat(), "reason": partner.exit_reason})
     db.session.commit()
     return partner
 
@@ -131,6 +191,7 @@ def perk_rules(perk: Perk, levels_to_codes: dict[int, str]) -> dict:
         "active_until": perk.active_until.isoformat() if perk.active_until else None,
         "blackout_calendar": perk.blackout_calendar,
         "limit_per_holder_per_day": perk.limit_per_holder_per_day,
+        "time_windows": perk.time_windows or [],
         "active": perk.active,
     }
 
@@ -162,6 +223,11 @@ def _set_perk_fields(perk: Perk, values: dict, tiers: dict[str, int]) -> None:
             if any(not isinstance(q, int) or isinstance(q, bool) or q < 1 for q in value.values()):
                 raise _invalid(field, "额度须为正整数")
             perk.quota_by_tier = {str(tiers[code]): quota for code, quota in value.items()}
+        elif field == "time_windows":
+            try:
+                perk.time_windows = parse_windows(value)
+            except WindowError as error:
+                raise _invalid(field, str(error)) from None
         elif field == "title":
             if not (value or "").strip():
                 raise _invalid(field, "请填写优惠名称")

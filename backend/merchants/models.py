@@ -26,6 +26,10 @@ class Partner(db.Model):
     address: Mapped[str | None] = mapped_column(String(256))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))  # backend/city/models.py
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hours: Mapped[str | None] = mapped_column(String(128))  # opening hours as people write them
+    # A partner that left the programme is kept (redemptions point at it) and shown in 公示's history.
+    left_on: Mapped[object | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     scenario: Mapped[Scenario] = relationship()
     perks: Mapped[list["Perk"]] = relationship(back_populates="partner", order_by="Perk.id")
@@ -59,6 +63,8 @@ class Perk(db.Model):
     active_from: Mapped[object | None] = mapped_column(Date)
     active_until: Mapped[object | None] = mapped_column(Date)
     blackout_calendar: Mapped[str | None] = mapped_column(String(32))
+    # ["09:00-11:30", "14:00-17:00"] in the city's local time (特定场次、时段): backend/merchants/perk_rules.py
+    time_windows: Mapped[list | None] = mapped_column(JSON)
     limit_per_holder_per_day: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     partner: Mapped[Partner] = relationship(back_populates="perks")

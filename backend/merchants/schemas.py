@@ -29,6 +29,8 @@ class PerkOut(Schema):
     active_until = String(allow_none=True)
     blackout_calendar = String(allow_none=True, metadata={"description": "暂停日历，如 major_holidays（重大节假日）"})
     limit_per_holder_per_day = Integer(allow_none=True)
+    time_windows = List(String(), metadata={
+        "description": "每天可用的时段（北京时间），如 [\"09:00-11:30\", \"14:00-17:00\"]；空列表即全天可用"})
 
 
 class PartnerOut(Schema):
@@ -37,11 +39,23 @@ class PartnerOut(Schema):
     scenario = String()
     scenario_code = String()
     address = String(allow_none=True)
+    hours = String(allow_none=True, metadata={"description": "营业或办公时间，如 每天 09:00-21:00"})
     perks = List(Nested(PerkOut))
+
+
+class FormerPartnerOut(Schema):
+    """A partner that left the programme, as 公示 keeps it."""
+
+    id = Integer()
+    name = String()
+    scenario = String()
+    left_on = String(metadata={"description": "退出日期 YYYY-MM-DD"})
+    exit_reason = String()
 
 
 class PartnerListOut(Schema):
     partners = List(Nested(PartnerOut))
+    former = List(Nested(FormerPartnerOut), metadata={"description": "已退出的合作单位（公示留存），最近退出的在前"})
 
 
 def _iso_text_only(value):
@@ -182,13 +196,22 @@ class PartnerIn(Schema):
     name = String(required=True, validate=Length(min=1, max=128))
     scenario_code = String(required=True, validate=Length(min=1, max=32))
     address = String(load_default=None, allow_none=True, validate=Length(max=256))
+    hours = String(load_default=None, allow_none=True, validate=Length(max=128))
+    area_id = Id(load_default=None, allow_none=True, metadata={"description": "区域（街道/社区）编号，见 /api/office/areas"})
 
 
 class PartnerPatchIn(Schema):
     name = String(validate=Length(min=1, max=128))
     scenario_code = String(validate=Length(min=1, max=32))
     address = String(allow_none=True, validate=Length(max=256))
-    active = Boolean()
+    hours = String(allow_none=True, validate=Length(max=128))
+    area_id = Id(allow_none=True)
+    active = Boolean(metadata={"description": "true 即恢复合作（清除退出记录）；退出请用 /exit"})
+
+
+class PartnerExitIn(Schema):
+    reason = String(required=True, validate=Length(min=1, max=256))
+    left_on = Date(load_default=None, metadata={"description": "退出日期，默认今天（北京时间）"})
 
 
 class PerkIn(Schema):
@@ -205,6 +228,8 @@ class PerkIn(Schema):
     active_until = Date(allow_none=True)
     blackout_calendar = String(allow_none=True, validate=Length(max=32))
     limit_per_holder_per_day = Int32(strict=True, allow_none=True)
+    time_windows = List(String(validate=Length(max=32)), allow_none=True, validate=Length(max=6),
+                        metadata={"description": "每天可用的时段（北京时间），如 [\"09:00-11:30\"]；null 或空即全天"})
     active = Boolean()
 
 
@@ -219,6 +244,9 @@ class PerkRulesItem(PerkRulesOut):
 
 class OfficePartnerOut(PartnerOut):
     active = Boolean()
+    area_id = Integer(allow_none=True)
+    left_on = String(allow_none=True, metadata={"description": "退出日期；未退出为 null"})
+    exit_reason = String(allow_none=True)
     perks = List(Nested(PerkRulesItem))
 
 

@@ -10,13 +10,19 @@ def partner_json(partner, levels, *, include_inactive: bool = False) -> dict:
     codes = {level: tier.code for level, tier in levels.items()}
     body = {
         "id": partner.id, "name": partner.name, "scenario": partner.scenario.name,
-        "scenario_code": partner.scenario.code, "address": partner.address,
+        "scenario_code": partner.scenario.code, "address": partner.address, "hours": partner.hours,
         "perks": [perk_json(perk, codes, full=include_inactive) for perk in partner.perks
                   if perk.active or include_inactive],
     }
     if include_inactive:
-        body["active"] = partner.active
+        body.update(active=partner.active, area_id=partner.area_id, exit_reason=partner.exit_reason,
+                    left_on=partner.left_on.isoformat() if partner.left_on else None)
     return body
+
+
+def former_partner_json(partner) -> dict:
+    return {"id": partner.id, "name": partner.name, "scenario": partner.scenario.name,
+            "left_on": partner.left_on.isoformat(), "exit_reason": partner.exit_reason}
 
 
 def perk_json(perk, codes: dict[int, str], *, full: bool = False) -> dict:

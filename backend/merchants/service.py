@@ -37,6 +37,7 @@ from ..extensions import db, read_outside_transaction
 from ..timeutil import local_day
 from ..watched_cache import WatchedCache
 from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
+from .perk_rules import check_hours
 from .store import store
 
 pass_service = importlib.import_module("backend.pass.service")
@@ -188,6 +189,7 @@ def _row(attempt: Attempt, perk: PerkFacts | None, *, tier_level: int, day_slot:
         raise DomainError(ErrorCode.TIER_NOT_ELIGIBLE)
     check_perk_rules(perk=rules, partner_active=perk.partner_active, blacked_out=perk.blacked_out,
                      holder_kind=attempt.claims.kind, tier_level=tier_level, day=attempt.day)
+    check_hours(rules.time_windows, request.scanned_at)
     amount = payable = discount = None
     if rules.kind == "discount":
         if request.amount_fen is None or request.amount_fen <= 0:
@@ -232,6 +234,7 @@ class PerkRules:
     quota_by_tier: dict | None
     limit_per_holder_per_day: int | None
     blackout_calendar: str | None
+    time_windows: list | None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ..auth.limits import account_key, failed
 from ..responses import schema_json
 from ..timeutil import iso, local_day
 from . import catalog, history as redemption_history, service, voids
-from .serializers import partner_json, redemption_json
+from .serializers import former_partner_json, partner_json, redemption_json
 from .schemas import HistoryOut, HistoryQuery, PartnerListOut, RedeemIn, RedemptionOut, VoidIn
 from . import statement
 from .schemas import StatementOut, StatementQuery
@@ -39,10 +39,12 @@ def merchant_partner_id() -> int:
 
 @bp.get("/partners")
 @bp.output(PartnerListOut)
-@bp.doc(summary="合作商户公示", description="所有合作商户及其为守信主体提供的优惠与规则（公开）。")
+@bp.doc(summary="合作商户公示", description="所有合作商户及其为守信主体提供的优惠与规则（公开）；"
+        "former 为已退出的合作单位及退出日期、原因。")
 def partners():
     levels = tier_levels()
-    return {"partners": [partner_json(partner, levels) for partner in catalog.list_partners()]}
+    return {"partners": [partner_json(partner, levels) for partner in catalog.list_partners()],
+            "former": [former_partner_json(partner) for partner in catalog.list_former_partners()]}
 
 
 def _not_a_short_code() -> bool:

@@ -17,8 +17,8 @@ from ..merchants import review, voids
 from ..merchants import serializers as merchant_json
 from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
                                  FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
-                                 OfficeVoidIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut, RedemptionOut,
-                                 ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
+                                 OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
+                                 RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from .. import audit
 from . import cases, exports, offline, service
@@ -108,7 +108,8 @@ def partners():
 @bp.doc(summary="签约合作单位", description="新增合作商户或办事机构；审计留痕，公示列表随即可见。")
 def create_partner(body):
     partner = catalog.create_partner(actor=current_principal().actor, name=body["name"],
-                                     scenario_code=body["scenario_code"], address=body.get("address"))
+                                     scenario_code=body["scenario_code"], address=body.get("address"),
+                                     hours=body.get("hours"), area_id=body.get("area_id"))
     return _office_partner(partner)
 
 
@@ -116,9 +117,21 @@ def create_partner(body):
 @bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(PartnerPatchIn, arg_name="body")
 @bp.output(OfficePartnerOut)
-@bp.doc(summary="修改合作单位", description="active=false 即停止合作：公示列表不再显示，核销返回 perk_unavailable。")
+@bp.doc(summary="修改合作单位", description="名称（同一区域内不得重名）、场景、地址、营业时间、区域；"
+        "active=false 即暂停合作：公示列表不再显示，核销返回 perk_unavailable；active=true 恢复合作。")
 def update_partner(partner_id, body):
     partner = catalog.update_partner(actor=current_principal().actor, partner_id=partner_id, changes=body)
+    return _office_partner(partner)
+
+
+@bp.post("/partners/<int:partner_id>/exit")
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
+@bp.input(PartnerExitIn, arg_name="body")
+@bp.output(OfficePartnerOut)
+@bp.doc(summary="合作单位退出", description="停止合作并记录退出日期与原因（不删除）；公示页的“已退出的合作单位”中留存。")
+def exit_partner(partner_id, body):
+    partner = catalog.exit_partner(actor=current_principal().actor, partner_id=partner_id, reason=body["reason"],
+                                   left_on=body["left_on"])
     return _office_partner(partner)
 
 

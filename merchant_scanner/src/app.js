@@ -7,6 +7,7 @@ import { shanghaiDay } from './ids.js';
 import { KeyCache, describeAge, REFRESH_EVERY_MS } from './keys.js';
 import { getVerifier } from './platform.js';
 import { Queue } from './queue.js';
+import { windowsLabel } from './perks.js';
 import { showEnrol, stopEnrolCamera, wireEnrol } from './screens/enrol.js';
 import { showPerkChoice } from './screens/perk.js';
 import { checkKeysOrBlock, goScan, stopCamera, wireScan } from './screens/scan.js';
@@ -68,7 +69,8 @@ function renderTopbar(app) {
   if (!s) return;
   const perk = currentPerk(s);
   $('partner-name').textContent = s.partner ? s.partner.name : '';
-  $('perk-name').textContent = perk ? perk.title : '未选择优惠';
+  const hours = windowsLabel(perk);
+  $('perk-name').textContent = perk ? (hours ? `${perk.title}（${hours}）` : perk.title) : '未选择优惠';
   const net = $('chip-net');
   net.textContent = app.online ? '在线' : '离线';
   net.classList.toggle('offline', !app.online);

@@ -11,6 +11,7 @@ const CODES = {
   pass_unknown_key: { title: '公钥列表需要更新', hint: '本机没有这个签发密钥，请联网更新公钥列表后重扫' },
   pass_key_revoked: { title: '签发密钥已作废', hint: '此码不能使用，请让顾客刷新信用码' },
   perk_unavailable: { title: '本优惠当前不可用', hint: '优惠已停用、不在有效期或今天不适用（如节假日）' },
+  perk_outside_hours: { title: '现在不在优惠时段内', hint: '本优惠只在规定时段可用（见优惠名称下方），请在时段内再来' },
   limit_reached: { title: '已达到使用次数上限', hint: '该顾客今天在本店已享受过此优惠' },
   tier_not_accepted: { title: '外地信用等级不适用', hint: '本市不认可签发城市的这一信用等级，请按原价办理' },
   issuer_unreachable: { title: '暂时无法核对使用次数', hint: '联系不上签发城市，本次不能享受此优惠，请稍后再试' },

@@ -45,3 +45,9 @@ export function shortCodeOf(text) {
 export function groupDigits(code) {
   return code.replace(/(\d{4})(?=\d)/g, '$1 ');
 }
+
+/** "每天 09:00–11:30、14:00–17:00" for a perk usable only in time-of-day windows (Beijing time), else ''. */
+export function windowsLabel(perk) {
+  const windows = (perk && perk.time_windows) || [];
+  return windows.length ? `每天 ${windows.map((w) => w.replace('-', '–')).join('、')}` : '';
+}

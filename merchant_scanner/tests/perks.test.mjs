@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 
-import { groupDigits, quotaFor, quotaLine, repeatWarning, shortCodeOf } from '../src/perks.js';
+import { groupDigits, quotaFor, quotaLine, repeatWarning, shortCodeOf, windowsLabel } from '../src/perks.js';
 
 const LEVELS = { basic: 1, good: 2, excellent: 3 };
 const levelOf = (code) => LEVELS[code] ?? null;
@@ -28,4 +28,12 @@ test('a short code is 12 digits, typed with or without spaces; a pass text is no
   assert.equal(shortCodeOf('12345678901'), null);
   assert.equal(shortCodeOf('XYM:1234567890AB'), null);
   assert.equal(groupDigits('123456789012'), '1234 5678 9012');
+});
+
+test('a perk with time-of-day windows names them for the cashier; one without says nothing', () => {
+  assert.equal(windowsLabel({ time_windows: ['09:00-11:30', '14:00-17:00'] }), '每天 09:00–11:30、14:00–17:00');
+  assert.equal(windowsLabel({ time_windows: ['22:00-02:00'] }), '每天 22:00–02:00');
+  assert.equal(windowsLabel({ time_windows: [] }), '');
+  assert.equal(windowsLabel({ kind: 'discount' }), '');
+  assert.equal(windowsLabel(null), '');
 });

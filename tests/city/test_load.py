@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,8 @@ def test_the_demo_is_the_zhaodong_file_and_loading_it_again_changes_nothing(ctx,
     lapenpen = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
     assert db.session.get(Area, lapenpen.area_id).name == "松辽社区"
     assert lapenpen.perks[0].discount_permille == 980
+    vet = db.session.scalar(select(Partner).where(Partner.name == "鸿泰猪病医院"))
+    assert (vet.hours, vet.perks[0].time_windows) == ("每天 08:00-17:30", ["09:00-11:30", "14:00-17:00"])
 
 
 def test_a_changed_file_updates_in_place_and_is_audited(ctx, runner, tmp_path):
@@ -117,6 +119,10 @@ def test_a_perk_the_file_no_longer_lists_is_switched_off_not_deleted(ctx, runner
     (lambda t: t.replace("code = 230184 ", "code = 370781 "), "ISSUER_CODE"),
     (lambda t: t.replace('[ladder.person]', '[ladder.person'), "TOML 格式错误"),
     (lambda t: t.replace('{ from = "2026-10-01", days = 7', '{ from = "2025-10-01", days = 7'), "2026 年内"),
+    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]',
+                         'time_windows = ["09:00-11:30", "11:00-17:00"]'), "time_windows：时段之间有重叠"),
+    (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["9点-11点"]'),
+     "格式应为 09:00-11:30"),
 ])
 def test_a_bad_file_gets_line_numbered_chinese_errors_and_changes_nothing(ctx, runner, tmp_path, edit, expected):
     text = ZHAODONG.read_text(encoding="utf-8")
@@ -190,3 +196,25 @@ def test_a_fresh_city_without_demo_runs_from_its_files_to_a_redemption(tmp_path_
                                      "scanned_at": datetime.now(timezone.utc).isoformat(), "amount_fen": 10000})
         assert redeemed.status_code == 201, redeemed.json
         assert redeemed.json["payable_fen"] == 9800
+
+
+def test_a_partner_the_office_took_off_stays_off_when_the_file_is_loaded_again(ctx, runner, tmp_path):
+    vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+    vet.active, vet.left_on, vet.exit_reason = False, date(2026, 11, 30), "合作期满"
+    db.session.commit()
+    try:
+        assert load(runner, ZHAODONG).exit_code == 0
+        db.session.expire_all()
+        vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+        assert (vet.active, vet.left_on, vet.exit_reason) == (False, date(2026, 11, 30), "合作期满")
+        path = tmp_path / "back.toml"
+        path.write_text(ZHAODONG.read_text(encoding="utf-8").replace(
+            'name = "明宇养殖场"\n', 'name = "明宇养殖场"\nactive = true\n'), encoding="utf-8")
+        result = load(runner, path)
+        assert result.exit_code == 0 and "恢复合作" in result.stdout, result.output
+        db.session.expire_all()
+        vet = db.session.scalar(select(Partner).where(Partner.name == "明宇养殖场"))
+        assert (vet.active, vet.left_on, vet.exit_reason) == (True, None, None)
+    finally:
+        vet.active, vet.left_on, vet.exit_reason = True, None, None
+        db.session.commit()

@@ -2,6 +2,8 @@
 perk with its conditions, the scenario filter and the search, under the page's policy and axe-core."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import requests
 
@@ -13,14 +15,17 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def quota_partner(live_server, token):
     """A partner whose perk has every condition the directory can show: quotas by tier, a daily
-    limit, a holiday calendar, dates, person and company; taken out of the directory afterwards."""
+    limit, a holiday calendar, dates, time-of-day windows, person and company, and opening hours;
+    taken out of the directory afterwards. Its name is new each time (names are unique in an area)."""
     office = {"Authorization": f"Bearer {token('office-admin')}"}
     partner = requests.post(f"{live_server}/api/office/partners", headers=office, timeout=10, json={
-        "name": "肇东市测试书画馆", "scenario_code": "art_class", "address": "肇东市测试路 1 号"}).json()
+        "name": f"肇东市测试书画馆{uuid.uuid4().hex[:4]}", "scenario_code": "art_class", "address": "肇东市测试路 1 号",
+        "hours": "周二至周日 08:30-17:00"}).json()
     perk = requests.post(f"{live_server}/api/office/partners/{partner['id']}/perks", headers=office, timeout=10, json={
         "kind": "extra_quota", "title": "守信读者多借图书", "holder_kinds": ["person", "company"], "min_tier": "good",
         "quota_by_tier": {"good": 4, "excellent": 6}, "quota_unit": "册", "limit_per_holder_per_day": 1,
-        "blackout_calendar": "major_holidays", "active_from": "2026-01-01", "active_until": "2027-12-31"})
+        "blackout_calendar": "major_holidays", "active_from": "2026-01-01", "active_until": "2027-12-31",
+        "time_windows": ["08:30-11:30", "13:30-17:00"]})
     assert perk.status_code == 201, perk.text
     yield partner
     requests.patch(f"{live_server}/api/office/partners/{partner['id']}", headers=office, json={"active": False},
@@ -41,7 +46,8 @@ def test_every_partner_once_with_its_perks_conditions_and_address(live_server, l
         assert words in dining, (words, dining)
     library = page.locator("#directory > li").filter(has_text="肇东市测试书画馆").inner_text()
     for words in ("个人、企业", "诚信良好及以上", "诚信良好 4 册；诚信优秀 6 册", "每人每天限 1 次", "法定节假日",
-                  "2026-01-01 至 2027-12-31", "地址：肇东市测试路 1 号"):
+                  "2026-01-01 至 2027-12-31", "地址：肇东市测试路 1 号", "营业时间：周二至周日 08:30-17:00",
+                  "每天 08:30–11:30、13:30–17:00（北京时间），其他时间不可用"):
         assert words in library, (words, library)
     assert not ENGLISH.search(page.inner_text("body"))
     page.fill("#search", "书画馆")

@@ -1,6 +1,7 @@
 """The credit office's back-office screens in Debian's Chromium at 1366x768, against gunicorn: the
 audit log (the auditor's landing page), failed attempts, offline conflicts, voids, the objections
-queue, perk editing in 折, taking a partner off and on, its staff, scenarios and calendars."""
+queue, perk editing in 折 with time windows, a partner's exit (and 公示's history), signing up a partner
+with its admin and first device code in one flow, its staff, the tier ladder, scenarios and calendars."""
 from __future__ import annotations
 
 import uuid
@@ -237,19 +238,39 @@ def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_op
     page.fill("#pf-from", "2026-01-01")
     page.fill("#pf-until", "2026-12-31")
     page.select_option("#pf-calendar", "major_holidays")
+    page.click("#pf-window-add")
+    page.click("#pf-window-add")
+    first, second = page.locator("#pf-windows .window").all()
+    first.locator("input").nth(0).fill("14:00")
+    first.locator("input").nth(1).fill("17:00")
+    second.locator("input").nth(0).fill("9:00")  # typed without the leading zero
+    second.locator("input").nth(1).fill("11:30")
     screenshot(page, "perk-edit", app="office")
     page.click("#perk-form button[type=submit]")
     page.wait_for_function("() => document.querySelector('#perk-status').textContent.startsWith('已保存')", timeout=10000)
     assert "9.5折" in page.locator("#perk-status").inner_text()
+    assert "可用时段 09:00–11:30、14:00–17:00" in page.locator("#perk-status").inner_text()
     perk = next(p for p in api("office-admin", "GET", "/api/office/partners").json()["partners"]
                 if p["id"] == partner["id"])["perks"][0]
     assert {k: perk[k] for k in ("title", "min_tier", "holder_kinds", "discount_permille", "max_discount_fen",
                                  "limit_per_holder_per_day", "quota_by_tier", "quota_unit", "active_from",
-                                 "active_until", "blackout_calendar", "active")} == {
+                                 "active_until", "blackout_calendar", "time_windows", "active")} == {
         "title": "九五折借阅优惠", "min_tier": "good", "holder_kinds": ["person"], "discount_permille": 950,
         "max_discount_fen": 2000, "limit_per_holder_per_day": 2, "quota_by_tier": {"basic": 3, "good": 4},
         "quota_unit": "本", "active_from": "2026-01-01", "active_until": "2026-12-31",
-        "blackout_calendar": "major_holidays", "active": True}
+        "blackout_calendar": "major_holidays", "time_windows": ["09:00-11:30", "14:00-17:00"], "active": True}
+    assert "09:00–11:30、14:00–17:00" in page.locator("#perk-table tbody tr").first.inner_text()
+
+    page.locator("#perk-table tbody tr").first.locator("button", has_text="编辑").click()
+    page.locator("#pf-windows .window").first.locator("input").nth(1).fill("10:00")
+    page.locator("#pf-windows .window").first.locator("input").nth(0).fill("")
+    page.click("#perk-form button[type=submit]")
+    assert page.locator("#perk-status").inner_text() == "请填写每个时段的开始和结束时间，或删除空的时段"
+    page.locator("#pf-windows .window").first.locator("input").nth(0).fill("10:00")
+    page.locator("#pf-windows .window").first.locator("input").nth(1).fill("15:00")
+    page.click("#perk-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#perk-status').textContent.includes('重叠')", timeout=10000)
+    page.click("#perk-cancel")
 
     page.locator("#perk-table tbody tr").first.locator("button", has_text="编辑").click()
     page.fill("#pf-from", "2026-12-31")
@@ -275,10 +296,26 @@ def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_op
     enrolled = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "收银台一号"}, timeout=10)
     assert enrolled.status_code == 201, enrolled.text
 
-    row.locator("button", has_text="停止合作").click()
+    row.locator("button", has_text="退出合作").click()
+    assert page.evaluate("document.activeElement.id") == "exit-reason"
+    page.fill("#exit-reason", "合作期满，不再续约")
+    page.fill("#exit-date", "2026-11-30")
+    page.click("#partner-exit button[type=submit]")
     page.locator(f"#partner-table tbody tr.inactive[data-partner='{partner['id']}']").wait_for(timeout=10000)
-    assert name not in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]
+    assert "已退出（2026-11-30，合作期满，不再续约）" in row.inner_text()
+    assert "已于 2026-11-30 退出合作" in page.locator("#partner-exit-status").inner_text()
+    directory = requests.get(f"{live_server}/api/partners", timeout=10).json()
+    assert name not in [p["name"] for p in directory["partners"]]
+    assert {"name": name, "left_on": "2026-11-30", "exit_reason": "合作期满，不再续约"}.items() <= next(
+        p for p in directory["former"] if p["name"] == name).items()
+    row.evaluate("(node) => node.scrollIntoView({block: 'center'})")
     screenshot(page, "partners", app="office")
+    public = launch().new_page()
+    public.goto(f"{live_server}/gongshi/")
+    public.locator("#former-list li", has_text=name).wait_for(timeout=10000)
+    assert "2026-11-30 起退出：合作期满，不再续约" in public.locator("#former-list li", has_text=name).inner_text()
+    public.locator("#former").scroll_into_view_if_needed()
+    screenshot(public, "former-partners", app="gongshi")
     row.locator("button", has_text="恢复合作").click()
     page.locator(f"#partner-table tbody tr:not(.inactive)[data-partner='{partner['id']}']").wait_for(timeout=10000)
     assert name in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]
@@ -338,3 +375,85 @@ def test_admin_downloads_the_excel_template_fills_it_and_imports_it(live_server,
     screenshot(page, "import", app="office")
     with app.app_context():
         assert subject(app, person).subject_key == "E2E-1" and subject(app, person).tier_level == 1
+
+
+def test_admin_signs_up_a_partner_with_its_admin_and_first_device_code_in_one_flow(live_server, launch, api,
+                                                                                      screenshot):
+    name = f"松辽社区测试药店{uuid.uuid4().hex[:4]}"
+    admin = f"shop{uuid.uuid4().hex[:6]}"
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "partners")
+    page.fill("#partner-name", name)
+    page.select_option("#partner-scenario", "dining")
+    page.select_option("#partner-area", label="松辽社区")
+    page.fill("#partner-address", "肇东市松辽路 1 号")
+    page.fill("#partner-hours", "每天 08:00-20:00")
+    page.fill("#partner-admin", admin)
+    page.fill("#partner-admin-password", "a-long-initial-password")
+    page.locator("#partner-card").scroll_into_view_if_needed()
+    page.click("#partner-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#partner-code').textContent.includes('设备绑定码')",
+                           timeout=10000)
+    assert f"商户管理员账号 {admin}" in page.locator("#partner-status").inner_text()
+    page.locator(f"#partner-table tbody tr[data-partner]", has_text=name).wait_for(timeout=10000)
+    page.locator("#partner-code").evaluate("(node) => node.scrollIntoView({block: 'end'})")
+    screenshot(page, "partner-signup", app="office")
+    code = page.locator("#partner-code").inner_text().split("：", 1)[1].split("（")[0]
+    enrolled = requests.post(f"{live_server}/api/devices/enrol", json={"code": code, "name": "收银台一号"}, timeout=10)
+    assert enrolled.status_code == 201, enrolled.text
+    login = requests.post(f"{live_server}/api/auth/staff/login", timeout=10,
+                          json={"username": admin, "password": "a-long-initial-password"})
+    assert login.status_code == 200, login.text
+    made = next(p for p in api("office-admin", "GET", "/api/office/partners").json()["partners"] if p["name"] == name)
+    assert (made["hours"], made["address"], [p["title"] for p in made["perks"]]) == (
+        "每天 08:00-20:00", "肇东市松辽路 1 号", ["九八折优惠"])
+
+    page.fill("#partner-name", name)  # the same name in the same area: refused, nothing made
+    page.select_option("#partner-area", label="松辽社区")
+    page.click("#partner-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#partner-status').textContent.includes('同名')",
+                           timeout=10000)
+    assert [p["name"] for p in api("office-admin", "GET", "/api/office/partners").json()["partners"]].count(name) == 1
+
+
+def test_admin_edits_the_tier_names_and_ladder_and_a_bad_rung_is_explained(live_server, launch, api, screenshot):
+    original = api("office-admin", "GET", "/api/office/ladder").json()
+    page = signed_in(launch, live_server, "office-admin")
+    try:
+        open_screen(page, "ladder")
+        page.wait_for_selector("#rungs-points tbody tr", timeout=10000)
+        assert [page.input_value(f"#rungs-points tbody tr:nth-child({n}) input") for n in (1, 2, 3)] == [
+            "1050", "1100", "1150"]
+        assert page.locator("#company-tax option:checked").inner_text() == "2 诚信良好"
+        page.locator("#tier-table tbody tr[data-level='3'] [data-field=name]").fill("诚信优秀（三级）")
+        page.click("#points-add")
+        page.locator("#rungs-points tbody tr").last.locator("input").fill("1300")
+        page.locator("#rungs-points tbody tr").last.locator("select").select_option("3")
+        screenshot(page, "ladder", app="office")
+        page.click("#ladder-form button[type=submit]")
+        page.wait_for_function("() => document.querySelector('#ladder-status').textContent.startsWith('已保存')",
+                               timeout=10000)
+        saved = api("office-admin", "GET", "/api/office/ladder").json()
+        assert saved["ladder"]["person"]["points_at_least"] == [[1050, 1], [1100, 2], [1150, 3], [1300, 3]]
+        assert {t["level"]: t["name"] for t in saved["tiers"]}[3] == "诚信优秀（三级）"
+        assert requests.get(f"{live_server}/api/pass/keys", timeout=10).json()["tiers"]["excellent"] == "诚信优秀（三级）"
+
+        # Two tiers with one code: the city loader's own words, without a file's line numbers.
+        page.locator("#tier-table tbody tr[data-level='1'] [data-field=code]").fill("good")
+        page.click("#ladder-form button[type=submit]")
+        page.wait_for_selector("#ladder-errors li", timeout=10000)
+        assert page.locator("#ladder-errors").inner_text() == "等级 2（代码 good）与另一等级重复：每个等级的级别和代码都须不同"
+        assert page.locator("#ladder-status").inner_text() == "未保存，请修改以下问题："
+        screenshot(page, "ladder-error", app="office")
+    finally:
+        restored = api("office-admin", "PUT", "/api/office/ladder",
+                       {"tiers": original["tiers"], "ladder": original["ladder"]})
+        assert restored.status_code == 200, restored.text
+
+
+def test_the_analyst_reads_the_ladder_without_controls(live_server, launch):
+    page = signed_in(launch, live_server, "office-analyst")
+    open_screen(page, "ladder")
+    page.wait_for_selector("#rungs-points tbody tr", timeout=10000)
+    assert page.locator("#ladder-form button[type=submit]").is_hidden()
+    assert page.locator("#rungs-points input").first.is_disabled()

@@ -7,31 +7,16 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from backend.credit.models import CreditSubject
 from backend.extensions import db
-from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.merchants.models import Perk
 from backend.audit import AuditEntry
 from backend.timeutil import local_day
 
 pass_service = importlib.import_module("backend.pass.service")
 key_context = importlib.import_module("backend.pass.context").key_context
-
-
-@pytest.fixture
-def office(app, client, auth_header):
-    """Forget the partners, perks, scenarios and calendar days a test made through the API."""
-    with app.app_context():
-        marks = {model: db.session.scalar(select(func.max(model.id))) or 0
-                 for model in (Partner, Perk, Scenario, HolidayCalendarDay)}
-        yield {"admin": auth_header("office-admin"), "analyst": auth_header("office-analyst")}
-        db.session.rollback()
-        for table in ("redemption_conflicts", "failed_attempts", "redemptions"):
-            db.session.execute(db.text(f"delete from {table}"))
-        for model in (Perk, HolidayCalendarDay, Partner, Scenario):
-            db.session.execute(delete(model).where(model.id > marks[model]))
-        db.session.commit()
 
 
 def redeem(client, headers, perk_id, *, holder_tier=2):
@@ -64,7 +49,7 @@ def test_sign_up_a_partner_and_a_perk_and_see_them_in_the_public_directory(clien
         "id": perk.json["id"], "kind": "discount", "title": "停车费八八折", "discount_permille": 880,
         "max_discount_fen": 1000, "min_tier": "good", "holder_kinds": ["person"], "quota_by_tier": None,
         "quota_unit": None, "active_from": "2026-01-01", "active_until": None, "blackout_calendar": "major_holidays",
-        "limit_per_holder_per_day": 1}]
+        "limit_per_holder_per_day": 1, "time_windows": []}]
     # (the demo seed's own entries, e.g. city.load, stay when this test runs first on its worker)
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action != "city.load")
                                  .order_by(AuditEntry.id)).all()

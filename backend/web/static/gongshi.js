@@ -11,6 +11,7 @@ const citizen = createClient({ storage: localStorage, name: "citizen" });
 const HOLDER_KINDS = { person: "个人", company: "企业" };
 const CALENDARS = { major_holidays: "法定节假日（元旦、春节、清明、劳动节、端午、中秋、国庆）不可用" };
 let partners = [];
+let former = [];  // partners that left the programme: 公示 keeps them, with the date and reason
 let tierNames = {};
 let mine = null;  // /api/me/credit of the signed-in citizen, if any
 
@@ -35,6 +36,9 @@ function conditions(perk, tiers) {
       .map(([code, quota]) => `${tier(code)} ${quota} ${perk.quota_unit || "次"}`).join("；")]);
   }
   rows.push(["次数", perk.limit_per_holder_per_day ? `每人每天限 ${perk.limit_per_holder_per_day} 次` : "每天不限次数"]);
+  if (perk.time_windows && perk.time_windows.length) {
+    rows.push(["时段", `每天 ${perk.time_windows.map((w) => w.replace("-", "–")).join("、")}（北京时间），其他时间不可用`]);
+  }
   rows.push(["节假日", perk.blackout_calendar ? (CALENDARS[perk.blackout_calendar] || "指定节假日不可用") : "节假日照常可用"]);
   if (perk.active_from || perk.active_until) {
     rows.push(["有效期", `${perk.active_from || "即日起"} 至 ${perk.active_until || "长期"}`]);
@@ -61,6 +65,7 @@ function partnerCard(partner) {
   card.append(element("h2", "", partner.name));
   card.append(element("div", "scenario", partner.scenario));
   card.append(element("div", "address", partner.address ? `地址：${partner.address}` : "地址：请向信用办咨询"));
+  if (partner.hours) card.append(element("div", "address", `营业时间：${partner.hours}`));
   for (const perk of partner.perks) {
     const block = element("div", "perk-block");
     block.append(element("div", "perk", perk.title));
@@ -97,6 +102,7 @@ async function load() {
     const seen = new Map();
     for (const partner of directory.partners) if (!seen.has(partner.id)) seen.set(partner.id, partner);  // each once
     partners = [...seen.values()];
+    former = directory.former || [];
   } catch (error) {
     say($("error"), error.message, { error: true });
     return;
@@ -109,6 +115,17 @@ async function load() {
   }
   mine = await loadMine();
   render();
+  renderFormer();
+}
+
+function renderFormer() {
+  $("former").hidden = !former.length;
+  $("former-list").replaceChildren(...former.map((partner) => {
+    const item = element("li", "former");
+    item.append(element("strong", "", partner.name), element("span", "hint", `（${partner.scenario}）`));
+    item.append(element("div", "", `${partner.left_on} 起退出：${partner.exit_reason}`));
+    return item;
+  }));
 }
 
 async function loadMine() {

@@ -3,6 +3,7 @@
 import { $, client, onSignedOut, role } from "./office/common.js";
 import * as audit from "./office/audit.js";
 import * as federation from "./office/federation.js";
+import * as ladder from "./office/ladder.js";
 import * as objections from "./office/objections.js";
 import * as partners from "./office/partners.js";
 import * as perks from "./office/perks.js";
@@ -17,6 +18,7 @@ const LOADERS = {
   stats: async () => { stats.resizeChart(); await stats.loadStats(); },
   import: async () => {},
   partners: partners.load,
+  ladder: ladder.load,
   settings: settings.load,
   failed: review.loadFailedScreen,
   conflicts: review.loadConflicts,
@@ -68,7 +70,7 @@ function show() {
   openTab(LANDING[current] || "stats");
 }
 
-for (const module of [stats, partners, perks, settings, review, objections, audit, federation]) module.init();
+for (const module of [stats, partners, perks, ladder, settings, review, objections, audit, federation]) module.init();
 for (const button of tabButtons()) button.addEventListener("click", () => openTab(button.dataset.tab));
 $("signin").addEventListener("submit", login);
 $("logout").addEventListener("click", logout);

@@ -2,6 +2,7 @@
 
 import { permilleLabel } from '../money.js';
 import { KIND_LABELS } from '../messages.js';
+import { windowsLabel } from '../perks.js';
 import { saveSession } from '../session.js';
 import { $ } from '../ui.js';
 
@@ -23,9 +24,11 @@ export function showPerkChoice(app) {
     b.className = 'btn secondary big';
     b.textContent = perk.title;
     const small = document.createElement('small');
-    small.textContent = perk.kind === 'discount'
+    const kind = perk.kind === 'discount'
       ? `${KIND_LABELS.discount} · ${permilleLabel(perk.discount_permille)}`
       : KIND_LABELS[perk.kind] || perk.kind;
+    const hours = windowsLabel(perk);  // 特定时段: outside them the server refuses (perk_outside_hours)
+    small.textContent = hours ? `${kind} · ${hours}` : kind;
     b.append(small);
     b.addEventListener('click', () => {
       saveSession(app, { ...app.session, perk_id: perk.id });

@@ -88,6 +88,12 @@ export const errorMessages = () => once("messages", async () =>
 /** The tier ladder, low to high: [{level, code, name}]. */
 export const tiers = () => once("tiers", async () => (await client.json("/api/office/tiers")).tiers);
 
+/** After the tier names change on the ladder screen: read them again when next asked. */
+export function forgetTiers() { delete cached.tiers; }
+
+/** The areas (街道/社区) partners are in: [{id, code, name, parent_code}]. */
+export const areas = () => once("areas", async () => (await client.json("/api/office/areas")).areas);
+
 /** Every partner (inactive ones too), fresh from the server. */
 export async function partners() { return (await client.json("/api/office/partners")).partners; }
 

@@ -18,6 +18,50 @@ export function parseZhe(text) {
   return permille >= 1 && permille <= 999 ? permille : null;
 }
 
+/** "09:00–11:30、14:00–17:00" for the table, "全天" without windows. */
+export const windowsText = (windows) => (windows && windows.length
+  ? windows.map((w) => w.replace("-", "–")).join("、") : "全天");
+
+// Plain text in 24-hour form, not <input type=time>: that shows "下午 02:00" or "02:00 PM" by the
+// computer's locale, and cannot hold 24:00 (the end of the day).
+function timeInput(value, label) {
+  const node = document.createElement("input");
+  Object.assign(node, { value: value || "", placeholder: "09:00", maxLength: 5, size: 5, inputMode: "numeric" });
+  node.setAttribute("aria-label", label);
+  return node;
+}
+
+/** "09:00" from what a clerk typed ("9:00", "09：00", "0900"), or null. */
+export function parseClock(text) {
+  const match = /^(\d{1,2})[:：]?(\d{2})$/.exec(String(text).trim());
+  if (!match) return null;
+  const [hours, minutes] = [Number(match[1]), Number(match[2])];
+  if (minutes > 59 || hours > 24 || (hours === 24 && minutes > 0)) return null;
+  return `${String(hours).padStart(2, "0")}:${match[2]}`;
+}
+
+/** One window row of the form: start, end and a button to take it away. */
+function addWindow(text = "") {
+  const [start, end] = text ? text.split("-") : ["", ""];
+  const row = document.createElement("span");
+  row.className = "window";
+  row.append(timeInput(start, "开始时间"), "至", timeInput(end, "结束时间"), button("删除", () => row.remove(), "danger"));
+  $("pf-windows").appendChild(row);
+}
+
+/** The windows on the form as the API takes them ("09:00-11:30"), or a message. */
+function windows() {
+  const found = [];
+  for (const row of $("pf-windows").querySelectorAll(".window")) {
+    const [start, end] = [...row.querySelectorAll("input")].map((input) => input.value.trim());
+    if (!start || !end) return { error: "请填写每个时段的开始和结束时间，或删除空的时段" };
+    const [from, to] = [parseClock(start), parseClock(end)];
+    if (!from || !to) return { error: `时段“${start}至${end}”请按 24 小时制填写，如 09:00 至 11:30` };
+    found.push(`${from}-${to}`);
+  }
+  return { windows: found };
+}
+
 const zheText = (permille) => (permille ? permilleLabel(permille).replace(/折$/, "") : "");
 
 async function tierName(code) {
@@ -35,7 +79,7 @@ export async function showPerks(current, afterChange) {
   for (const perk of current.perks) {
     addRow(body, [perk.title, PERK_KINDS[perk.kind], perk.discount_permille ? permilleLabel(perk.discount_permille) : "",
       await tierName(perk.min_tier), perk.holder_kinds.map((k) => HOLDER_KINDS[k]).join("、"),
-      perk.active ? "启用" : "停用", isWriter() ? button("编辑", () => editPerk(current, perk)) : ""]);
+      windowsText(perk.time_windows), perk.active ? "启用" : "停用", isWriter() ? button("编辑", () => editPerk(current, perk)) : ""]);
   }
 }
 
@@ -76,6 +120,8 @@ export async function editPerk(current, perk) {
   $("pf-until").value = perk && perk.active_until ? perk.active_until : "";
   $("pf-calendar").value = perk && perk.blackout_calendar ? perk.blackout_calendar : "";
   $("pf-active").checked = !perk || perk.active;
+  $("pf-windows").innerHTML = "";
+  for (const text of (perk && perk.time_windows) || []) addWindow(text);
   $("perk-status").textContent = "";
   showKind();
   $("perk-form").hidden = false;
@@ -100,6 +146,8 @@ function rules() {
     if (!Number.isInteger(value) || value < 1) return { error: "额度须为正整数" };
     quota[input.dataset.tier] = value;
   }
+  const hours = windows();
+  if (hours.error) return { error: hours.error };
   const daily = $("pf-daily").value ? Number($("pf-daily").value) : null;
   if (daily !== null && (!Number.isInteger(daily) || daily < 1)) return { error: "每日次数上限须为正整数" };
   const body = {
@@ -108,6 +156,7 @@ function rules() {
     quota_by_tier: Object.keys(quota).length ? quota : null, quota_unit: $("pf-quota-unit").value || null,
     active_from: $("pf-from").value || null, active_until: $("pf-until").value || null,
     blackout_calendar: $("pf-calendar").value || null, active: $("pf-active").checked,
+    time_windows: hours.windows,
   };
   if (kind === "discount") {
     body.discount_permille = parseZhe($("pf-zhe").value);
@@ -130,12 +179,14 @@ async function save(event) {
       : await client.json(`/api/office/partners/${partner.id}/perks`, { method: "POST", json: body });
     await reload();
     $("perk-status").textContent = `已保存：${saved.title}` +
-      (saved.discount_permille ? `（${permilleLabel(saved.discount_permille)}）` : "") + "，下一次核销即按新规则执行";
+      (saved.discount_permille ? `（${permilleLabel(saved.discount_permille)}）` : "") +
+      (saved.time_windows.length ? `，可用时段 ${windowsText(saved.time_windows)}` : "") + "，下一次核销即按新规则执行";
   } catch (problem) { $("perk-status").textContent = problem.message; }
 }
 
 export function init() {
   $("pf-kind").addEventListener("change", showKind);
+  $("pf-window-add").addEventListener("click", () => addWindow());
   $("perk-form").addEventListener("submit", save);
   $("perk-cancel").addEventListener("click", () => {
     $("perk-form").hidden = true;
