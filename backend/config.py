@@ -109,6 +109,9 @@ def from_env() -> dict:
         # that finds them all in use waits, as for the other pool. gevent workers serve many requests
         # at once: without a bound each could open its own connection.
         "DATABASE_AUTOCOMMIT_CONNECTIONS": int(_env("DATABASE_AUTOCOMMIT_CONNECTIONS", "8")),
+        # PostgreSQL: the redemptions one worker records at the same moment share one statement and
+        # one commit (backend/group_commit.py); 0 writes each alone (for an A/B, docs/benchmarks.md).
+        "REDEMPTION_GROUP_COMMIT": _flag("REDEMPTION_GROUP_COMMIT", default=True),
         # Requests one worker process runs at once (backend/admission.py): as many as its session
         # pool holds; the others wait their turn.
         "WORKER_REQUESTS_AT_ONCE": int(_env("WORKER_REQUESTS_AT_ONCE", str(sum(pool_limits.values())))),
