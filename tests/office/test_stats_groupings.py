@@ -1,5 +1,5 @@
 """The statistics as the office reads them through the API: every grouping in Chinese (诚信良好, never
-`good`), a visitor's pass from a partner city in its own group, distinct beneficiaries and the offline
+`good`), a visitor's pass from a partner city in its city's group, distinct beneficiaries and the offline
 count; tests/office/test_stats_rollup.py holds every grouping, rolled up or not, to a plain count."""
 from __future__ import annotations
 
@@ -77,8 +77,10 @@ def test_every_grouping_speaks_chinese_and_counts_beneficiaries_once(shop, clien
     by_issuer = stats(client, token, "issuer")
     rows = {row["key"]: row for row in by_issuer["rows"]}
     local = str(client.application.config["ISSUER_CODE"])
-    assert rows["visitors"]["label"] == "外地信用码（合作城市签发）" and rows["visitors"]["redemptions"] == 1
-    assert rows["visitors"]["beneficiaries"] == 0  # sealed by its own city: not counted here
+    visiting = rows[str(VISITOR_ISSUER)]  # grouped by the city that issued the pass, by its name
+    assert visiting["label"] == "石家庄市信用办" and visiting["redemptions"] == 1
+    assert visiting["beneficiaries"] == 0  # sealed by its own city: not counted here
+    assert set(rows) == {local, str(VISITOR_ISSUER)}
     assert rows[local]["label"] == "肇东市社会信用体系建设领导小组办公室"
     assert (rows[local]["redemptions"], rows[local]["beneficiaries"], rows[local]["offline"]) == (4, 2, 1)
     assert by_issuer["total"] == {"redemptions": 5, "amount_fen": 45000,
