@@ -10,8 +10,9 @@ code; 0 for a visitor's row from before it was recorded, -1 for a holder of this
 none, which the statistics read as this city's code). They are derived tables, so, as
 0012_stats_by_holder did, they are made again empty and the rollup's marks go back to the start:
 until `flask stats rollup` next runs every statistic is counted live (docs/running.md). The
-previous release's rollup writes a `visitor` column that is gone: stop its timer first; its
-statistics count live rows until then (the marks are back at the start), so it keeps answering.
+previous release names the `visitor` column that is gone: its rollup must not run (stop the timer
+first) and its statistics screens answer an error until the new release is serving; redemptions,
+passes and the case feed do not read these tables and keep running.
 """
 from datetime import datetime
 
