@@ -1,7 +1,7 @@
 """What the credit office keeps of its own: where the push of the case feed stands, and the statistics' daily rollups."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Date, Integer, String
+from sqlalchemy import BigInteger, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import BigId, UTCDateTime, utcnow
@@ -20,8 +20,8 @@ class CaseFeedState(db.Model):
 
 
 class DailyStats(db.Model):
-    """Recorded redemptions of one local day, partner, tier, holder kind and origin (this city's holder,
-    or a visitor's pass from a partner city), as of the rollup (backend/office/rollup.py).
+    """Recorded redemptions of one local day, partner, tier, holder kind and issuing city (this city's,
+    or a partner city's for a visitor), as of the rollup (backend/office/rollup.py).
 
     Only the statistics read it, always together with what changed since the rollup, so an answer
     is exact whether or not the rollup has run.
@@ -32,7 +32,8 @@ class DailyStats(db.Model):
     partner_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     tier_level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     holder_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    visitor: Mapped[bool] = mapped_column(Boolean, primary_key=True)  # a partner city's pass (no holder here)
+    # The pass's issuing city as recorded; rollup.UNKNOWN_VISITOR, rollup.HERE_UNRECORDED for rows without it.
+    issuer_code: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     redemptions: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -47,7 +48,8 @@ class MonthlyStats(db.Model):
     partner_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     tier_level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     holder_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    visitor: Mapped[bool] = mapped_column(Boolean, primary_key=True)  # a partner city's pass (no holder here)
+    # The pass's issuing city as recorded; rollup.UNKNOWN_VISITOR, rollup.HERE_UNRECORDED for rows without it.
+    issuer_code: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     redemptions: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)

@@ -1,7 +1,7 @@
 """The statistics' rollups: years of redemptions answered from small tables, exactly.
 
-`daily_stats` holds, per local day, partner, tier, holder kind and origin (`visitor`: a partner city's
-pass, which opens to no holder here), the redemptions up to `stats_rollup.redemption_id` that were
+`daily_stats` holds, per local day, partner, tier, holder kind and issuing city (`issuer_code`, as
+the redemption recorded it: see `issuer`), the redemptions up to `stats_rollup.redemption_id` that were
 recorded, counting as recorded those voided after `stats_rollup.voids_through`, with their sums and
 how many were scanned offline;
 `monthly_stats` sums it per month and `day_totals` per day, so that a year by partner reads twelve
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import (BigInteger, Boolean, Date, Index, Integer, String, case, delete, false, func, insert, literal,
-                        null, or_, select, true, union_all)
+from sqlalchemy import (BigInteger, Date, Index, Integer, String, case, delete, func, insert, literal, null, or_,
+                        select, union_all)
 
 from ..dbtypes import utcnow
 from ..extensions import db
@@ -34,7 +34,7 @@ from ..merchants.models import Redemption
 from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 SETTLE = timedelta(seconds=60)
-KEYS = ("local_day", "partner_id", "tier_level", "holder_kind", "visitor")
+KEYS = ("local_day", "partner_id", "tier_level", "holder_kind", "issuer_code")
 SUMS = ("redemptions", "amount_fen", "discount_fen", "offline")
 COUNTED = (*KEYS, *SUMS)
 STATE_ID = 1
@@ -73,9 +73,17 @@ def read(session, run):
             return result
 
 
-def visitor():
-    """A partner city's pass: only its issuer can open the holder reference, so no holder here."""
-    return case((Redemption.subject_id.is_(None), true()), else_=false())
+# Rows recorded before the issuing city was (migration 0016_federation_tiers filled in this city's
+# holders; a previous release running while it applied may still have written NULL): a key column
+# cannot be NULL, so they keep these codes, which no city has (issuer codes are region codes, > 0).
+UNKNOWN_VISITOR = 0  # a partner city's pass (no holder here), city not recorded
+HERE_UNRECORDED = -1  # a holder of this city: the statistics read it as this city's code
+
+
+def issuer():
+    """The redemption's issuing city as a rollup key: the recorded code, else one of the two above."""
+    return func.coalesce(Redemption.issuer_code, case((Redemption.subject_id.is_(None), UNKNOWN_VISITOR),
+                                                      else_=HERE_UNRECORDED))
 
 
 def _row_sums(sign: int = 1):
@@ -86,7 +94,7 @@ def _row_sums(sign: int = 1):
 
 
 def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None):
-    """A subquery of COUNTED (local_day, partner_id, tier_level, holder_kind, visitor, redemptions,
+    """A subquery of COUNTED (local_day, partner_id, tier_level, holder_kind, issuer_code, redemptions,
     amount_fen, discount_fen, offline) whose sums, grouped by any of the keys (by local_day alone
     with `per_day`), are those of the recorded redemptions of those days, given the rollup's current
     `marks` (see `read`). Rolled-up rows come from the coarsest table that fits: whole months from
@@ -94,14 +102,14 @@ def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to
     rolled_up_to, voids_through = marks
     if per_day:
         rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
-                               null().cast(String(16)), null().cast(Boolean), DayTotals.redemptions,
+                               null().cast(String(16)), null().cast(Integer), DayTotals.redemptions,
                                DayTotals.amount_fen, DayTotals.discount_fen, DayTotals.offline),
                         DayTotals.local_day, day_from, day_to)]
     else:
         rolled = _months_and_days(day_from, day_to)
     # Summed per rollup key before the union: the rows after the mark (a day's, or all of them
     # before the first rollup) reach the grouping as a few rows per day, as the rollups do.
-    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, visitor())
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, issuer())
     since = [
         select(*keys, *_row_sums()).where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
         select(*keys, *_row_sums(-1))
@@ -169,7 +177,7 @@ def roll_up(*, now: datetime | None = None) -> dict:
 def _recount_days(days: list[date], up_to: int, voids_through: datetime) -> None:
     db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
     db.session.execute(delete(DayTotals).where(DayTotals.local_day.in_(days)))
-    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, visitor())
+    keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, issuer())
     counts = (select(*keys, *_row_sums())
               .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
                      or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))

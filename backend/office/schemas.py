@@ -29,8 +29,8 @@ class StatsTotal(Schema):
 
 class StatsRow(StatsTotal):
     key = String(metadata={"description": "stable: a scenario or partner name, a tier code, a day, an area code "
-                                          "(none: no area), person/company, an issuer code (visitors: a partner "
-                                          "city's pass)"})
+                                          "(none: no area), person/company, the issuing city's code (unknown: a "
+                                          "visitor's redemption from before the city was recorded)"})
     label = String(metadata={"description": "the key as people read it: 诚信良好, 个人, 西园街道 ..."})
 
 

@@ -2,8 +2,8 @@
 
 Every answer counts recorded (not voided) redemptions of the local days asked. The sums (how many,
 amounts, how many offline) come from the daily rollups plus what changed since (rollup.py), keyed
-by day, partner, tier, holder kind and origin: every grouping follows from those keys (scenario and
-area from the partner, issuing city from the origin), so a year costs what its days cost, not its
+by day, partner, tier, holder kind and issuing city: every grouping follows from those keys (scenario
+and area from the partner), so a year costs what its days cost, not its
 millions of redemptions. Distinct beneficiaries are the one figure rollups cannot give (a person
 who used two perks is one beneficiary, not two: counts of distinct holders do not add up), so they
 are counted from the redemptions of the range, and only when asked (`beneficiaries=True`: the
@@ -16,7 +16,7 @@ import importlib
 from datetime import date
 from types import SimpleNamespace
 
-from sqlalchemy import Integer, String, case, column, distinct, func, literal, select, table
+from sqlalchemy import Integer, String, case, cast, column, distinct, func, literal, select, table
 
 from .. import replica
 from ..credit.models import Tier
@@ -33,9 +33,9 @@ HOLDER_KINDS = {"person": "个人", "company": "企业"}
 # city's (backend/city/models.py), a layer above this one: the columns are named here instead.
 AREAS = table("areas", column("id", Integer), column("code", String), column("name", String))
 NO_AREA = ("none", "未划分片区")
-# A partner city's pass opens to no holder here (its issuer sealed it), and the redemption row keeps
-# no issuer code (backend/merchants/service.py writes none): such rows are one group, 外地.
-VISITORS = ("visitors", "外地信用码（合作城市签发）")
+# A redemption records its pass's issuing city (backend/merchants/service.py); a visitor's row from
+# before it did names no city, and is a group of its own.
+UNKNOWN_ISSUER = ("unknown", "外地信用码（签发城市未记录）")
 GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
                "holder_kind": "主体类型", "issuer": "签发城市"}
@@ -57,7 +57,9 @@ def _grouping(group_by: str, rows, issuer_code: int):
         return (func.coalesce(AREAS.c.code, NO_AREA[0]),
                 lambda q: via_partner(q).outerjoin(AREAS, AREAS.c.id == Partner.area_id))
     if group_by == "issuer":
-        return case((rows.visitor, literal(VISITORS[0])), else_=literal(str(issuer_code))), lambda q: q
+        return case((rows.issuer_code == rollup.HERE_UNRECORDED, literal(str(issuer_code))),
+                    (rows.issuer_code == rollup.UNKNOWN_VISITOR, literal(UNKNOWN_ISSUER[0])),
+                    else_=cast(rows.issuer_code, String(16))), lambda q: q
     if group_by == "holder_kind":
         return rows.holder_kind, lambda q: q
     return rows.local_day, lambda q: q
@@ -67,7 +69,7 @@ def _redemption_columns():
     """The redemptions table under the names of the rollup's columns (rollup.COUNTED)."""
     return SimpleNamespace(local_day=Redemption.local_day, partner_id=Redemption.partner_id,
                            tier_level=Redemption.tier_level, holder_kind=Redemption.holder_kind,
-                           visitor=Redemption.subject_id.is_(None))
+                           issuer_code=rollup.issuer())
 
 
 def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = None, issuer_code: int | None = None,
@@ -168,9 +170,10 @@ def _labels(group_by: str, counted: dict) -> dict:
             select(AREAS.c.code, AREAS.c.name).where(AREAS.c.code.in_(codes))).all())) if codes else {}
         return {**names, NO_AREA[0]: NO_AREA[1]}
     if group_by == "issuer":
+        # A code no longer among the issuers (a partner city taken off since) is still a city.
         issuers = {str(code): name for code, name in replica.read(lambda session, _: session.execute(
             select(pass_models.Issuer.code, pass_models.Issuer.name)).all())}
-        return {**issuers, VISITORS[0]: VISITORS[1]}
+        return {**{key: f"城市代码 {key}" for key in counted}, **issuers, UNKNOWN_ISSUER[0]: UNKNOWN_ISSUER[1]}
     return {}
 
 

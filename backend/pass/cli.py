@@ -1,4 +1,5 @@
-"""`flask pass-keys ...`: create, rotate, revoke and list signing keys; trust partner cities' issuers.
+"""`flask pass-keys ...`: create, rotate, revoke and list signing keys; trust partner cities' issuers
+and map their tier levels to ours.
 
 Every command that changes the ring commits first and then announces the change through Redis,
 so that every gunicorn worker reloads the ring on its next request (see keyring.py). If Redis is
@@ -15,6 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import audit
 from ..dbtypes import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -102,9 +104,16 @@ def _parse_public_key(text: str) -> bytes:
 @click.argument("public_key")
 @click.option("--not-before", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
               help="该密钥启用时间 (UTC)；缺省为现在")
-def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: datetime | None):
-    """Trust a partner city's issuer key (public key only, base64url of 32 raw bytes)."""
+@click.option("--tier-map", "tier_map", default=None, metavar="对方等级=本市等级,...",
+              help="等级对应，如 \"1=1,2=2,3=3\"；未列出的等级不予认可")
+def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: datetime | None, tier_map: str | None):
+    """Trust a partner city's issuer key (public key only, base64url of 32 raw bytes).
+
+    Its passes redeem only at the levels `--tier-map` names (their level = our level); without it the
+    issuer's mapping is left as it is (none for a new issuer: every pass refused with tier_not_accepted
+    until `flask pass-keys tier-map`)."""
     raw = _parse_public_key(public_key)
+    mapping = _parse_tier_map(tier_map) if tier_map is not None else None
     if issuer_code == current_app.config["ISSUER_CODE"]:
         raise click.ClickException("本地签发机构的密钥用 create / rotate 生成，不能导入。")
     if db.session.scalar(select(PassKey.id).where(PassKey.issuer_code == issuer_code, PassKey.kid == kid)):
@@ -117,9 +126,55 @@ def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: da
     db.session.add(PassKey(issuer_code=issuer_code, kid=kid, public_key=raw, private_key_encrypted=None,
                            status="active",
                            not_before=not_before.replace(tzinfo=timezone.utc) if not_before else utcnow()))
+    audit.record(actor="cli", action="pass_keys.trust", target=f"issuer:{issuer_code}",
+                 detail={"issuer": issuer_code, "name": issuer.name, "kid": kid})
+    if mapping is not None:
+        db.session.flush()
+        _set_tier_map(issuer_code, mapping)
     db.session.commit()
     _announce()
     click.echo(f"trusted: issuer {issuer_code} ({issuer.name}) kid {kid}")
+    _echo_tier_map(issuer)
+
+
+@keys_cli.command("tier-map")
+@click.argument("issuer_code", type=click.IntRange(1, 2**24 - 1))
+@click.argument("tier_map", metavar="TIER_MAP")
+def tier_map_command(issuer_code: int, tier_map: str):
+    """Map a hand-trusted issuer's tier levels to ours: "1=1,2=2" (their level = our level); levels
+    not named are not accepted ("" accepts none). Audited; scanners fetch the change."""
+    mapping = _parse_tier_map(tier_map)
+    _set_tier_map(issuer_code, mapping)
+    db.session.commit()
+    _announce()
+    _echo_tier_map(db.session.get(Issuer, issuer_code))
+
+
+def _parse_tier_map(text: str) -> dict[str, int]:
+    try:
+        return keyring.parse_tier_map(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="TIER_MAP") from None
+
+
+def _set_tier_map(issuer_code: int, mapping: dict[str, int]) -> None:
+    try:
+        keyring.set_tier_map(issuer_code=issuer_code, mapping=mapping, actor="cli")
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+
+
+def _echo_tier_map(issuer: Issuer) -> None:
+    accepted = sorted((int(theirs), ours) for theirs, ours in (issuer.tier_map or {}).items() if ours is not None)
+    if accepted:
+        click.echo("tier map: " + ", ".join(f"{theirs}={ours}" for theirs, ours in accepted))
+    else:
+        click.echo(f"警告：签发机构 {issuer.code} 的等级均不予认可，其信用码将以 tier_not_accepted 拒绝；"
+                   f"请用 flask pass-keys tier-map {issuer.code} \"1=1,2=2\" 设置等级对应。", err=True)
 
 
 @keys_cli.command("list")

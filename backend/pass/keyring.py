@@ -2,7 +2,7 @@
 
 Private keys are stored as Fernet tokens under a key derived from PASS_KEY_SECRET (HKDF-SHA256),
 so a copy of the database alone signs nothing. Each worker caches the loaded ring in `KEY_RING`, a
-watched cache: every committed change (create, rotate, revoke, trust) renews its generation, so a
+watched cache: every committed change (create, rotate, revoke, trust, tier map) renews its generation, so a
 revocation reaches every gunicorn worker on its next request; while a worker's change feed is not
 synced (Redis unreachable), it loads the ring for every use.
 """
@@ -18,8 +18,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
+from sqlalchemy import Integer, column, func, select, table
 
+from .. import audit
+from ..credit.models import Tier
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
@@ -83,6 +85,51 @@ def revoke(*, issuer_code: int, kid: int) -> PassKey:
     key.status, key.revoked_at = "revoked", utcnow()
     key.not_after = key.not_after or key.revoked_at
     return key
+
+
+# A partner city registered with `flask federation add` publishes what its levels mean, and the
+# office maps them on its 互认城市 screen against that list. Its table is federation's, a layer
+# above this one: the one column read is named here instead.
+PARTNER_CITIES = table("partner_cities", column("issuer_code", Integer))
+
+
+def parse_tier_map(text: str) -> dict[str, int]:
+    """"1=1,2=2" (their level = our level) as the stored mapping {"1": 1, "2": 2}; "" maps nothing.
+
+    Raises ValueError saying, in Chinese, which part does not fit."""
+    mapping: dict[str, int] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        theirs, sep, ours = (piece.strip() for piece in part.partition("="))
+        if not sep or not theirs.isdigit() or not ours.isdigit():
+            raise ValueError(f"“{part}”应写作 对方等级=本市等级，例如 1=1")
+        if not 1 <= int(theirs) <= 15:
+            raise ValueError(f"对方等级 {theirs} 不在 1 至 15 之间")
+        if str(int(theirs)) in mapping:
+            raise ValueError(f"对方等级 {theirs} 写了两次")
+        mapping[str(int(theirs))] = int(ours)
+    return mapping
+
+
+def set_tier_map(*, issuer_code: int, mapping: dict[str, int], actor: str) -> dict | None:
+    """Map a hand-trusted partner issuer's levels to ours (a level not named is not accepted);
+    audited with the mapping before and after, which it returns. The caller commits, then announces
+    the ring's change (the key list carries the mapping: scanners fetch it anew).
+
+    Raises DomainError NOT_FOUND for an issuer that is not a partner's, ValueError for a level we do
+    not have or an issuer registered as a partner city (the office maps those)."""
+    issuer = db.session.get(Issuer, issuer_code)
+    if issuer is None or issuer.local:
+        raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
+    if db.session.scalar(select(PARTNER_CITIES.c.issuer_code)
+                         .where(PARTNER_CITIES.c.issuer_code == issuer_code).limit(1)) is not None:
+        raise ValueError(f"签发机构 {issuer_code} 是已登记的互认城市，请在信用办后台“互认城市”页设置等级对应")
+    missing = sorted(set(mapping.values()) - set(db.session.scalars(select(Tier.level))))
+    if missing:
+        raise ValueError(f"本市没有信用等级 {missing[0]}")
+    before, issuer.tier_map = issuer.tier_map, dict(mapping)
+    audit.record(actor=actor, action="pass_keys.tier_map", target=f"issuer:{issuer_code}",
+                 detail={"issuer": issuer_code, "before": before, "after": issuer.tier_map})
+    return before
 
 
 def ensure_seal_key(*, secret: str) -> SealKey:

@@ -2,6 +2,7 @@
 before any rollup, after one, after voids of rolled-up days, late offline redemptions and today's."""
 from __future__ import annotations
 
+import importlib
 import itertools
 import secrets
 import uuid
@@ -20,6 +21,8 @@ from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRoll
 
 from .test_export import redeem
 
+Issuer = importlib.import_module("backend.pass.models").Issuer
+
 GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
 LOCAL_ISSUER = "(select code from pass_issuers where local)"
 DIRECT = {  # the statistics as a plain aggregate of the redemptions table: what every answer must equal
@@ -31,9 +34,12 @@ DIRECT = {  # the statistics as a plain aggregate of the redemptions table: what
     "area": ("coalesce(areas.code, 'none')", "coalesce(areas.name, '未划分片区')",
              "join partners on partners.id = r.partner_id left join areas on areas.id = partners.area_id"),
     "holder_kind": ("r.holder_kind", "case r.holder_kind when 'person' then '个人' else '企业' end", ""),
-    "issuer": (f"case when r.subject_id is null then 'visitors' else cast({LOCAL_ISSUER} as varchar(16)) end",
-               "coalesce(pass_issuers.name, '外地信用码（合作城市签发）')",
-               f"left join pass_issuers on pass_issuers.code = {LOCAL_ISSUER} and r.subject_id is not null"),
+    # The recorded city; a row without one: this city's for a holder here, else a group of its own.
+    "issuer": ("case when r.issuer_code is not null then cast(r.issuer_code as varchar(16)) "
+               f"when r.subject_id is not null then cast({LOCAL_ISSUER} as varchar(16)) else 'unknown' end",
+               "coalesce(pass_issuers.name, '外地信用码（签发城市未记录）')",
+               "left join pass_issuers on pass_issuers.code = "
+               f"coalesce(r.issuer_code, case when r.subject_id is not null then {LOCAL_ISSUER} end)"),
 }
 DAYS = [date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)]
 RANGES = [(None, None), (DAYS[1], DAYS[2]), (DAYS[2], None), (None, DAYS[0]), (date(2025, 1, 1), date(2025, 12, 31)),
@@ -66,21 +72,30 @@ def assert_exact() -> None:
 
 
 def record(perk: Perk, day: date, *, tier_level: int, amount_fen: int, recorded_at: datetime,
-           subject_id: int | None = None, holder_kind: str = "person", offline: bool = False) -> int:
+           subject_id: int | None = None, holder_kind: str = "person", offline: bool = False,
+           issuer_code: int | None = None) -> int:
     """A redemption as the hot path leaves it, written directly (days in the past, many partners);
-    no subject: a partner city's pass."""
+    no subject: a partner city's pass; no issuer_code: a row from before the issuing city was recorded."""
     return db.session.execute(insert(Redemption).values(
         client_id=str(uuid.uuid4()), pass_id=secrets.token_hex(16), perk_id=perk.id, partner_id=perk.partner_id,
         subject_id=subject_id, holder_kind=holder_kind, tier_level=tier_level, amount_fen=amount_fen,
         payable_fen=amount_fen - amount_fen // 50, discount_fen=amount_fen // 50, status="recorded", offline=offline,
-        scanned_at=recorded_at, recorded_at=recorded_at, local_day=day).returning(Redemption.id)).scalar_one()
+        scanned_at=recorded_at, recorded_at=recorded_at, local_day=day, issuer_code=issuer_code).returning(Redemption.id)).scalar_one()
+
+
+VISITOR_CITIES = {130100: "石家庄市信用办", 110000: "北京市信用办"}
 
 
 @pytest.fixture
 def rolled(ctx):
-    """The rollup tables are not among conftest's cleaned tables: put them back as the migration left them."""
+    """The rollup tables are not among conftest's cleaned tables: put them back as the migration left them.
+    Two partner cities whose visitors redeem here (issuers are reference data: taken off again after)."""
+    for code, name in VISITOR_CITIES.items():
+        db.session.add(Issuer(code=code, name=name, local=False))
+    db.session.commit()
     yield
     db.session.rollback()
+    db.session.execute(delete(Issuer).where(Issuer.code.in_(VISITOR_CITIES)))
     for table in (DailyStats, MonthlyStats, DayTotals):
         db.session.execute(delete(table))
     db.session.execute(update(StatsRollup).values(redemption_id=0, voids_through=datetime(1970, 1, 1, tzinfo=timezone.utc),
@@ -92,12 +107,20 @@ def test_rollup_answers_equal_a_direct_count_through_voids_late_and_live_redempt
     now = datetime.now(timezone.utc)
     perks = list(db.session.scalars(select(Perk).order_by(Perk.id)))[:4]
     # Three holders of this city (one a company) and, every fifth, a visitor's pass; every fourth offline.
+    # Visitors come from two cities; rows from before the issuing city was recorded have none (a
+    # visitor's, and a holder's of this city every seventh).
     people = list(db.session.scalars(select(CreditSubject).order_by(CreditSubject.id)))[:3]
+    local = db.session.scalar(select(Issuer.code).where(Issuer.local.is_(True)))
     assert len(people) == 3 and any(p.area_id is not None for p in (perk.partner for perk in perks))
+    cities = [*VISITOR_CITIES, None]
+
+    def issuer(n: int) -> int | None:
+        return cities[n // 5 % 3] if n % 5 == 4 else None if n % 7 == 6 else local
     ids = [record(perk, day, tier_level=1 + n % 2, amount_fen=1000 + 7 * n, recorded_at=now - timedelta(hours=2),
                   subject_id=None if n % 5 == 4 else people[n % 3].id,
-                  holder_kind="company" if n % 3 == 2 else "person", offline=n % 4 == 0)
+                  holder_kind="company" if n % 3 == 2 else "person", offline=n % 4 == 0, issuer_code=issuer(n))
            for n, (perk, day) in enumerate(itertools.product(perks, DAYS))]
+    assert {row["key"] for row in service.stats(group_by="issuer")} == {str(local), "130100", "110000", "unknown"}
     db.session.commit()
     redemptions.void(redemption_id=ids[0], actor="office:1", reason="before the rollup",
                      now=now - timedelta(hours=1))

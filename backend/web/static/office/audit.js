@@ -13,13 +13,14 @@ const ACTIONS = {
   "credit.import": "导入信用数据", "credit.recompute_tiers": "重算信用等级", "city.load": "载入城市参考数据",
   "objection.file": "提交异议", "objection.answer": "答复异议",
   "federation.add": "新增互认城市", "federation.sync": "同步互认名单", "federation.expired": "互认名单过期",
-  "federation.refused": "拒绝互认名单",
+  "federation.refused": "拒绝互认名单", "federation.tier_map": "设置互认等级对应",
+  "pass_keys.trust": "信任外地签发密钥", "pass_keys.tier_map": "设置外地等级对应",
 };
 const ACTOR_KINDS = { office: "信用办账号", staff: "商户员工", device: "扫码设备", citizen: "市民" };
 const SYSTEM_ACTORS = { cli: "命令行", demo: "演示数据", federation: "互认同步" };
 const TARGET_KINDS = { partner: "合作单位", perk: "优惠", scenario: "场景", calendar: "暂停日历", redemption: "核销",
   redemption_conflict: "离线冲突", office_user: "信用办账号", staff: "员工", device: "设备", objection: "异议",
-  representative: "企业经办人", import: "导入任务", city: "城市" };
+  representative: "企业经办人", import: "导入任务", city: "城市", issuer: "签发机构", partner_city: "互认城市" };
 
 export function actorName(actor) {
   if (SYSTEM_ACTORS[actor]) return SYSTEM_ACTORS[actor];
