@@ -258,10 +258,13 @@ def test_a_once_a_day_perk_holds_for_visitors_without_naming_them(two_cities):
     # A perk without a limit asks nothing of the issuing city and takes the same visitor again.
     assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
     assert shijiazhuang.redeem(zhaodong.issue_for(first)).status_code == 201
+    (resident,) = shijiazhuang.eligible_people(1)  # and one of this city's own
+    assert shijiazhuang.redeem(shijiazhuang.issue_for(resident)).status_code == 201
 
     with shijiazhuang.app.app_context():
         rows = list(db.session.scalars(select(Redemption).where(Redemption.id > since).order_by(Redemption.id)))
-        assert {row.issuer_code for row in rows} == {230184}
+        rows, own = [row for row in rows if row.issuer_code == 230184], [row for row in rows if row.issuer_code == 130100]
+        assert len(own) == 1 and own[0].subject_id is not None and own[0].visitor_tag is None
         limited = [row for row in rows if row.perk_id == perk_id]
         assert len(limited) == 2 and all(row.subject_id is None for row in rows)
         tags = [row.visitor_tag for row in limited]
