@@ -40,7 +40,7 @@ MODEL_MODULES = (
 )
 
 CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",
-               "backend.office.cli", "backend.federation.cli")
+               "backend.office.cli", "backend.federation.cli", "backend.merchants.partitions")
 
 
 def create_app(config: dict | None = None) -> APIFlask:
