@@ -3,7 +3,8 @@
 sentinels (REDIS_URL points where nothing listens), and the master SIGKILLed while cashiers redeem.
 
 What must hold, and is checked: every redemption the client saw acknowledged is recorded exactly
-once (the client retries a failed request with the same client_id, as the scanner does); after the
+once (the client retries a failed request with the same client_id, as the scanner does, and sends
+every fifth acknowledged scan again, as after an answer lost on the way); after the
 failover the rate limits count on the new master, a revocation made by one worker reaches another
 through the change feed, which has subscribed again on the new master; /api/health names the new
 master and the sentinels' epoch. Under CI=true a missing redis-server fails the run; elsewhere it
@@ -181,7 +182,7 @@ def test_killing_the_redis_master_under_load_loses_and_doubles_no_redemption(app
     cashier = shop.header()
 
     acknowledged: dict[str, int] = {}  # client_id -> the redemption id the client was given
-    retries, failures, lock, stop = [], [], threading.Lock(), threading.Event()
+    retries, failures, resent, lock, stop = [], [], [], threading.Lock(), threading.Event()
 
     def cashier_loop() -> None:
         client = worker.test_client()
@@ -202,6 +203,11 @@ def test_killing_the_redis_master_under_load_loses_and_doubles_no_redemption(app
                 if response is not None and response.status_code in (200, 201):
                     with lock:
                         acknowledged[sent["client_id"]] = response.json["id"]
+                        resend = len(acknowledged) % 5 == 0
+                    if resend:  # the answer "lost" on the way: the scanner sends the same scan again
+                        again = client.post("/api/redemptions", json=sent, headers=cashier)
+                        with lock:
+                            resent.append((again.status_code, again.json.get("id") == response.json["id"]))
                     break
                 with lock:
                     retries.append(problem)
@@ -230,9 +236,10 @@ def test_killing_the_redis_master_under_load_loses_and_doubles_no_redemption(app
         for thread in threads:
             thread.join(60)
     print(f"failover in {failover_seconds:.1f} s; {during} redemptions acknowledged meanwhile, "
-          f"{len(acknowledged)} in all, {len(retries)} retries")
+          f"{len(acknowledged)} in all, {len(retries)} retries, {len(resent)} sent twice")
 
     assert not failures
+    assert resent and set(resent) == {(200, True)}  # the same scan again: the first answer, nothing new
     assert during > 0, "the load stopped while Redis failed over"
     with app.app_context():
         db.session.rollback()
