@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import admission, changefeed, inputs, openapi, watched_cache
 from . import config as settings
 from .errors import register_error_handlers
-from .extensions import autocommit, db, limiter, migrate, redis_store
+from .extensions import autocommit, db, limiter, migrate, rate_limit_storage, redis_store
 
 # Blueprints are loaded by module name so that `backend.pass`, a keyword, needs no special case.
 BLUEPRINT_MODULES = (
@@ -41,7 +41,7 @@ MODEL_MODULES = (
 )
 
 CLI_MODULES = ("backend.demo", "backend.city.cli", "backend.pass.cli", "backend.credit.cli", "backend.auth.cli",
-               "backend.office.cli", "backend.federation.cli")
+               "backend.office.cli", "backend.federation.cli", "backend.merchants.partitions")
 
 
 def create_app(config: dict | None = None) -> APIFlask:
@@ -110,14 +110,15 @@ def register_extensions(app: APIFlask) -> None:
     migrate.init_app(app, db, directory=str(settings.INSTANCE_DIR.parent / "migrations"),
                      render_as_batch=True)  # batch mode lets ALTER TABLE migrations run on SQLite too
     redis_store.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    # The same Redis as the app's client (with Sentinel: the same sentinels, as redis+sentinel://).
+    storage_uri, storage_options = rate_limit_storage(app.config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri)
     # When Redis is down, limits fall back to per-process memory rather than failing requests.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     # The key prefix is the storage's, which init_app builds anew for each app: the limiter keeps the
     # first app's RATELIMIT_KEY_PREFIX for good, so a later app in the process would count under it.
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25,
-                                                        "key_prefix": app.config["REDIS_PREFIX"] + "rl"})
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", storage_options)
     limiter.init_app(app)
 
 

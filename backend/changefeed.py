@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Protocol
 import redis
 from flask import current_app
 
-from .extensions import redis_store
+from .extensions import redis_connection, redis_store
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,12 @@ class Consumer(Protocol):
 
 
 class ChangeFeed:
-    def __init__(self, *, redis_url: str, prefix: str, resync_seconds: float, consumers: Iterable[Consumer]):
-        self._url, self._prefix, self._resync_seconds = redis_url, prefix, resync_seconds
+    def __init__(self, *, prefix: str, resync_seconds: float, consumers: Iterable[Consumer],
+                 redis_url: str | None = None, connect: Callable[..., redis.Redis] | None = None):
+        # connect(**options) makes the feed's client (the app's: extensions.redis_connection, which with
+        # Sentinel asks the sentinels for the master each time it connects); else one on redis_url.
+        self._connect = connect or (lambda **options: redis.Redis.from_url(redis_url, **options))
+        self._prefix, self._resync_seconds = prefix, resync_seconds
         self.channel = prefix + CHANNEL
         self.consumers = {consumer.kind: consumer for consumer in consumers}
         self.client_name = f"{prefix}change-feed".replace(" ", "_")  # how the subscription shows in CLIENT LIST
@@ -88,11 +92,11 @@ class ChangeFeed:
 
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            pubsub = None
+            pubsub = client = None
             try:
-                client = redis.Redis.from_url(self._url, socket_connect_timeout=1.0, socket_timeout=5.0,
-                                              health_check_interval=2, decode_responses=True,
-                                              client_name=self.client_name)
+                # A new client each time round: after a Redis failover it subscribes on the new master.
+                client = self._connect(socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=2,
+                                       decode_responses=True, client_name=self.client_name)
                 pubsub = client.pubsub()
                 pubsub.subscribe(self.channel)
                 self._await_subscription(pubsub)
@@ -113,6 +117,8 @@ class ChangeFeed:
             finally:
                 if pubsub is not None:
                     pubsub.close()
+                if client is not None:
+                    client.close()
 
     @staticmethod
     def _await_subscription(pubsub) -> None:
@@ -143,7 +149,7 @@ class ChangeFeed:
 def init_app(app, *, consumers: Iterable[Consumer]) -> None:
     """Give the app its feed and start the feed's thread."""
     feed = app.extensions["change_feed"] = ChangeFeed(
-        redis_url=app.config["REDIS_URL"], prefix=app.config["REDIS_PREFIX"],
+        connect=lambda **options: redis_connection(app.config, **options), prefix=app.config["REDIS_PREFIX"],
         resync_seconds=app.config["SESSION_WARM_SECONDS"], consumers=consumers)
     feed.start()
 

@@ -73,6 +73,25 @@ def replica_binds() -> dict:
     return {"replica": {"url": url, "connect_args": {"connect_timeout": 2}}}
 
 
+def redis_sentinels() -> list[tuple[str, int]]:
+    """REDIS_SENTINELS ("host:port,host:port") as (host, port) pairs; none means REDIS_URL's server directly."""
+    return parse_sentinels(_env("REDIS_SENTINELS", ""))
+
+
+def parse_sentinels(value) -> list[tuple[str, int]]:
+    """A comma-separated "host:port" list, or already a list of such strings or (host, port) pairs."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    pairs = []
+    for item in items:
+        if isinstance(item, str):
+            if not item.strip():
+                continue
+            host, colon, port = item.strip().rpartition(":")
+            item = (host, int(port)) if colon else (port, 26379)  # Sentinel's own default port
+        pairs.append((str(item[0]), int(item[1])))
+    return pairs
+
+
 def from_env() -> dict:
     """The Flask config mapping built from the process environment."""
     demo = _flag("DEMO")
@@ -87,6 +106,11 @@ def from_env() -> dict:
         # discards the whole pool; turn it on where a proxy silently drops idle connections.
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(pool_limits),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Redis Sentinel (backend/extensions.py, redis_connection): with sentinels set, the app asks them
+        # for the master named REDIS_SENTINEL_MASTER, and again after a failover; REDIS_URL then gives
+        # only the database number and password. The rate limits' storage uses the same sentinels.
+        "REDIS_SENTINELS": redis_sentinels(),
+        "REDIS_SENTINEL_MASTER": _env("REDIS_SENTINEL_MASTER", "mymaster"),
         # Key prefix for everything this app keeps in Redis: lets several apps (or test runs) share one server.
         "REDIS_PREFIX": _env("REDIS_PREFIX", "xym:"),
         "PASS_TTL_SECONDS": int(_env("PASS_TTL_SECONDS", "60")),

@@ -5,12 +5,15 @@ import sqlite3
 
 import redis
 from flask import current_app
+from redis.sentinel import Sentinel, SentinelConnectionPool
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+
+from .config import parse_sentinels
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL and make them reversible.
 NAMING_CONVENTION = {
@@ -80,12 +83,67 @@ def read_outside_transaction(statement, params=None):
         return connection.execute(statement, params or {}).all()
 
 
+def redis_connection(config, **options) -> redis.Redis:
+    """The one place a Redis client is made (the app's, and each worker's change feed).
+
+    Without REDIS_SENTINELS: REDIS_URL's server. With them: a client of the master that the sentinels
+    name REDIS_SENTINEL_MASTER, through redis-py's Sentinel. Its pool asks the sentinels for the
+    master's address whenever it opens a connection and closes the connections to an old master, so
+    after a failover the next command (or the change feed's next subscription) goes to the new one.
+    The database number and password still come from REDIS_URL."""
+    sentinels = parse_sentinels(config.get("REDIS_SENTINELS"))
+    if not sentinels:
+        return redis.Redis.from_url(config["REDIS_URL"], **options)
+    for name, value in redis.connection.parse_url(config["REDIS_URL"]).items():
+        if name in {"db", "username", "password"}:
+            options.setdefault(name, value)
+    # A sentinel that does not answer must not hold a request longer than Redis itself may.
+    asking = {name: options[name] for name in ("socket_timeout", "socket_connect_timeout") if name in options}
+    return Sentinel(sentinels, sentinel_kwargs=asking).master_for(config["REDIS_SENTINEL_MASTER"], **options)
+
+
+def rate_limit_storage(config) -> tuple[str, dict]:
+    """Flask-Limiter's storage URI and options: the same Redis, found the same way, as redis_connection."""
+    options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25, "key_prefix": config["REDIS_PREFIX"] + "rl"}
+    sentinels = parse_sentinels(config.get("REDIS_SENTINELS"))
+    if not sentinels:
+        return config["REDIS_URL"], options
+    url = redis.connection.parse_url(config["REDIS_URL"])
+    options.update({name: url[name] for name in ("db", "password") if name in url})
+    # Counters are read where they are written: a replica's copy may lag behind the master's.
+    options.update(use_replicas=False, sentinel_kwargs={"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
+    hosts = ",".join(f"{host}:{port}" for host, port in sentinels)
+    return f"redis+sentinel://{hosts}/{config['REDIS_SENTINEL_MASTER']}", options
+
+
+def sentinel_view(client: redis.Redis) -> dict | None:
+    """With Sentinel: the master the sentinels name now ("host:port", or None while none is agreed)
+    and their configuration epoch, which grows by one at every failover. None without Sentinel."""
+    pool = client.connection_pool
+    if not isinstance(pool, SentinelConnectionPool):
+        return None
+    manager, name = pool.sentinel_manager, pool.service_name
+    try:
+        host, port = manager.discover_master(name)
+        master = f"{host}:{port}"
+    except redis.RedisError:
+        master = None
+    epoch = None
+    for sentinel in manager.sentinels:
+        try:
+            epoch = int(sentinel.sentinel_master(name)["config-epoch"])
+            break
+        except (redis.RedisError, KeyError):
+            continue
+    return {"master": master, "epoch": epoch}
+
+
 class RedisStore:
     """The app's Redis client; every caller must survive `redis.RedisError` (Redis is a fast path only)."""
 
     def init_app(self, app) -> None:
-        app.extensions["redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_timeout=0.25, socket_connect_timeout=0.25, decode_responses=True
+        app.extensions["redis"] = redis_connection(
+            app.config, socket_timeout=0.25, socket_connect_timeout=0.25, decode_responses=True
         )
 
     @property

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import redis
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
+from apiflask.fields import Integer, String
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import replica
-from .extensions import db, redis_store
+from .extensions import db, redis_store, sentinel_view
 
 bp = APIBlueprint("health", __name__, url_prefix="/api", tag="运行状态")
 
@@ -19,6 +19,11 @@ class HealthOut(Schema):
     redis = String()
     replica = String(metadata={"description": "仅在配置了只读副本时出现：ok、lagging（落后超过上限）或 down；"
                                               "后两种情况下统计、导出与案例反馈改读主库"})
+    redis_mode = String(metadata={"description": "仅在配置了 Redis 哨兵时出现：sentinel"})
+    redis_master = String(allow_none=True, metadata={
+        "description": "哨兵模式下哨兵当前指定的 Redis 主节点（host:port）；切换进行中、尚无公认主节点时为 null"})
+    redis_failover_epoch = Integer(allow_none=True, metadata={
+        "description": "哨兵模式下哨兵的配置纪元：每完成一次主从切换加一"})
 
 
 @bp.get("/health")
@@ -38,6 +43,8 @@ def health():
         redis_state = "down"
     status = "ok" if database == "ok" else "degraded"
     answer = {"status": status, "database": database, "redis": redis_state}
+    if (sentinel := sentinel_view(redis_store.client)) is not None:  # only with Sentinel, as for the replica
+        answer.update(redis_mode="sentinel", redis_master=sentinel["master"], redis_failover_epoch=sentinel["epoch"])
     replica_state = replica.standing().status
     if replica_state != "off":  # only where a replica is set: without one the answer is as it always was
         answer["replica"] = replica_state

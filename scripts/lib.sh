@@ -67,6 +67,14 @@ start_postgres() {
   echo "PostgreSQL is not running on 127.0.0.1:5432 and could not be started" >&2
 }
 
+install_redis_server() {
+  # The Sentinel test (tests/scale/test_sentinel.py) starts its own master, replica and sentinels.
+  if command -v redis-server >/dev/null 2>&1; then return; fi
+  say "installing Debian's redis-server for the Sentinel test"
+  apt_get update
+  apt_get install -y redis-server
+}
+
 start_redis() {
   if command -v redis-cli >/dev/null 2>&1 && [ "$(redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; then return; fi
   if command -v redis-server >/dev/null 2>&1; then

@@ -7,11 +7,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
 from backend.extensions import db
+from backend.merchants.partitions import include_object
 
 
 def test_models_have_no_change_missing_from_migrations(app):
     with app.app_context(), db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        # PostgreSQL's monthly partitions of redemptions differ as backend/merchants/partitions.py says.
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 

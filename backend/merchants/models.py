@@ -106,7 +106,9 @@ class Redemption(db.Model):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     scanned_at: Mapped[object] = mapped_column(UTCDateTime)
     recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
-    local_day: Mapped[object] = mapped_column(Date)  # Asia/Shanghai day of scanned_at
+    # The Asia/Shanghai day the pass was issued on (the scan's, but for a pass scanned just after the
+    # midnight it was issued before): every use of one pass on one day, so in one monthly partition.
+    local_day: Mapped[object] = mapped_column(Date)
     # n-th use of a perk by a holder on a local day; unique, so a daily limit is a database fact.
     day_slot: Mapped[int | None] = mapped_column(Integer)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))

@@ -7,6 +7,8 @@ the database's unique constraints are the final word on "only once":
 * `redemptions.client_id` unique: a retried request returns the first answer;
 * `(pass_id, perk_id)` unique: the same pass cannot be redeemed twice at the same perk;
 * `(perk_id, subject_id, local_day, day_slot)` unique: a daily limit of N gives slots 1..N.
+(`local_day` is the day the pass was issued: on PostgreSQL each key also holds it, since the table
+is partitioned by it; merchants/partitions.py says why that keeps "only once".)
 
 The common case is one autocommit statement: the perk's rules come from the worker's memory
 (`PERK_FACTS`, never stale: backend/watched_cache.py), they are judged on the tier the pass shows,
@@ -34,7 +36,7 @@ from ..credit.service import tier_levels as credit_tier_levels
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db, read_outside_transaction
-from ..timeutil import local_day
+from ..timeutil import from_unix, local_day
 from ..watched_cache import WatchedCache
 from .models import FailedAttempt, HolidayCalendarDay, Partner, Perk, Redemption, RedemptionConflict
 from .perk_rules import check_hours
@@ -73,7 +75,10 @@ class Attempt:
     request: RedeemRequest
     claims: object  # the pass's claims (backend/pass/codec.py PassClaims)
     subject_id: int | None  # the holder's row; None for a partner city's pass
-    day: date  # the local day of the scan: daily limits count by it
+    # The local day the pass was issued on: daily limits and statistics count by it. It is the scan's
+    # day except for a pass scanned in the minutes after the midnight it was issued before, and it
+    # keeps every use of one pass on one day, so in one monthly partition (merchants/partitions.py).
+    day: date
     offline: bool
     now: datetime
     visitor_tag: str | None = None  # a partner city's visitor at a limited perk: counts as subject_id does
@@ -116,7 +121,7 @@ def redeem(*, ctx, request: RedeemRequest, offline_window_hours: int, tier_level
         pass_id, issuer_code = claims.pass_id, claims.issuer
         # 2. Open the seal: whose pass it is.
         subject_id = pass_service.open_reference(ctx=ctx, claims=claims)
-        attempt = Attempt(request, claims, subject_id, local_day(request.scanned_at), offline, now)
+        attempt = Attempt(request, claims, subject_id, local_day(from_unix(claims.issued_at)), offline, now)
         # 3. The perk's rules, from memory, judged on the tier the pass shows; 4. the price.
         perk = PERK_FACTS.get_or_load((request.perk_id, attempt.day), lambda: _read_perk(request.perk_id, attempt.day))
         if subject_id is None and visitor is not None:  # a partner city's pass: its tier here, its day tag
@@ -351,7 +356,9 @@ def _first_answer(request: RedeemRequest) -> Redemption | None:
     """
     # One round trip for the common case, a client id never seen before.
     redemption_id, conflict_id = db.session.execute(select(
-        select(Redemption.id).where(Redemption.client_id == request.client_id).scalar_subquery(),
+        # The first, should there be two: on PostgreSQL a client id is unique per pass day (partitions.py).
+        select(Redemption.id).where(Redemption.client_id == request.client_id).order_by(Redemption.id).limit(1)
+        .scalar_subquery(),
         select(RedemptionConflict.id).where(RedemptionConflict.client_id == request.client_id).scalar_subquery(),
     )).one()
     if redemption_id is None and conflict_id is None:

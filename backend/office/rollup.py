@@ -73,7 +73,7 @@ def read(session, run):
             return result
 
 
-# Rows recorded before the issuing city was (migration 0016_federation_tiers filled in this city's
+# Rows recorded before the issuing city was (migration 0012_federation_tiers filled in this city's
 # holders; a previous release running while it applied may still have written NULL): a key column
 # cannot be NULL, so they keep these codes, which no city has (issuer codes are region codes, > 0).
 UNKNOWN_VISITOR = 0  # a partner city's pass (no holder here), city not recorded

@@ -1,14 +1,14 @@
 """statistics' rollups keyed by the pass's issuing city instead of a visitor flag
 
 Revision ID: 0018_rollup_by_issuer
-Revises: 0013_perk_windows_partner_exit
+Revises: 0017_perk_windows_partner_exit
 Create Date: 2026-12-01 16:10:00
 
-Redemptions record the issuing city of their pass since 0016_federation_tiers, so the statistics
+Redemptions record the issuing city of their pass since 0012_federation_tiers, so the statistics
 group visitors by their own city: the rollups' `visitor` flag becomes `issuer_code` (the recorded
 code; 0 for a visitor's row from before it was recorded, -1 for a holder of this city whose row has
 none, which the statistics read as this city's code). They are derived tables, so, as
-0012_stats_by_holder did, they are made again empty and the rollup's marks go back to the start:
+0016_stats_by_holder did, they are made again empty and the rollup's marks go back to the start:
 until `flask stats rollup` next runs every statistic is counted live (docs/running.md). The
 previous release names the `visitor` column that is gone: its rollup must not run (stop the timer
 first) and its statistics screens answer an error until the new release is serving; redemptions,
@@ -22,7 +22,7 @@ from alembic import op
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')  # as backend/dbtypes.py
 
 revision = '0018_rollup_by_issuer'
-down_revision = '0013_perk_windows_partner_exit'
+down_revision = '0017_perk_windows_partner_exit'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """statistics' rollups keyed by holder kind and visitor too, with the offline count
 
-Revision ID: 0012_stats_by_holder
-Revises: 0011
+Revision ID: 0016_stats_by_holder
+Revises: 0015_subject_key
 Create Date: 2026-12-01 15:30:00
 
 The office groups its statistics by holder kind (个人/企业) and by issuing city (this city's holders,
@@ -19,8 +19,8 @@ from alembic import op
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')  # as backend/dbtypes.py
 
-revision = '0012_stats_by_holder'
-down_revision = '0012_subject_key'
+revision = '0016_stats_by_holder'
+down_revision = '0015_subject_key'
 branch_labels = None
 depends_on = None
 

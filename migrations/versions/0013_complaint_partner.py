@@ -1,7 +1,7 @@
 """complaint partner: a complaint names its partner; the four statuses, the assignee, and photos kept in files
 
-Revision ID: 0014_complaint_partner
-Revises: 0011
+Revision ID: 0013_complaint_partner
+Revises: 0012_federation_tiers
 Create Date: 2026-12-01 15:40:00
 
 New nullable columns and a new table; the status check is rebuilt with the old values renamed
@@ -14,8 +14,8 @@ from alembic import op
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')  # as backend/dbtypes.py
 
-revision = '0014_complaint_partner'
-down_revision = '0016_federation_tiers'
+revision = '0013_complaint_partner'
+down_revision = '0012_federation_tiers'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """perks' time-of-day windows; partners' hours and their exit (date and reason, kept for 公示)
 
-Revision ID: 0013_perk_windows_partner_exit
-Revises: 0011
+Revision ID: 0017_perk_windows_partner_exit
+Revises: 0016_stats_by_holder
 Create Date: 2026-12-01 15:30:00
 
 Nullable columns only: the previous release keeps reading and writing perks and partners while this
@@ -10,8 +10,8 @@ applies (a perk without windows is usable all day, a partner without an exit dat
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013_perk_windows_partner_exit'
-down_revision = '0012_stats_by_holder'
+revision = '0017_perk_windows_partner_exit'
+down_revision = '0016_stats_by_holder'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """federation: tier mapping per partner city, visitors' day tags, the issuing city on each case
 
-Revision ID: 0016_federation_tiers
+Revision ID: 0012_federation_tiers
 Revises: 0011
 Create Date: 2026-12-01 16:00:00
 
@@ -10,7 +10,7 @@ Nullable columns and one new unique key only: the previous release keeps running
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016_federation_tiers'
+revision = '0012_federation_tiers'
 down_revision = '0011'
 branch_labels = None
 depends_on = None

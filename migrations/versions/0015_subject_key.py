@@ -1,7 +1,7 @@
 """credit subjects keep the public credit platform's own key for them, to report cases back by it
 
-Revision ID: 0012_subject_key
-Revises: 0011
+Revision ID: 0015_subject_key
+Revises: 0014_consent_and_erasure
 Create Date: 2026-12-01 15:30:00
 
 A nullable column only: the previous release keeps running while this applies (it never reads it,
@@ -10,8 +10,8 @@ and its imports leave it empty). No index: cases look the key up by the subject'
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012_subject_key'
-down_revision = '0015_consent_and_erasure'
+revision = '0015_subject_key'
+down_revision = '0014_consent_and_erasure'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """consent and erasure: the privacy notice a citizen agreed to, the 公众号 openid, and deleted accounts
 
-Revision ID: 0015_consent_and_erasure
-Revises: 0011
+Revision ID: 0014_consent_and_erasure
+Revises: 0013_complaint_partner
 Create Date: 2026-12-01 15:30:00
 
 Nullable columns only: the previous release keeps running while this applies (it never reads them).
@@ -9,8 +9,8 @@ Nullable columns only: the previous release keeps running while this applies (it
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015_consent_and_erasure'
-down_revision = '0014_complaint_partner'
+revision = '0014_consent_and_erasure'
+down_revision = '0013_complaint_partner'
 branch_labels = None
 depends_on = None
 
