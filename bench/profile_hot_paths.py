@@ -37,7 +37,7 @@ SPLITS = {
                ("backend.pass.service", "open_reference"), ("backend.merchants.service", "_row"),
                ("backend.merchants.store", "RedemptionStore.insert"), ("backend.merchants.store", "_execute"),
                ("backend.group_commit", "GroupCommit.insert"), ("backend.merchants.service", "_read_perk"),
-               ("backend.merchants.history", "holder_alias"), ("backend.inputs", "_check_request"),
+               ("backend.merchants.history", "holder_alias"),
                ("backend.merchants.views", "key_context"), ("backend.merchants.views", "schema_json"),
                ("backend.merchants.views", "redemption_json"), ("flask_httpauth", "HTTPTokenAuth.authenticate"), ("backend.auth.guard", "_verify"),
                ("apiflask.schema_adapters.pydantic", "PydanticAdapter.validate_input"),
