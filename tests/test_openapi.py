@@ -74,4 +74,7 @@ def test_every_rate_limited_route_documents_its_429(app, client):
             limited.append(rule.endpoint)
             responses = paths[path][method.lower()]["responses"]
             assert "rate_limited" in json.dumps(responses.get("429", {})), (rule.endpoint, "429 not documented")
-    assert "merchants.redeem" in limited and "pass.issue_short_code" in limited and len(limited) >= 10
+    assert "pass.issue_short_code" in limited and len(limited) >= 9
+    # The redemption limits failed short-code look-ups in its view (auth/limits.failures_counted), not by decorator.
+    redeem = paths["/api/redemptions"]["post"]["responses"]
+    assert "rate_limited" in json.dumps(redeem["429"])

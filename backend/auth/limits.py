@@ -6,11 +6,18 @@ named in backend/config.py (RATE_LIMITS, e.g. RATELIMIT_SMS_PER_PHONE).
 """
 from __future__ import annotations
 
+import logging
+import math
+import time
+from contextlib import contextmanager
+
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from ..config import RATE_LIMITS
-from ..errors import DomainError
+from ..errors import DomainError, ErrorCode
+from ..extensions import limiter
 from .citizens import normalise_phone
 from .service import unverified_subject
 
@@ -53,3 +60,43 @@ def account_key() -> str:
 def failed(response) -> bool:
     """Count only refusals: staff who type their password right are never locked out by a neighbour."""
     return response.status_code >= 400
+
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def failures_counted(setting_name: str, *, scope: str):
+    """Refuse with 429 `rate_limited` (and the wait) while the caller's failures in `scope` are at
+    the limit `setting_name` (e.g. "10/minute;30/hour"), and count one more failure when the block
+    raises a refusal (a DomainError).
+
+    For a limit that only some requests of a route pay, such as the short code's failed look-ups
+    at POST /api/redemptions: a route-wide `@limiter.limit` made Flask-Limiter evaluate every request
+    of the route, every scanned pass included, to exempt it. The counters are Flask-Limiter's own
+    (its strategy and storage through the `limits` library, under the same key prefix, with its
+    in-memory fallback); if the storage fails, the request goes on, as with its other limits."""
+    if not limiter.enabled:
+        yield
+        return
+    items = parse_many(current_app.config[setting_name])
+    key = account_key()
+    strategy = limiter.limiter
+    try:
+        for item in items:
+            if not strategy.test(item, scope, key):
+                reset_at, _remaining = strategy.get_window_stats(item, scope, key)
+                raise DomainError(ErrorCode.RATE_LIMITED, retry_after=max(1, math.ceil(reset_at - time.time())))
+    except DomainError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the storage's own errors: limits never fail a request
+        log.warning("rate limit %s not checked: %s", setting_name, error)
+    try:
+        yield
+    except DomainError:
+        try:
+            for item in items:
+                strategy.hit(item, scope, key)
+        except Exception as error:  # noqa: BLE001 - as above
+            log.warning("rate limit %s not counted: %s", setting_name, error)
+        raise

@@ -88,9 +88,11 @@ def test_failed_look_ups_are_limited_per_device_and_scans_go_on(shop, make_app, 
     client = make_app(RATELIMIT_SHORT_CODE_PER_PRINCIPAL="3/minute").test_client()
     perk = shop.perk()
     header = shop.header(device=0)
-    answers = [client.post("/api/redemptions", headers=header,
-                           json=redeem_body(perk, short_code=f"{n:012d}")).json["code"] for n in range(5)]
-    assert answers == ["short_code_invalid"] * 3 + ["rate_limited"] * 2
+    responses = [client.post("/api/redemptions", headers=header, json=redeem_body(perk, short_code=f"{n:012d}"))
+                 for n in range(5)]
+    assert [response.json["code"] for response in responses] == ["short_code_invalid"] * 3 + ["rate_limited"] * 2
+    refused = responses[-1]  # says how long to wait, as every 429 does
+    assert 1 <= refused.json["retry_after"] <= 60 and refused.headers["Retry-After"] == str(refused.json["retry_after"])
     # Another device is not held back, nor is this one's scanning of passes.
     other = client.post("/api/redemptions", headers=shop.header(device=1),
                         json=redeem_body(perk, short_code="999999999999"))
