@@ -129,7 +129,7 @@ def main() -> None:
         cashier = {"Authorization": f"Bearer {flask_cli(env, 'demo', 'token', 'cashier')}"}
         analyst = {"Authorization": f"Bearer {flask_cli(env, 'demo', 'token', 'office-analyst')}"}
         export = Path(tmp) / "export.csv"
-        write_export(export, args.import_rows)
+        write_export(export, args.import_rows, "utf8")  # the platform's own CSV
         passes = Passes(env)
 
         port = free_port()
