@@ -88,11 +88,12 @@ start_redis() {
 }
 
 install_chromium() {
-  # Chinese fonts too: without them every screenshot of our pages shows empty boxes.
-  if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then return; fi
-  say "installing Debian's chromium and Chinese fonts for the browser tests"
+  # Chinese fonts too: without them every screenshot of our pages shows empty boxes. And Chromium's
+  # Chinese interface (chromium-l10n): without it a date field reads mm/dd/yyyy, not 年/月/日.
+  if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk chromium-l10n >/dev/null 2>&1; then return; fi
+  say "installing Debian's chromium, its Chinese interface and Chinese fonts for the browser tests"
   apt_get update
-  apt_get install -y chromium fonts-noto-cjk
+  apt_get install -y chromium chromium-l10n fonts-noto-cjk
 }
 
 install_nginx() {

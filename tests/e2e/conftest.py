@@ -22,6 +22,9 @@ from tests.helpers import Gunicorn
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The browser's own interface in Chinese, as on a clerk's or citizen's machine: Chromium on Linux takes
+# it from LANGUAGE (with Debian's chromium-l10n), and it is what a date field's 年/月/日 follows.
+CHROMIUM_ENV = {**os.environ, "LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8"}
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -138,7 +141,8 @@ def launch(playwright_instance, tmp_path, csp_violations):
         if camera_text is not None:
             video = write_y4m(tmp_path / f"camera-{len(browsers)}.y4m", camera_text)
             args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=args, headless=True,
+                                                      env=CHROMIUM_ENV)
         browsers.append(browser)
         if desktop:
             context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",

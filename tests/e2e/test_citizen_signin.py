@@ -195,8 +195,8 @@ def test_wechat_web_sign_in_inside_the_official_account(app, live_server, produc
                                                          playwright_instance, screenshot):
     wechat, _ = providers
     wechat.user_openid = f"oa-{secrets.token_hex(6)}"
-    from tests.e2e.conftest import CHROMIUM
-    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True,
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ENV
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, env=CHROMIUM_ENV,
                                                   args=["--headless=new", "--no-sandbox", "--disable-gpu"])
     try:
         context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN", is_mobile=True,
