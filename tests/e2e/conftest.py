@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The browser's own interface in Chinese, as on a clerk's or citizen's machine: Chromium on Linux takes
 # it from LANGUAGE (with Debian's chromium-l10n), and it is what a date field's 年/月/日 follows.
-CHROMIUM_ENV = {**os.environ, "LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8"}
+CHROMIUM_ENV = {**os.environ, "LANGUAGE": "zh_CN"}
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
