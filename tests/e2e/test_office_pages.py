@@ -125,7 +125,12 @@ def test_failed_attempts_show_the_registry_message_and_filter_by_code(live_serve
     page.select_option("#failed-partner", label="辣盆盆小龙虾饭店")
     page.fill("#failed-day", datetime.now(timezone(timedelta(hours=8))).date().isoformat())
     page.click("#failed-filters button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#failed-status').textContent.startsWith('共')", timeout=10000)
+    # Until the filtered answer replaces the first, unfiltered list (whose status also reads 共 N 条).
+    page.wait_for_function("""() => {
+        const rows = [...document.querySelectorAll('#failed-table tbody tr')];
+        return rows.length > 0 && rows.every((row) => row.cells.length > 2
+            && row.cells[1].textContent.trim() === '信用码无效' && row.cells[2].textContent.trim() === '辣盆盆小龙虾饭店');
+    }""", timeout=10000)
     rows = page.locator("#failed-table tbody tr")
     assert rows.count() >= 1
     assert all(text.split("\t")[1:3] == ["信用码无效", "辣盆盆小龙虾饭店"] for text in rows.all_inner_texts())
