@@ -4,7 +4,7 @@ complaints the office accepted about the shop (1366x768), never who filed them."
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 import pytest
 import requests
@@ -31,7 +31,7 @@ def test_a_citizen_files_a_complaint_with_a_photo_on_a_phone(live_server, launch
     page.wait_for_function("() => document.querySelectorAll('#objection-partner option').length > 1")
     page.select_option("#objection-partner", label="辣盆盆小龙虾饭店")
     assert "看不到您的姓名" in page.inner_text("#objection-merchant-note")
-    text = f"结账时收银员说系统坏了，没有给九八折优惠 {uuid.uuid4().hex[:4]}"
+    text = f"结账时收银员说系统坏了，没有给九八折优惠（{secrets.randbelow(10**6):06d}）"  # digits: letters would read as English below
     page.fill("#objection-text", text)
     # A GIF is turned away on the phone already, in Chinese; the photo is taken.
     page.set_input_files("#objection-photo-input", [str(not_a_photo), str(photo)])
@@ -66,8 +66,8 @@ def test_the_merchant_sees_accepted_complaints_about_the_shop_without_who_filed_
     citizen = {"Authorization": f"Bearer {token('citizen')}"}
     office = {"Authorization": f"Bearer {token('office-admin')}"}
     partner = dining_partner(live_server)
-    texts = [f"服务员态度冷淡，拒绝使用信用码 {uuid.uuid4().hex[:4]}", f"九八折没有算进账单 {uuid.uuid4().hex[:4]}",
-             f"尚未受理的投诉 {uuid.uuid4().hex[:4]}"]
+    texts = [f"服务员态度冷淡，拒绝使用信用码 {secrets.randbelow(10**6):06d}", f"九八折没有算进账单 {secrets.randbelow(10**6):06d}",
+             f"尚未受理的投诉 {secrets.randbelow(10**6):06d}"]
     ids = []
     for text in texts:
         filed = requests.post(f"{live_server}/api/objections", timeout=10, headers=citizen,
