@@ -64,6 +64,15 @@ def timed_parts(app, names: list[tuple[str, str]]) -> dict[str, float]:
                 spent[label] += time.process_time() - start
         return wrapper
 
+    for registry in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs",
+                     "teardown_appcontext_funcs"):
+        hooks = getattr(app, registry)
+        if isinstance(hooks, dict):
+            for blueprint, funcs in hooks.items():
+                if blueprint is None:  # the app's own hooks run for every request
+                    funcs[:] = [timed(f, f"hook {f.__module__}.{f.__qualname__}") for f in funcs]
+        else:
+            hooks[:] = [timed(f, f"hook {f.__module__}.{f.__qualname__}") for f in hooks]
     for module_name, attribute in names:
         if module_name == "view":
             app.view_functions[attribute] = timed(app.view_functions[attribute], f"view {attribute}")
@@ -83,6 +92,9 @@ def main() -> None:
     parser.add_argument("--profile", choices=["ping", "issue", "redeem"])
     parser.add_argument("--split", choices=["ping", "issue", "redeem"])
     parser.add_argument("--statements", choices=["ping", "issue", "redeem"])
+    parser.add_argument("--only", choices=["ping", "issue", "redeem"],
+                        help="just run it n times (for valgrind --tool=callgrind: instructions, not seconds, "
+                             "repeatable on a busy machine; run two n and subtract)")
     args = parser.parse_args()
 
     from sqlalchemy import select
@@ -139,6 +151,13 @@ def main() -> None:
         for action in actions.values():  # warm: imports, pools, caches
             for _ in range(30):
                 action()
+        if os.environ.get("GC_FREEZE"):
+            import gc
+            gc.freeze()
+        if args.only:
+            for _ in range(args.n):
+                actions[args.only]()
+            return
         if args.statements:  # the app's engine hears the autocommit engine's statements too
             from sqlalchemy import event
             sent: list[str] = []
