@@ -50,7 +50,7 @@ RAISES: dict[str, tuple[ErrorCode, ...]] = {
     "pass.issue_pass": _HOLDER_REFUSED,
     "pass.qr_png": (*_HOLDER_REFUSED, E.VALIDATION_ERROR),  # ?holder= is read by hand
     "pass.qr_svg": (*_HOLDER_REFUSED, E.VALIDATION_ERROR),
-    "pass.verify_pass": _PASS_REFUSED,
+    "pass.verify_pass": (*_PASS_REFUSED, E.TIER_NOT_ACCEPTED),  # a partner city's level not mapped here
     # A limited route answers 429 too (limiter.limit in its view).
     "pass.issue_short_code": (*_HOLDER_REFUSED, E.SHORT_CODE_UNAVAILABLE, E.RATE_LIMITED),
     "merchants.redeem": (*_PASS_REFUSED, E.PASS_ALREADY_USED, E.HOLDER_BLACKLISTED, E.TIER_NOT_ELIGIBLE,

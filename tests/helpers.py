@@ -328,9 +328,13 @@ LISTED = {(issuer["issuer"], key["kid"]): codec.verifier_key_from_listing(key)
 KEYS = {where: key for where, key in LISTED.items() if key is not None}
 ISSUERS = {issuer["issuer"] for issuer in VECTORS["issuers"]}
 LEVELS = {int(level) for level in VECTORS["tier_levels"]}
+# An issuer entry with its own `tier_levels` (a partner city with another ladder): rule 9 reads its passes by them.
+ISSUER_LEVELS = {issuer["issuer"]: {int(level) for level in issuer["tier_levels"]}
+                 for issuer in VECTORS["issuers"] if issuer.get("tier_levels") is not None}
 
 
 def verify_with_vectors(text: str, now: int = VECTORS["now"], find_key=lambda i, k: KEYS.get((i, k))):
     """Verify a pass against the vectors' keys, issuers and tiers, at the vectors' time (or `now`)."""
     return codec.verify_pass(text, find_key=find_key, is_known_issuer=ISSUERS.__contains__,
-                             tier_levels=LEVELS, now=now, skew=VECTORS["skew_seconds"])
+                             tier_levels=LEVELS, now=now, skew=VECTORS["skew_seconds"],
+                             issuer_tier_levels=ISSUER_LEVELS)

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from ..credit.models import Tier, TierRule
 from ..dbtypes import utcnow
+from ..errors import DomainError
 from ..extensions import db
 from .. import audit
 from ..timeutil import iso
@@ -242,7 +243,9 @@ def apply(payload: dict, *, partner: PartnerCity, actor: str, now: datetime) -> 
     partner.tiers = [{"level": tier["level"], "code": str(tier.get("code", "")), "name": str(tier.get("name", "")),
                       "criteria": [str(line) for line in tier.get("criteria") or []]}
                      for tier in payload.get("tiers") or []
-                     if isinstance(tier, dict) and isinstance(tier.get("level"), int)]
+                     if isinstance(tier, dict) and isinstance(tier.get("level"), int) and 1 <= tier["level"] <= 15]
+    # The levels it publishes are what rule 9 reads its passes against (pass_issuers.tier_levels).
+    issuer.tier_levels = {str(tier["level"]): tier["code"] for tier in partner.tiers}
     partner.last_issued_at = payload["_issued_at"]
     partner.trusted_until = payload["_issued_at"] + timedelta(seconds=payload["max_age_seconds"])
     partner.last_synced_at, partner.last_error = now, None
@@ -333,24 +336,25 @@ def partners() -> list[dict]:
 def set_tier_map(*, partner_id: int, mapping: dict, actor: str) -> dict:
     """Map the partner's tier levels to ours: {their level: our tier code, or None for not accepted}.
 
-    A level left out is not accepted. Audited with the mapping before and after. Raises NotFound, or
-    ValueError naming what does not fit (a level the partner does not publish, a code we do not have)."""
+    A level left out is not accepted. Checked here for what is the office's (the partner, our codes),
+    then stored and audited as `federation.tier_map` by the key ring's one store_tier_map, which also
+    refuses a level the partner does not publish. Raises NotFound, or ValueError naming what does not fit."""
     partner = db.session.get(PartnerCity, partner_id)
     if partner is None or partner.issuer_code is None:
         raise NotFound()
-    theirs = {str(tier["level"]) for tier in partner.tiers or []}
     ours = {tier.code: tier.level for tier in db.session.scalars(select(Tier))}
     new = {}
     for level, code in mapping.items():
-        if str(level) not in theirs:
-            raise ValueError(f"对方城市没有等级 {level}")
         if code is not None and code not in ours:
             raise ValueError(f"本市没有信用等级 {code}")
-        new[str(level)] = ours[code] if code is not None else None
-    issuer = db.session.get(pass_models.Issuer, partner.issuer_code)
-    before, issuer.tier_map = issuer.tier_map, new
-    audit.record(actor=actor, action="federation.tier_map", target=f"partner_city:{partner.id}",
-                 detail={"issuer": partner.issuer_code, "before": before, "after": new})
+        if not str(level).isdigit():
+            raise ValueError(f"对方城市没有等级 {level}")
+        new[str(int(level))] = ours[code] if code is not None else None
+    try:
+        keyring.store_tier_map(issuer_code=partner.issuer_code, mapping=new, actor=actor,
+                               action="federation.tier_map", target=f"partner_city:{partner.id}")
+    except DomainError:  # its issuer is gone (not synced since it was removed)
+        raise NotFound() from None
     db.session.commit()
     pass_context.key_ring_changed()  # the key list carries the mapping: scanners fetch it anew
     return next(row for row in partners() if row["id"] == partner_id)

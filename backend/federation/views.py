@@ -23,8 +23,8 @@ bp = APIBlueprint("federation", __name__, url_prefix="/api/federation", tag="多
 def judge_visitor(*, claims, text: str, limited: bool):
     """The redemption's judge of a partner city's pass (handed to merchants: it may not import us)."""
     config = current_app.config
-    return visitors.judge(claims=claims, text=text, limited=limited, own_issuer=config["ISSUER_CODE"],
-                          secret=config["PASS_KEY_SECRET"])
+    return visitors.judge(claims=claims, text=text, limited=limited, ctx=key_context(),
+                          own_issuer=config["ISSUER_CODE"], secret=config["PASS_KEY_SECRET"])
 
 
 @bp.record_once

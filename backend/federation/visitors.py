@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from ..credit.service import tier_levels as credit_tier_levels
+from ..credit.tier_names import tier_table
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db, read_outside_transaction
@@ -38,7 +39,6 @@ from ..timeutil import from_unix, iso, local_day
 from .models import FederationKey, PartnerCity
 from .service import CLOCK_SKEW, _fernet, b64, canonical, signing_key, unb64
 
-pass_models = importlib.import_module("backend.pass.models")
 pass_service = importlib.import_module("backend.pass.service")
 pass_codec = importlib.import_module("backend.pass.codec")
 
@@ -54,17 +54,13 @@ MAX_PASS_AGE = timedelta(days=7)
 
 # -- receiving side -------------------------------------------------------------------------------
 
-def judge(*, claims, text: str, limited: bool, own_issuer: int, secret: str,
+def judge(*, claims, text: str, limited: bool, ctx, own_issuer: int, secret: str,
           post=requests.post) -> tuple[int, str | None]:
     """(our tier level, the visitor's day tag or None) for a verified partner city's pass.
 
     Raises DomainError: `tier_not_accepted` when the office has not mapped the pass's level to one of
     ours; `issuer_unreachable` when the perk is `limited` and no good tag came from the issuing city."""
-    Issuer = pass_models.Issuer
-    issuer = read_outside_transaction(select(Issuer.tier_map).where(Issuer.code == claims.issuer))
-    ours = ((issuer[0].tier_map if issuer else None) or {}).get(str(claims.tier))
-    if ours is None:
-        raise DomainError(ErrorCode.TIER_NOT_ACCEPTED)
+    ours = pass_service.local_tier(ctx=ctx, claims=claims, tier_levels=tier_table())
     if not limited:
         return ours, None
     return ours, _ask_tag(claims=claims, text=text, own_issuer=own_issuer, secret=secret, post=post)

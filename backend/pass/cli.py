@@ -106,14 +106,19 @@ def _parse_public_key(text: str) -> bytes:
               help="该密钥启用时间 (UTC)；缺省为现在")
 @click.option("--tier-map", "tier_map", default=None, metavar="对方等级=本市等级,...",
               help="等级对应，如 \"1=1,2=2,3=3\"；未列出的等级不予认可")
-def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: datetime | None, tier_map: str | None):
+@click.option("--levels", default=None, metavar="等级,...",
+              help="对方公布的信用等级，如 \"1,2,3,4,5\"；缺省为本市的等级（见 flask pass-keys levels）")
+def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: datetime | None, tier_map: str | None,
+          levels: str | None):
     """Trust a partner city's issuer key (public key only, base64url of 32 raw bytes).
 
     Its passes redeem only at the levels `--tier-map` names (their level = our level); without it the
     issuer's mapping is left as it is (none for a new issuer: every pass refused with tier_not_accepted
-    until `flask pass-keys tier-map`)."""
+    until `flask pass-keys tier-map`). `--levels` names the levels its passes may carry when its
+    ladder is not ours (rule 9 of docs/pass-format.md); without it they are read against ours."""
     raw = _parse_public_key(public_key)
     mapping = _parse_tier_map(tier_map) if tier_map is not None else None
+    published = _parse_levels(levels) if levels is not None else None
     if issuer_code == current_app.config["ISSUER_CODE"]:
         raise click.ClickException("本地签发机构的密钥用 create / rotate 生成，不能导入。")
     if db.session.scalar(select(PassKey.id).where(PassKey.issuer_code == issuer_code, PassKey.kid == kid)):
@@ -128,12 +133,15 @@ def trust(issuer_code: int, name: str, kid: int, public_key: str, not_before: da
                            not_before=not_before.replace(tzinfo=timezone.utc) if not_before else utcnow()))
     audit.record(actor="cli", action="pass_keys.trust", target=f"issuer:{issuer_code}",
                  detail={"issuer": issuer_code, "name": issuer.name, "kid": kid})
+    db.session.flush()
+    if published is not None:
+        _refused_unless(keyring.set_levels, issuer_code=issuer_code, levels=published, actor="cli")
     if mapping is not None:
-        db.session.flush()
         _set_tier_map(issuer_code, mapping)
     db.session.commit()
     _announce()
     click.echo(f"trusted: issuer {issuer_code} ({issuer.name}) kid {kid}")
+    _echo_levels(issuer)
     _echo_tier_map(issuer)
 
 
@@ -150,6 +158,19 @@ def tier_map_command(issuer_code: int, tier_map: str):
     _echo_tier_map(db.session.get(Issuer, issuer_code))
 
 
+@keys_cli.command("levels")
+@click.argument("issuer_code", type=click.IntRange(1, 2**24 - 1))
+@click.argument("levels", metavar="LEVELS")
+def levels_command(issuer_code: int, levels: str):
+    """Say which tier levels a hand-trusted issuer publishes: "1,2,3,4,5" (its passes may carry
+    those, rule 9); "" reads its passes against this city's levels again. Audited; scanners fetch it."""
+    published = _parse_levels(levels)
+    _refused_unless(keyring.set_levels, issuer_code=issuer_code, levels=published, actor="cli")
+    db.session.commit()
+    _announce()
+    _echo_levels(db.session.get(Issuer, issuer_code))
+
+
 def _parse_tier_map(text: str) -> dict[str, int]:
     try:
         return keyring.parse_tier_map(text)
@@ -157,15 +178,32 @@ def _parse_tier_map(text: str) -> dict[str, int]:
         raise click.BadParameter(str(error), param_hint="TIER_MAP") from None
 
 
-def _set_tier_map(issuer_code: int, mapping: dict[str, int]) -> None:
+def _parse_levels(text: str) -> dict[str, None] | None:
     try:
-        keyring.set_tier_map(issuer_code=issuer_code, mapping=mapping, actor="cli")
+        return keyring.parse_levels(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="LEVELS") from None
+
+
+def _set_tier_map(issuer_code: int, mapping: dict[str, int]) -> None:
+    _refused_unless(keyring.set_tier_map, issuer_code=issuer_code, mapping=mapping, actor="cli")
+
+
+def _refused_unless(change, **arguments) -> None:
+    """Make a key ring change, or undo everything of this command and say why it was refused."""
+    try:
+        change(**arguments)
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None
     except ValueError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
+
+
+def _echo_levels(issuer: Issuer) -> None:
+    if issuer.tier_levels is not None:
+        click.echo("levels: " + ",".join(sorted(issuer.tier_levels, key=int)))
 
 
 def _echo_tier_map(issuer: Issuer) -> None:

@@ -25,7 +25,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Container, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -269,11 +269,16 @@ def verify_pass(
     *,
     find_key: Callable[[int, int], VerifierKey | None],
     is_known_issuer: Callable[[int], bool],
-    tier_levels: Mapping[int, str] | set[int],
+    tier_levels: Container[int],
     now: int,
     skew: int,
+    issuer_tier_levels: Mapping[int, Container[int]] | None = None,
 ) -> PassClaims:
-    """Apply the twelve rules of docs/pass-format.md in order; return the claims or raise PassRejected."""
+    """Apply the twelve rules of docs/pass-format.md in order; return the claims or raise PassRejected.
+
+    Rule 9 reads the pass's level against the levels its issuer publishes: `issuer_tier_levels`
+    names them for the issuers that carry their own (a partner city with another ladder); every
+    other issuer's passes, this city's own among them, are read against `tier_levels`."""
     claims, signed, signature = decode_unverified(text)
     if not is_known_issuer(claims.issuer):
         raise PassRejected("pass_unknown_issuer", "issuer")
@@ -287,7 +292,8 @@ def verify_pass(
         public_key.verify(SIGNING_CONTEXT + signed, signature)
     except BadSignatureError:
         raise PassRejected("pass_invalid", "signature") from None
-    if not claims.kind or claims.tier not in tier_levels:
+    published = (issuer_tier_levels or {}).get(claims.issuer, tier_levels)
+    if not claims.kind or claims.tier not in published:
         raise PassRejected("pass_invalid", "claims")
     lifetime_ok = claims.issued_at < claims.expires_at <= claims.issued_at + MAX_LIFETIME_SECONDS
     key_window_ok = key.not_before - skew <= claims.issued_at and (

@@ -49,6 +49,8 @@ def public_key_list(*, skew: int) -> dict:
                 ],
                 # A partner city's levels as ours, so that offline verification maps them as the server does.
                 **({} if issuer.local else {"tier_map": issuer.tier_map or {}}),
+                # The levels a partner publishes, when it has its own ladder: rule 9 reads its passes by them.
+                **({} if issuer.local or issuer.tier_levels is None else {"tier_levels": issuer.tier_levels}),
             }
             for issuer in issuers
         ],

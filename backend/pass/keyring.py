@@ -110,26 +110,83 @@ def parse_tier_map(text: str) -> dict[str, int]:
     return mapping
 
 
-def set_tier_map(*, issuer_code: int, mapping: dict[str, int], actor: str) -> dict | None:
-    """Map a hand-trusted partner issuer's levels to ours (a level not named is not accepted);
-    audited with the mapping before and after, which it returns. The caller commits, then announces
-    the ring's change (the key list carries the mapping: scanners fetch it anew).
+def parse_levels(text: str) -> dict[str, None] | None:
+    """"1,2,3,4,5" (the levels an issuer publishes) as the stored {"1": None, ...}; "" is None: the
+    issuer's passes are read against this city's levels. Raises ValueError saying which part does not fit."""
+    levels: dict[str, None] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        if not part.isdigit() or not 1 <= int(part) <= 15:
+            raise ValueError(f"等级“{part}”应为 1 至 15 之间的整数")
+        if str(int(part)) in levels:
+            raise ValueError(f"等级 {part} 写了两次")
+        levels[str(int(part))] = None
+    return dict(sorted(levels.items(), key=lambda item: int(item[0]))) or None
 
-    Raises DomainError NOT_FOUND for an issuer that is not a partner's, ValueError for a level we do
-    not have or an issuer registered as a partner city (the office maps those)."""
+
+def store_tier_map(*, issuer_code: int, mapping: dict[str, int | None], actor: str, action: str,
+                   target: str) -> dict | None:
+    """The one place a partner issuer's tier map is written: {their level: our level, or None for not
+    accepted}, checked against the levels the issuer publishes (when it publishes its own) and ours,
+    stored, and audited under `action` with the mapping before and after, which it returns. The
+    caller commits; the ring's change (the key list carries the mapping) is announced by the commit.
+
+    Raises DomainError NOT_FOUND for an issuer that is not a partner's, ValueError naming a level
+    the issuer does not publish or one we do not have."""
     issuer = db.session.get(Issuer, issuer_code)
     if issuer is None or issuer.local:
         raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
-    if db.session.scalar(select(PARTNER_CITIES.c.issuer_code)
-                         .where(PARTNER_CITIES.c.issuer_code == issuer_code).limit(1)) is not None:
-        raise ValueError(f"签发机构 {issuer_code} 是已登记的互认城市，请在信用办后台“互认城市”页设置等级对应")
-    missing = sorted(set(mapping.values()) - set(db.session.scalars(select(Tier.level))))
+    if issuer.tier_levels is not None:
+        unpublished = sorted((level for level in mapping if level not in issuer.tier_levels), key=int)
+        if unpublished:
+            raise ValueError(f"对方城市没有等级 {unpublished[0]}")
+    missing = sorted({level for level in mapping.values() if level is not None}
+                     - set(db.session.scalars(select(Tier.level))))
     if missing:
         raise ValueError(f"本市没有信用等级 {missing[0]}")
     before, issuer.tier_map = issuer.tier_map, dict(mapping)
-    audit.record(actor=actor, action="pass_keys.tier_map", target=f"issuer:{issuer_code}",
+    audit.record(actor=actor, action=action, target=target,
                  detail={"issuer": issuer_code, "before": before, "after": issuer.tier_map})
     return before
+
+
+def _registered_partner_city(issuer_code: int) -> bool:
+    return db.session.scalar(select(PARTNER_CITIES.c.issuer_code)
+                             .where(PARTNER_CITIES.c.issuer_code == issuer_code).limit(1)) is not None
+
+
+def set_tier_map(*, issuer_code: int, mapping: dict[str, int], actor: str) -> dict | None:
+    """Map a hand-trusted partner issuer's levels to ours (a level not named is not accepted);
+    audited as `pass_keys.tier_map` (store_tier_map). The caller commits.
+
+    Raises DomainError NOT_FOUND for an issuer that is not a partner's, ValueError for a level we do
+    not have, one the issuer does not publish, or an issuer registered as a partner city (the office
+    maps those)."""
+    if _registered_partner_city(issuer_code):
+        raise ValueError(f"签发机构 {issuer_code} 是已登记的互认城市，请在信用办后台“互认城市”页设置等级对应")
+    return store_tier_map(issuer_code=issuer_code, mapping=mapping, actor=actor, action="pass_keys.tier_map",
+                          target=f"issuer:{issuer_code}")
+
+
+def set_levels(*, issuer_code: int, levels: dict[str, None] | None, actor: str) -> None:
+    """Say which levels a hand-trusted partner issuer publishes (None: read its passes against ours);
+    audited as `pass_keys.levels`. The caller commits. Raises as set_tier_map, and ValueError when
+    the issuer's tier map names a level the new list leaves out (change the map first)."""
+    issuer = db.session.get(Issuer, issuer_code)
+    if issuer is None or issuer.local:
+        raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
+    if _registered_partner_city(issuer_code):
+        raise ValueError(f"签发机构 {issuer_code} 是已登记的互认城市，其等级以其信任列表为准")
+    if levels is not None:
+        left_out = sorted((level for level in issuer.tier_map or {} if level not in levels), key=int)
+        if left_out:
+            raise ValueError(f"等级对应中的对方等级 {left_out[0]} 不在等级列表中，请先修改等级对应")
+    before, issuer.tier_levels = issuer.tier_levels, levels
+    audit.record(actor=actor, action="pass_keys.levels", target=f"issuer:{issuer_code}",
+                 detail={"issuer": issuer_code, "before": _level_list(before), "after": _level_list(levels)})
+
+
+def _level_list(levels: dict | None) -> list[int] | None:
+    return None if levels is None else sorted(int(level) for level in levels)
 
 
 def ensure_seal_key(*, secret: str) -> SealKey:
@@ -153,6 +210,10 @@ class VerifyingMaterial:
     trusted_issuers: frozenset[int]
     keys: dict[tuple[int, int], VerifierKey]
     seal_key: bytes | None
+    # The levels published by each partner issuer that carries its own (rule 9), and every partner
+    # issuer's tier map ({their level: our level or None}; empty until someone maps it).
+    issuer_levels: dict[int, frozenset[int]]
+    tier_maps: dict[int, dict[str, int | None]]
 
 
 KEY_RING = WatchedCache("keyring", generation_key=GENERATION_KEY, watched={PassKey: None, Issuer: None, SealKey: None},
@@ -170,7 +231,11 @@ def _load(*, issuer_code: int, secret: str) -> tuple[SigningMaterial | None, Ver
     seal_key = _decrypt(fernet, seal_row.key_encrypted, "seal key") if seal_row else None
     keys: dict[tuple[int, int], VerifierKey] = {}
     signing = None
-    trusted = frozenset(db.session.scalars(select(Issuer.code).where(Issuer.trusted.is_(True))))
+    issuers = list(db.session.scalars(select(Issuer).where(Issuer.trusted.is_(True))))
+    trusted = frozenset(issuer.code for issuer in issuers)
+    issuer_levels = {issuer.code: frozenset(int(level) for level in issuer.tier_levels)
+                     for issuer in issuers if issuer.tier_levels is not None and not issuer.local}
+    tier_maps = {issuer.code: dict(issuer.tier_map or {}) for issuer in issuers if not issuer.local}
     for key in db.session.scalars(select(PassKey).order_by(PassKey.kid)):
         keys[(key.issuer_code, key.kid)] = VerifierKey(
             public_key=key.public_key, status=key.status, not_before=int(key.not_before.timestamp()),
@@ -180,7 +245,7 @@ def _load(*, issuer_code: int, secret: str) -> tuple[SigningMaterial | None, Ver
             raw = _decrypt(fernet, key.private_key_encrypted, f"signing key {key.kid}")
             if raw is not None:
                 signing = SigningMaterial(issuer_code, key.kid, Ed25519PrivateKey.from_private_bytes(raw), seal_key)
-    return signing, VerifyingMaterial(trusted, keys, seal_key)
+    return signing, VerifyingMaterial(trusted, keys, seal_key, issuer_levels, tier_maps)
 
 
 def _decrypt(fernet: Fernet, token: bytes, what: str) -> bytes | None:

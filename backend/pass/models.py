@@ -19,6 +19,10 @@ class Issuer(db.Model):
     # A partner issuer's tier levels as ours: {"their level": our level, or None for not accepted}
     # (set by the office through backend/federation; a level not named is not accepted). None for ours.
     tier_map: Mapped[dict | None] = mapped_column(JSON)
+    # The levels a partner issuer publishes, {"level": its code there, or None where we were not told}:
+    # rule 9 of docs/pass-format.md reads its passes against these. From a partner city's trust list
+    # (backend/federation), or `flask pass-keys trust --levels`; None: this city's own levels (and ours).
+    tier_levels: Mapped[dict | None] = mapped_column(JSON)
     keys: Mapped[list["PassKey"]] = relationship(back_populates="issuer", order_by="PassKey.kid")
 
 

@@ -39,6 +39,9 @@ class IssuerOut(Schema):
     keys = List(Nested(KeyOut))
     tier_map = Dict(keys=String(), values=Integer(allow_none=True), metadata={
         "description": "互认城市（local 为 false）的信用等级对应本市等级：{对方等级: 本市等级或 null（不认可）}；未列出的等级不认可"})
+    tier_levels = Dict(keys=String(), values=String(allow_none=True), metadata={
+        "description": "该签发机构自己公布的信用等级 {等级: 其等级代码或 null}：其信用码的等级须在其中（规则 9）；"
+                       "缺省时以顶层 tier_levels（本市等级）为准"})
 
 
 class KeyListOut(Schema):

@@ -48,13 +48,17 @@ def issue(*, ctx: KeyContext, holder_id: int, holder_kind: str, tier_level: int,
 
 
 def verify(*, ctx: KeyContext, text: str, tier_levels, now: int | None = None) -> PassClaims:
-    """Apply every rule of docs/pass-format.md; raise DomainError with the rule's code on failure."""
+    """Apply every rule of docs/pass-format.md; raise DomainError with the rule's code on failure.
+
+    `tier_levels` are this city's levels: rule 9 reads its own passes, and those of a partner issuer
+    that publishes no levels of its own, against them; a partner's own levels come with the ring."""
     _, verifying = _material(ctx)
     try:
         return verify_pass(
             text, find_key=lambda issuer, kid: verifying.keys.get((issuer, kid)),
             is_known_issuer=verifying.trusted_issuers.__contains__, tier_levels=tier_levels,
             now=int(time.time()) if now is None else now, skew=ctx.skew,
+            issuer_tier_levels=verifying.issuer_levels,  # a partner city publishing its own ladder
         )
     except PassRejected as rejected:
         raise DomainError(ErrorCode(rejected.code), reason=rejected.reason) from None
@@ -66,3 +70,18 @@ def open_reference(*, ctx: KeyContext, claims: PassClaims) -> int | None:
     if claims.issuer != ctx.issuer_code or verifying.seal_key is None:
         return None
     return open_holder(verifying.seal_key, claims.sealed_ref)
+
+
+def local_tier(*, ctx: KeyContext, claims: PassClaims, tier_levels) -> int:
+    """The level a verified pass counts as here: its own for this city's passes; for a partner
+    city's, the level this city's office mapped the partner's level to (docs/federation.md).
+
+    Raises DomainError TIER_NOT_ACCEPTED when the partner's level is not mapped, is mapped to None,
+    or to a level this city no longer has (not in `tier_levels`), as the scanner refuses it offline."""
+    if claims.issuer == ctx.issuer_code:
+        return claims.tier
+    _, verifying = _material(ctx)
+    ours = verifying.tier_maps.get(claims.issuer, {}).get(str(claims.tier))
+    if ours is None or ours not in tier_levels:
+        raise DomainError(ErrorCode.TIER_NOT_ACCEPTED)
+    return ours

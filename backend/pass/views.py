@@ -62,9 +62,9 @@ def public_keys():
 @bp.output(VerifyOut)
 @bp.doc(summary="在线验证信用码", description="只返回主体类型、信用等级与有效期，从不返回持有人身份。")
 def verify_pass(body):
-    levels = tier_table()
-    claims = service.verify(ctx=key_context(), text=body["token"], tier_levels=levels)
-    code, name = levels[claims.tier]
+    levels, ctx = tier_table(), key_context()
+    claims = service.verify(ctx=ctx, text=body["token"], tier_levels=levels)
+    code, name = levels[service.local_tier(ctx=ctx, claims=claims, tier_levels=levels)]  # a visitor's as ours
     return {
         "valid": True, "issuer": claims.issuer, "kid": claims.kid, "holder_kind": claims.kind,
         "tier": code, "tier_name": name,

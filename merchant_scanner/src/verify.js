@@ -84,16 +84,26 @@ export function parseKeyList(json, { isValidKey }) {
       if (key) keys.set(Number(k.kid), key);
     }
     issuers.set(Number(entry.issuer), { name: entry.name || String(entry.issuer), keys,
-      local: entry.local !== false, tierMap: entry.local === false ? readTierMap(entry.tier_map) : null });
+      local: entry.local !== false, tierMap: entry.local === false ? readTierMap(entry.tier_map) : null,
+      // An issuer with its own ladder publishes its levels; rule 9 reads its passes by them.
+      tierLevels: entry.tier_levels === undefined || entry.tier_levels === null ? null : readLevels(entry.tier_levels) });
   }
   // `tier_levels` maps level -> code (rule 9 knows a level by it), `tiers` code -> name.
-  const tierLevels = new Map();
-  for (const [level, code] of Object.entries(json.tier_levels || {})) {
-    if (/^\d+$/.test(level)) tierLevels.set(Number(level), code);
-  }
+  const tierLevels = readLevels(json.tier_levels || {});
   const tierNames = { ...(json.tiers || {}) };
   const skew = Number.isInteger(json.skew_seconds) && json.skew_seconds >= 0 ? json.skew_seconds : DEFAULT_SKEW_SECONDS;
   return { issuers, tierLevels, tierNames, skew };
+}
+
+// A `tier_levels` object as level -> code; anything but an object publishes no level.
+function readLevels(json) {
+  const levels = new Map();
+  if (json && typeof json === 'object' && !Array.isArray(json)) {
+    for (const [level, code] of Object.entries(json)) {
+      if (/^\d+$/.test(level)) levels.set(Number(level), code);
+    }
+  }
+  return levels;
 }
 
 // -- strict Ed25519 ----------------------------------------------------------------------------
@@ -171,7 +181,9 @@ export async function verifyPass(text, { trust, now, verifyEd25519, skew = trust
   if (!signatureIsCanonical(signature) || !(await verifyEd25519(key.publicKey, signature, message))) {
     throw new PassRejected('pass_invalid', 'signature');
   }
-  if (!claims.kind || !trust.tierLevels.has(claims.tier)) throw new PassRejected('pass_invalid', 'claims');
+  // Rule 9: the level must be one its issuer publishes (its own list, or else this city's).
+  const published = issuer.tierLevels || trust.tierLevels;
+  if (!claims.kind || !published.has(claims.tier)) throw new PassRejected('pass_invalid', 'claims');
   const lifetimeOk = claims.issued_at < claims.expires_at
     && claims.expires_at <= claims.issued_at + MAX_LIFETIME_SECONDS;
   const keyWindowOk = key.notBefore - skew <= claims.issued_at

@@ -118,6 +118,34 @@ test('a partner city\'s level is taken as the level this city mapped it to, or r
   }
 });
 
+
+test('offline, a partner with its own ladder: its level 5 passes rule 9 and is taken at the level it maps to', async () => {
+  // As scan.js does: verifyPass with the cached key list, then asLocalTier.
+  const ladder = vectors.issuers.find((entry) => entry.tier_levels);
+  assert.equal(ladder.tier_map['5'], 4);
+  const five = vectors.cases.find((c) => c.name === 'partner issuer with its own levels: its level 5, which we do not have');
+  for (const verifyEd25519 of Object.values(engines)) {
+    const claims = await verifyPass(five.token, { trust, now: vectors.now, verifyEd25519 });
+    const visitor = asLocalTier(claims, trust);
+    assert.deepEqual([visitor.tier, visitor.issuer_tier, describeClaims(visitor, trust).tierCode], [4, 5, 'red_list']);
+  }
+  // The same list without the partner's own levels: its level 5 is read against ours, and refused.
+  const withoutLadder = parseKeyList({
+    ...vectors, issuers: vectors.issuers.map(({ tier_levels: _, ...entry }) => entry) }, { isValidKey });
+  await assert.rejects(verifyPass(five.token, { trust: withoutLadder, now: vectors.now, verifyEd25519: engines.noble }),
+    (e) => e instanceof PassRejected && e.code === 'pass_invalid' && e.reason === 'claims');
+});
+
+test('an issuer\'s own tier_levels that is not an object publishes no level; absent or null means ours', () => {
+  const listed = (tierLevels) => parseKeyList({
+    issuers: [{ issuer: 130100, name: '石家庄', local: false, keys: [], tier_levels: tierLevels }],
+    tier_levels: { 1: 'basic', 2: 'good' },
+  }, { isValidKey }).issuers.get(130100).tierLevels;
+  assert.equal(listed(undefined), null);
+  assert.equal(listed(null), null);
+  for (const odd of [[1, 2], '1,2', 5, true]) assert.equal(listed(odd).size, 0, JSON.stringify(odd));
+  assert.deepEqual([...listed({ 2: 'b', 5: 'aaa', x: 'no' }).keys()], [2, 5]);
+});
 test('base45 round-trips and rejects like RFC 9285 says', () => {
   for (const s of ['', 'A', 'AB', 'Hello!!', 'ietf!', 'base-45']) {
     const bytes = new TextEncoder().encode(s);

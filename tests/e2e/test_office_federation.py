@@ -26,7 +26,8 @@ def partner_city(app):
     with app.app_context():
         now = utcnow()
         db.session.add(pass_models.Issuer(code=SHIJIAZHUANG, name="石家庄市社会信用体系建设领导小组办公室", local=False,
-                                          trusted=True, tier_map={"1": 1}))
+                                          trusted=True, tier_map={"1": 1},
+                                          tier_levels={"1": "basic", "2": "good", "3": "excellent"}))
         db.session.add(PartnerCity(
             url="https://xym.sjz.example/api/federation/trust-list", pinned_key=bytes(range(32)),
             issuer_code=SHIJIAZHUANG, name="石家庄市社会信用体系建设领导小组办公室", last_issued_at=now,

@@ -6,9 +6,11 @@ import importlib
 import json
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -16,12 +18,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from backend.credit.models import CreditSubject
+from backend.auth.models import MerchantStaff
+from backend.credit.models import CreditSubject, Tier
+from backend.errors import DomainError
 from backend.extensions import db
 from backend.federation import service
 from backend.federation.models import PartnerCity
+from backend.merchants import service as merchants_service
 from backend.merchants.models import FailedAttempt, Partner, Perk, Redemption
 from backend.audit import AuditEntry
+from backend.timeutil import SHANGHAI
 from tests.helpers import Gunicorn, app_maker, fresh_database
 
 pytestmark = pytest.mark.slow
@@ -56,12 +62,14 @@ class City:
         assert answer.status_code == 201, answer.json
         return answer.json["token"]
 
-    def issue_for(self, subject_id: int) -> str:
-        """A real pass of this city for another of its holders (the demo signs in one citizen only)."""
+    def issue_for(self, subject_id: int, *, tier_level: int | None = None, at: datetime | None = None) -> str:
+        """A real pass of this city for another of its holders (the demo signs in one citizen only), at
+        their tier or `tier_level`, issued now or `at`."""
         with self.app.app_context():
             subject = db.session.get(CreditSubject, subject_id)
             return pass_service.issue(ctx=service.pass_context.key_context(), holder_id=subject.id,
-                                      holder_kind=subject.kind, tier_level=subject.tier_level).token
+                                      holder_kind=subject.kind, tier_level=tier_level or subject.tier_level,
+                                      now=int(at.timestamp()) if at else None).token
 
     def eligible_people(self, count: int) -> list[int]:
         with self.app.app_context():
@@ -91,6 +99,34 @@ class City:
                 db.session.add(perk)
                 db.session.commit()
             return perk.id
+
+    def fresh_perk(self, times: int) -> int:
+        """A new perk of its own at the demo cashier's restaurant, `times` per holder per day (no earlier use)."""
+        with self.app.app_context():
+            partner = db.session.scalar(select(Partner).where(Partner.name == "辣盆盆小龙虾饭店"))
+            perk = Perk(partner_id=partner.id, kind="free_entry", title=f"每日{times}次免费参观{uuid.uuid4().hex[:6]}",
+                        limit_per_holder_per_day=times)
+            db.session.add(perk)
+            db.session.commit()
+            return perk.id
+
+    def redeem_at(self, pass_token: str, perk_id: int, at: datetime):
+        """A redemption judged in process at the moment `at` (scanned then, online), with this city's real
+        judge of visitors: the issuing city is asked for a tag over HTTP as at any redemption. Returns what
+        was recorded (its day and visitor tag) or the refusal's code."""
+        with self.app.test_request_context():
+            perk = db.session.get(Perk, perk_id)
+            cashier = db.session.scalar(select(MerchantStaff).where(MerchantStaff.partner_id == perk.partner_id))
+            request = merchants_service.RedeemRequest(
+                token=pass_token, perk_id=perk_id, client_id=str(uuid.uuid4()), scanned_at=at, amount_fen=None,
+                partner_id=perk.partner_id, staff_id=cashier.id)
+            try:
+                outcome = merchants_service.redeem(ctx=service.pass_context.key_context(), request=request,
+                                                   offline_window_hours=24, now=at,
+                                                   visitor=self.app.extensions["federation_visitor"])
+            except DomainError as refusal:
+                return str(refusal.code)
+            return SimpleNamespace(local_day=outcome.redemption.local_day, visitor_tag=outcome.redemption.visitor_tag)
 
     def map_tiers(self, mapping: dict):
         """The office maps the partner's tier levels to ours (PUT .../tier-map as the office admin)."""
@@ -351,6 +387,120 @@ def test_tampered_foreign_keyed_replayed_and_expired_lists_change_nothing(two_ci
         reasons = [entry.detail["reason"] for entry in db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "federation.refused"))]
     assert len(reasons) == 4
+
+
+@contextmanager
+def a_fifth_level(city: City):
+    """The city's ladder gets a level 5 above our 4 (石家庄's 诚信模范, say) for the block's duration."""
+    with city.app.app_context():
+        db.session.add(Tier(level=5, code="model", name="诚信模范"))
+        db.session.commit()
+    try:
+        yield 5
+    finally:
+        with city.app.app_context():
+            db.session.execute(db.delete(Tier).where(Tier.level == 5))
+            db.session.commit()
+
+
+def test_a_partner_with_a_longer_ladder_is_read_by_its_own_levels_and_mapped(two_cities):
+    """Rule 9 reads a partner's pass by the levels its trust list publishes: its level 5, which we do not
+    have, passes and redeems at the level the office mapped it to; a level it publishes that the office
+    did not map is `tier_not_accepted`, not `pass_invalid`; a level it does not publish is no pass."""
+    zhaodong, shijiazhuang = two_cities
+    with a_fifth_level(zhaodong):
+        exchange(zhaodong, shijiazhuang)
+        listed = next(issuer for issuer in shijiazhuang.client.get("/api/pass/keys").json["issuers"]
+                      if issuer["issuer"] == 230184)
+        assert listed["tier_levels"] == {**SAME_LEVELS, "5": "model"}
+        assert 5 not in {int(level) for level in shijiazhuang.client.get("/api/pass/keys").json["tier_levels"]}
+        mapped = shijiazhuang.map_tiers({"1": "basic", "2": "good", "3": "excellent", "5": "red_list"})
+        assert [(tier["level"], tier["maps_to"]) for tier in mapped["tiers"]] == [
+            (1, "basic"), (2, "good"), (3, "excellent"), (4, None), (5, "red_list")]
+        (holder,) = zhaodong.eligible_people(1)
+
+        visit = shijiazhuang.redeem(zhaodong.issue_for(holder, tier_level=5))
+        assert visit.status_code == 201 and visit.json["tier"] == "red_list", visit.json
+        unmapped = shijiazhuang.redeem(zhaodong.issue_for(holder, tier_level=4))
+        assert unmapped.status_code == 403 and unmapped.json["code"] == "tier_not_accepted", unmapped.json
+        unpublished = shijiazhuang.redeem(zhaodong.issue_for(holder, tier_level=6))
+        assert (unpublished.status_code, unpublished.json["code"], unpublished.json["reason"]) == (
+            400, "pass_invalid", "claims")
+        # The office cannot map a level the partner does not publish.
+        admin = shijiazhuang.cli("demo", "token", "office-admin")
+        with shijiazhuang.app.app_context():
+            partner_id = shijiazhuang.partner().id
+        refused_map = shijiazhuang.client.put(f"/api/federation/partners/{partner_id}/tier-map",
+                                              headers={"Authorization": f"Bearer {admin}"},
+                                              json={"tier_map": {"6": "basic"}})
+        assert refused_map.status_code == 422 and "对方城市没有等级 6" in refused_map.json["message"]
+        with shijiazhuang.app.app_context():
+            row = db.session.scalar(select(Redemption).order_by(Redemption.id.desc()).where(Redemption.issuer_code == 230184))
+            assert row.tier_level == 4  # recorded at the mapped tier
+
+
+def test_a_day_counts_by_the_passes_issue_day_across_midnight_for_visitors_and_residents(two_cities):
+    """Two passes of one holder issued at 23:59:30 and 23:59:50 (Asia/Shanghai) and scanned after midnight
+    count on the day they were issued, both of them: the second is `limit_reached`, for a visitor (whose
+    day tag names the issue day) as for a resident (whose slot does)."""
+    zhaodong, shijiazhuang = two_cities
+    exchange(zhaodong, shijiazhuang)
+    shijiazhuang.map_tiers(SAME_LEVELS)
+    tomorrow = datetime.now(SHANGHAI).date() + timedelta(days=1)
+    midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=SHANGHAI).astimezone(timezone.utc)
+    (visitor,), (resident,) = zhaodong.eligible_people(1), shijiazhuang.eligible_people(1)
+    for city, holder in ((zhaodong, visitor), (shijiazhuang, resident)):
+        perk_id = shijiazhuang.fresh_perk(1)
+        early, late = (city.issue_for(holder, at=midnight - timedelta(seconds=ago)) for ago in (30, 10))
+        first = shijiazhuang.redeem_at(early, perk_id, midnight + timedelta(seconds=5))
+        second = shijiazhuang.redeem_at(late, perk_id, midnight + timedelta(seconds=10))
+        assert not isinstance(first, str), first
+        assert second == "limit_reached", city.app.config["ISSUER_CODE"]
+        assert first.local_day == tomorrow - timedelta(days=1)  # the day the pass was issued
+        assert (first.visitor_tag is not None) == (city is zhaodong)
+        # The same with the first scanned before midnight, the second after (the slot and the tag both
+        # name the issue day: no day of the first scan and another of the second).
+        both_sides = shijiazhuang.fresh_perk(1)
+        assert not isinstance(shijiazhuang.redeem_at(city.issue_for(holder, at=midnight - timedelta(seconds=30)),
+                                                     both_sides, midnight - timedelta(seconds=25)), str)
+        assert shijiazhuang.redeem_at(city.issue_for(holder, at=midnight - timedelta(seconds=10)), both_sides,
+                                      midnight + timedelta(seconds=5)) == "limit_reached"
+        # A pass issued after midnight is the next day's: its own slot.
+        after = shijiazhuang.redeem_at(city.issue_for(holder, at=midnight + timedelta(seconds=1)), perk_id,
+                                       midnight + timedelta(seconds=15))
+        assert not isinstance(after, str) and after.local_day == tomorrow, after
+
+
+def test_a_visitors_daily_limit_above_one_holds_under_concurrent_scans_over_http(two_cities):
+    """A perk twice a day; six passes of each of two visitors scanned at once at Shijiazhuang's gunicorn,
+    which asks Zhaodong's for their tags: exactly two per visitor are given, the rest `limit_reached`."""
+    zhaodong, shijiazhuang = two_cities
+    exchange(zhaodong, shijiazhuang)
+    shijiazhuang.map_tiers(SAME_LEVELS)
+    perk_id = shijiazhuang.fresh_perk(2)
+    visitors = zhaodong.eligible_people(2)
+    passes = [(visitor, zhaodong.issue_for(visitor)) for visitor in visitors for _ in range(6)]
+    cashier = shijiazhuang.cli("demo", "token", "cashier")
+    start = threading.Barrier(len(passes))
+
+    def scan(token: str):
+        start.wait()
+        answer = requests.post(f"{shijiazhuang.server.base}/api/redemptions", timeout=30,
+                               headers={"Authorization": f"Bearer {cashier}"}, json={
+                                   "token": token, "perk_id": perk_id, "client_id": str(uuid.uuid4()),
+                                   "scanned_at": datetime.now(timezone.utc).isoformat()})
+        return answer.status_code, answer.json().get("code")
+
+    with ThreadPoolExecutor(max_workers=len(passes)) as pool:
+        outcomes = list(pool.map(scan, [token for _, token in passes]))
+    for visitor in visitors:
+        mine = sorted(outcome for (holder, _), outcome in zip(passes, outcomes) if holder == visitor)
+        assert mine == [(201, None)] * 2 + [(409, "limit_reached")] * 4, outcomes
+    with shijiazhuang.app.app_context():
+        rows = db.session.execute(select(Redemption.visitor_tag, Redemption.day_slot)
+                                  .where(Redemption.perk_id == perk_id)).all()
+    tags = {tag for tag, _ in rows}
+    assert len(tags) == 2 and sorted(rows) == sorted((tag, slot) for tag in tags for slot in (1, 2))
 
 
 def given(city: City, perk_id: int) -> int:

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from tests.helpers import KEYS, LISTED, VECTORS, VECTORS_PATH, b64url_decode, verify_with_vectors
+from tests.helpers import ISSUERS, KEYS, LEVELS, LISTED, VECTORS, VECTORS_PATH, b64url_decode, verify_with_vectors
 
 codec = importlib.import_module("backend.pass.codec")
 verify = verify_with_vectors
@@ -60,6 +60,25 @@ def test_a_small_order_key_is_unknown_even_when_handed_straight_to_the_verifier(
     with pytest.raises(codec.PassRejected) as rejected:
         verify(forged["token"], find_key=lambda issuer, kid: identity)
     assert (rejected.value.code, rejected.value.reason) == ("pass_unknown_key", "key")
+
+
+def test_rule_9_reads_a_partners_pass_by_the_levels_it_publishes_when_it_publishes_its_own():
+    """The vectors' 石家庄 publishes levels 2-5: its level 5 passes, our level 1 does not; without its
+    own list the same passes are read against ours (the ladder cases would flip)."""
+    (ladder,) = [issuer for issuer in VECTORS["issuers"] if "tier_levels" in issuer]
+    assert set(ladder["tier_levels"]) == {"2", "3", "4", "5"} and ladder["local"] is False
+    cases = {case["name"]: case for case in VECTORS["cases"]}
+    five = cases["partner issuer with its own levels: its level 5, which we do not have"]["token"]
+    one = cases["partner issuer with its own levels: our level 1, not in its list"]["token"]
+    assert verify(five).tier == 5 and 5 not in LEVELS
+
+    def by_our_levels(text):
+        return codec.verify_pass(text, find_key=lambda i, k: KEYS.get((i, k)), is_known_issuer=ISSUERS.__contains__,
+                                 tier_levels=LEVELS, now=VECTORS["now"], skew=VECTORS["skew_seconds"])
+    with pytest.raises(codec.PassRejected) as rejected:
+        by_our_levels(five)
+    assert rejected.value.reason == "claims"
+    assert by_our_levels(one).tier == 1
 
 
 def test_vectors_file_is_what_the_generator_produces():

@@ -169,7 +169,9 @@ def test_a_trusted_partner_citys_pass_verifies_with_its_public_key_only(ring_app
     phone = Phone(ring_app())
     partner = Ed25519PrivateKey.generate()  # the partner city's key: only its public half reaches us
     public = b64url(keyring.raw_public_bytes(partner))
-    result = phone.cli("pass-keys", "trust", "130100", "石家庄市信用办", "5", public, "--not-before", "2025-01-01")
+    # Its level 3 counts as our 3 (online verification answers the tier a redemption would take).
+    result = phone.cli("pass-keys", "trust", "130100", "石家庄市信用办", "5", public, "--not-before", "2025-01-01",
+                       "--tier-map", "3=3")
     assert result.exit_code == 0, result.output
     now = int(__import__("time").time())
     token = codec.encode_pass(private_key=partner, issuer=130100, kid=5, kind="company", tier=3, issued_at=now - 5,
@@ -232,7 +234,8 @@ def test_a_public_key_beginning_with_a_dash_is_a_key_not_an_option(ring_app, pre
     phone = Phone(ring_app())
     partner, public = _public_key_starting_with(prefix)
     issuer = 130300 + len(prefix)  # a city of its own per case: the database is the module's
-    result = phone.cli("pass-keys", "trust", str(issuer), "保定市信用办", "7", public, "--not-before", "2025-01-01")
+    result = phone.cli("pass-keys", "trust", str(issuer), "保定市信用办", "7", public, "--not-before", "2025-01-01",
+                       "--tier-map", "2=2")
     assert result.exit_code == 0, result.output
     now = int(__import__("time").time())
     token = codec.encode_pass(private_key=partner, issuer=issuer, kid=7, kind="person", tier=2, issued_at=now - 5,

@@ -137,3 +137,54 @@ def test_a_registered_partner_citys_map_is_the_offices(shop, client, runner, cit
     result = runner.invoke(args=["pass-keys", "tier-map", str(REGISTERED), "1=1"])
     assert result.exit_code != 0 and "互认城市" in result.output
     assert served_map(client, REGISTERED) == {}
+
+
+def test_a_hand_trusted_city_with_its_own_ladder_is_read_by_the_levels_it_publishes(shop, client, runner, city_key):
+    """`--levels` says which levels its passes carry (rule 9): its level 5, which we do not have, passes and
+    counts as the level it maps to; our level 1, which it does not publish, is no pass of it at all."""
+    key, public = city_key
+    perk = shop.perk()
+    trusted = runner.invoke(args=["pass-keys", "trust", str(CITY), "石家庄市信用办", "1", public,
+                                  "--not-before", "2025-01-01", "--levels", "5, 3,2,4", "--tier-map", "5=4,3=2"])
+    assert trusted.exit_code == 0, trusted.output
+    assert "levels: 2,3,4,5" in trusted.stdout and "tier map: 3=2, 5=4" in trusted.stdout
+    listed = next(entry for entry in client.get("/api/pass/keys").json["issuers"] if entry["issuer"] == CITY)
+    assert listed["tier_levels"] == {"2": None, "3": None, "4": None, "5": None}
+    visit = redeem(client, shop, visitor_pass(key, 5), perk)
+    assert visit.status_code == 201 and visit.json["tier"] == "red_list", visit.json
+    assert redeem(client, shop, visitor_pass(key, 4), perk).json["code"] == "tier_not_accepted"  # published, not mapped
+    not_theirs = redeem(client, shop, visitor_pass(key, 1), perk)
+    assert not_theirs.status_code == 400 and (not_theirs.json["code"], not_theirs.json["reason"]) == (
+        "pass_invalid", "claims")
+    assert audited("pass_keys.levels") == [{"issuer": CITY, "before": None, "after": [2, 3, 4, 5]}]
+
+    # The map may name only levels it publishes, and the list may not drop a level the map names.
+    outside = runner.invoke(args=["pass-keys", "tier-map", str(CITY), "1=1"])
+    assert outside.exit_code != 0 and "对方城市没有等级 1" in outside.output
+    dropped = runner.invoke(args=["pass-keys", "levels", str(CITY), "2,3,4"])
+    assert dropped.exit_code != 0 and "对方等级 5 不在等级列表中" in dropped.output
+    for text, said in {"0": "1 至 15", "2,2": "写了两次", "a": "1 至 15"}.items():
+        result = runner.invoke(args=["pass-keys", "levels", str(CITY), text])
+        assert result.exit_code != 0 and said in result.output, (text, result.output)
+    assert len(audited("pass_keys.levels")) == 1 and served_map(client) == {"3": 2, "5": 4}
+
+    # "" reads its passes against our levels again: its level 5 is then no level at all.
+    assert runner.invoke(args=["pass-keys", "tier-map", str(CITY), "3=2"]).exit_code == 0
+    ours = runner.invoke(args=["pass-keys", "levels", str(CITY), ""])
+    assert ours.exit_code == 0 and ours.stdout == "", ours.output
+    assert "tier_levels" not in next(entry for entry in client.get("/api/pass/keys").json["issuers"]
+                                     if entry["issuer"] == CITY)
+    assert redeem(client, shop, visitor_pass(key, 5), perk).json["reason"] == "claims"
+    assert redeem(client, shop, visitor_pass(key, 3), perk).status_code == 201
+    assert audited("pass_keys.levels")[-1] == {"issuer": CITY, "before": [2, 3, 4, 5], "after": None}
+
+
+def test_a_registered_partner_citys_levels_are_its_lists(shop, runner, city_key):
+    _, public = city_key
+    assert runner.invoke(args=["pass-keys", "trust", str(REGISTERED), "北京市信用办", "1", public]).exit_code == 0
+    db.session.add(PartnerCity(url="https://xinyong.beijing.example/api/federation/trust-list",
+                               pinned_key=os.urandom(32), issuer_code=REGISTERED, name="北京市信用办"))
+    db.session.commit()
+    result = runner.invoke(args=["pass-keys", "levels", str(REGISTERED), "1,2,3,4,5"])
+    assert result.exit_code != 0 and "以其信任列表为准" in result.output
+    assert db.session.get(models.Issuer, REGISTERED).tier_levels is None

@@ -27,7 +27,13 @@ OUT = Path(__file__).with_name("pass.json")
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
 SKEW = 30
 ISSUER = 230184  # 肇东市
-PARTNER_ISSUER = 370781  # 青州市, a trusted partner city
+PARTNER_ISSUER = 370781  # 青州市, a trusted partner city that publishes no levels of its own (ours apply)
+# 石家庄市, a partner city with its own ladder: it publishes levels 2 to 5 (its key list entry's own
+# `tier_levels`), so rule 9 takes its level 5, which this city does not have, and refuses its level 1,
+# which this city has and it does not publish. Its tier map takes level 5 as our 4.
+LADDER_ISSUER = 130100
+LADDER_LEVELS = {2: "b", 3: "a", 4: "aa", 5: "aaa"}
+LADDER_TIER_MAP = {"2": 1, "3": 2, "4": 3, "5": 4}
 UNKNOWN_ISSUER = 110101
 TIERS = {1: "basic", 2: "good", 3: "excellent", 4: "red_list"}
 SEAL_KEY = hashlib.sha256(b"test vectors seal key").digest()
@@ -83,6 +89,7 @@ REAL_KEYS = {
     (ISSUER, 5): (key_from_seed("zhaodong kid 5"), "retired", key_time(NOW - 86400),
                   key_time(NOW - 60, ".999999")),
     (PARTNER_ISSUER, 7): (key_from_seed("qingzhou kid 7"), "active", key_time(NOW - 86400 * 90), None),
+    (LADDER_ISSUER, 8): (key_from_seed("shijiazhuang kid 8"), "active", key_time(NOW - 86400 * 30), None),
 }
 KEYS = {where: entry[0] for where, entry in REAL_KEYS.items()}
 STRANGER_KEY = key_from_seed("not a trusted key")
@@ -308,6 +315,27 @@ def edge_cases():
                 "window"),
         invalid("outside the key's window and expired", make(kid=1, issued_at=NOW, lifetime=1,
                 nonce=b"\x16" * 8), "pass_invalid", "window", now=NOW + 600),
+    ] + ladder_cases()
+
+
+def ladder_cases():
+    """Rule 9 for an issuer that publishes its own levels: its list decides, not this city's."""
+    ladder = dict(issuer=LADDER_ISSUER, kid=8, kind="person")
+    return [
+        valid("partner issuer with its own levels: its level 5, which we do not have",
+              make(**ladder, tier=5, nonce=b"\x21" * 8), **ladder, tier=5, issued_at=NOW - 10, expires_at=NOW + 50,
+              pass_id=pass_id(nonce=b"\x21" * 8)),
+        valid("partner issuer with its own levels: its level 2, which we have too",
+              make(**ladder, tier=2, nonce=b"\x22" * 8), **ladder, tier=2, issued_at=NOW - 10, expires_at=NOW + 50,
+              pass_id=pass_id(nonce=b"\x22" * 8)),
+        invalid("partner issuer with its own levels: level 6, published by neither", make(**ladder, tier=6),
+                "pass_invalid", "claims"),
+        invalid("partner issuer with its own levels: our level 1, not in its list", make(**ladder, tier=1),
+                "pass_invalid", "claims"),
+        invalid("partner issuer without its own levels: level 5 is read against ours",
+                make(issuer=PARTNER_ISSUER, kid=7, tier=5), "pass_invalid", "claims"),
+        invalid("partner issuer with its own levels: level 5 and a bad signature",
+                make(**ladder, tier=5, private_key=STRANGER_KEY), "pass_invalid", "signature"),
     ]
 
 
@@ -323,10 +351,13 @@ def key_list():
     for (issuer, kid), (what, public_key, alg, status, not_before) in sorted(DROPPED_KEYS.items()):
         issuers[issuer].append({"kid": kid, "alg": alg, "public_key": b64url(public_key), "status": status,
                                 "not_before": not_before, "not_after": None, "dropped_because": what})
-    names = {ISSUER: "肇东市社会信用体系建设领导小组办公室", PARTNER_ISSUER: "青州市信用办"}
+    names = {ISSUER: "肇东市社会信用体系建设领导小组办公室", PARTNER_ISSUER: "青州市信用办", LADDER_ISSUER: "石家庄市信用办"}
+    own_ladder = {LADDER_ISSUER: {"tier_map": LADDER_TIER_MAP,
+                                  "tier_levels": {str(level): code for level, code in LADDER_LEVELS.items()}}}
     return {
-        "issuers": [{"issuer": issuer, "name": names[issuer], "local": issuer == ISSUER, "keys": keys}
-                    for issuer, keys in issuers.items()],
+        "issuers": [{"issuer": issuer, "name": names[issuer], "local": issuer == ISSUER, "keys": keys,
+                     **own_ladder.get(issuer, {})}
+                    for issuer, keys in sorted(issuers.items(), key=lambda item: (item[0] != ISSUER, item[0]))],
         "tiers": {"basic": "守信", "good": "诚信良好", "excellent": "诚信优秀", "red_list": "守信红名单"},
         "tier_levels": {str(level): code for level, code in TIERS.items()},
         "skew_seconds": SKEW,

@@ -14,7 +14,7 @@ const ACTIONS = {
   "objection.file": "提交异议", "objection.answer": "答复异议",
   "federation.add": "新增互认城市", "federation.sync": "同步互认名单", "federation.expired": "互认名单过期",
   "federation.refused": "拒绝互认名单", "federation.tier_map": "设置互认等级对应",
-  "pass_keys.trust": "信任外地签发密钥", "pass_keys.tier_map": "设置外地等级对应",
+  "pass_keys.trust": "信任外地签发密钥", "pass_keys.tier_map": "设置外地等级对应", "pass_keys.levels": "设置外地公布等级",
 };
 const ACTOR_KINDS = { office: "信用办账号", staff: "商户员工", device: "扫码设备", citizen: "市民" };
 const SYSTEM_ACTORS = { cli: "命令行", demo: "演示数据", federation: "互认同步" };
@@ -40,7 +40,7 @@ const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", ad
   min_tier: "最低等级", quota_by_tier: "额度", quota_unit: "额度单位", active_from: "生效日期",
   active_until: "截止日期", blackout_calendar: "暂停日历", limit_per_holder_per_day: "每日次数上限", code: "代码",
   username: "用户名", role: "角色", text: "内容", source: "来源文件", changes: "变更", perk_id: "优惠编号",
-  amount_fen: "消费金额（分）", discount_fen: "优惠金额（分）", by: "撤销方" };
+  amount_fen: "消费金额（分）", discount_fen: "优惠金额（分）", by: "撤销方", issuer: "签发机构", kid: "密钥编号" };
 
 // Stored values that are words, not data: named for people too.
 const VALUES = { by: { office: "信用办", merchant: "商户" } };
