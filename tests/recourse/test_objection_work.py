@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from backend.audit import AuditEntry
 from backend.auth.models import CitizenAccount, OfficeUser
@@ -155,6 +155,108 @@ def test_no_photo_is_added_once_the_objection_is_closed(app, shop, client, photo
     objection_id = file_complaint(client, owner, shop.partner_id)
     client.post(f"/api/office/objections/{objection_id}/answer", headers=office, json={"text": "已核实处理。"})
     assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 409
+
+
+# -- a photo's file goes with its row, once the deletion commits ---------------------------------------
+
+def objection_with_photos(app, shop, client, photo_dir, count: int = 2) -> tuple[int, list[int], list]:
+    """A complaint with `count` photos: its id, the photos' ids and their files."""
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    for _ in range(count):
+        assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 201
+    rows = db.session.execute(select(ObjectionPhoto.id, ObjectionPhoto.stored_name).where(
+        ObjectionPhoto.objection_id == objection_id).order_by(ObjectionPhoto.id)).all()
+    return objection_id, [row.id for row in rows], [photo_dir / row.stored_name for row in rows]
+
+
+# Each way the session deletes photo rows: what it deletes (the objection's id, its photos' ids) and
+# which of its photos go (by index).
+DELETIONS = {
+    "one photo, through the ORM": (
+        lambda objection_id, photo_ids: db.session.delete(db.session.get(ObjectionPhoto, photo_ids[0])), [0]),
+    "the objection through the ORM, its photos by ON DELETE CASCADE": (
+        lambda objection_id, photo_ids: db.session.delete(db.session.get(Objection, objection_id)), [0, 1]),
+    "one photo, by a DELETE statement": (
+        lambda objection_id, photo_ids: db.session.execute(
+            delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[0])), [0]),
+    "the objection, by a DELETE statement": (
+        lambda objection_id, photo_ids: db.session.execute(
+            delete(Objection).where(Objection.id == objection_id)), [0, 1]),
+    "the photos, by a DELETE on the table (as the tests' cleanup does)": (
+        lambda objection_id, photo_ids: db.session.execute(
+            ObjectionPhoto.__table__.delete().where(ObjectionPhoto.__table__.c.objection_id == objection_id)), [0, 1]),
+}
+
+
+def exists(files) -> list[bool]:
+    return [file.exists() for file in files]
+
+
+@pytest.mark.parametrize("how", DELETIONS)
+def test_a_photos_file_is_removed_once_the_deletion_of_its_row_commits(app, shop, client, photo_dir, how):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir)
+    _, _, others = objection_with_photos(app, shop, client, photo_dir, count=1)  # another objection's
+    deleting, gone = DELETIONS[how]
+    deleting(objection_id, photo_ids)
+    db.session.flush()
+    assert exists(files) == [True, True]  # not before the commit: the transaction could still roll back
+    db.session.commit()
+    assert exists(files) == [index not in gone for index in range(2)]
+    assert db.session.scalar(select(func.count()).select_from(ObjectionPhoto).where(
+        ObjectionPhoto.objection_id == objection_id)) == 2 - len(gone)
+    assert exists(others) == [True]
+
+
+@pytest.mark.parametrize("how", DELETIONS)
+def test_a_rolled_back_deletion_keeps_the_row_and_its_file_and_the_photo_is_still_served(
+        app, shop, client, photo_dir, office, how):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir)
+    deleting, _ = DELETIONS[how]
+    deleting(objection_id, photo_ids)
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()  # a later commit of the same session removes nothing either
+    assert exists(files) == [True, True]
+    assert db.session.scalars(select(ObjectionPhoto.id).where(ObjectionPhoto.objection_id == objection_id)
+                              .order_by(ObjectionPhoto.id)).all() == photo_ids
+    for photo_id in photo_ids:
+        with client.get(f"/api/objections/{objection_id}/photos/{photo_id}", headers=office) as got:
+            assert got.status_code == 200
+
+
+def test_a_deletion_in_a_savepoint_removes_files_only_when_the_savepoint_and_the_transaction_commit(
+        app, shop, client, photo_dir):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir, count=3)
+
+    def kept() -> list[int]:
+        return db.session.scalars(select(ObjectionPhoto.id).where(ObjectionPhoto.objection_id == objection_id)
+                                  .order_by(ObjectionPhoto.id)).all()
+
+    # The savepoint rolls back, the transaction commits: the row and its file stay.
+    with db.session.begin_nested() as savepoint:
+        db.session.delete(db.session.get(ObjectionPhoto, photo_ids[0]))
+        db.session.flush()
+        savepoint.rollback()
+    db.session.commit()
+    assert exists(files) == [True, True, True] and kept() == photo_ids
+    # The savepoint is released, the transaction around it rolls back: everything stays. (The
+    # transaction writes before its savepoint: with Python's sqlite3, a SAVEPOINT that opens the
+    # transaction makes its RELEASE a COMMIT.)
+    db.session.delete(db.session.get(ObjectionPhoto, photo_ids[2]))
+    db.session.flush()
+    with db.session.begin_nested():
+        db.session.execute(delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[1]))
+    assert exists(files) == [True, True, True]
+    db.session.rollback()
+    assert exists(files) == [True, True, True] and kept() == photo_ids
+    # Released, and the transaction commits: gone, with the photo deleted outside the savepoint.
+    db.session.delete(db.session.get(ObjectionPhoto, photo_ids[2]))
+    db.session.flush()
+    with db.session.begin_nested():
+        db.session.execute(delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[1]))
+    db.session.commit()
+    assert exists(files) == [True, False, False] and kept() == photo_ids[:1]
 
 
 # -- the due date in working days ----------------------------------------------------------------------
