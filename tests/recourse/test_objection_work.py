@@ -157,6 +157,39 @@ def test_no_photo_is_added_once_the_objection_is_closed(app, shop, client, photo
     assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 409
 
 
+def test_each_time_the_office_opens_a_photo_the_audit_log_says_who_and_which_the_owner_not(
+        app, shop, client, photo_dir, token):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    first, second = (upload(client, owner, objection_id, image_bytes("PNG")).json["id"] for _ in range(2))
+
+    def views() -> list[tuple]:
+        db.session.rollback()  # a fresh read
+        return [(e.actor, e.target, e.detail) for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "objection.photo_view").order_by(AuditEntry.id))]
+
+    roles = ("office-admin", "office-analyst", "office-auditor")  # the demo's clerks, named as their roles
+    for role in roles:
+        with client.get(f"/api/objections/{objection_id}/photos/{second}",
+                        headers={"Authorization": f"Bearer {token(role)}"}) as got:
+            assert got.status_code == 200
+    clerks = [f"office:{db.session.scalar(select(OfficeUser.id).where(OfficeUser.username == role))}" for role in roles]
+    assert views() == [(clerk, f"objection:{objection_id}", {"photo_id": second}) for clerk in clerks]
+    # The owner seeing their own photo is no office read; what was not served is not recorded.
+    with client.get(f"/api/objections/{objection_id}/photos/{first}", headers=owner) as got:
+        assert got.status_code == 200
+    office = {"Authorization": f"Bearer {token('office-admin')}"}
+    assert client.get(f"/api/objections/{objection_id + 1}/photos/{first}", headers=office).status_code == 404
+    stored = db.session.get(ObjectionPhoto, first).stored_name
+    (photo_dir / stored).unlink()
+    assert client.get(f"/api/objections/{objection_id}/photos/{first}", headers=office).status_code == 404
+    assert len(views()) == 3
+    # ... and the auditor finds the entry through the audit log's API, filtered by the action.
+    listed = client.get("/api/office/audit?action=objection.photo_view",
+                        headers={"Authorization": f"Bearer {token('office-auditor')}"}).json["entries"]
+    assert len(listed) == 3 and listed[0]["detail"] == {"photo_id": second}
+
+
 # -- a photo's file goes with its row, once the deletion commits ---------------------------------------
 
 def objection_with_photos(app, shop, client, photo_dir, count: int = 2) -> tuple[int, list[int], list]:
