@@ -350,7 +350,8 @@ def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_op
     assert name in [p["name"] for p in requests.get(f"{live_server}/api/partners", timeout=10).json()["partners"]]
 
 
-def test_admin_adds_a_scenario_and_a_calendar_day_then_removes_the_day(live_server, launch, api, screenshot):
+def test_admin_adds_a_scenario_and_calendar_days_a_holiday_and_a_make_up_working_day_then_removes_them(
+        live_server, launch, api, screenshot):
     code = f"lib{uuid.uuid4().hex[:5]}"
     page = signed_in(launch, live_server, "office-admin")
     open_screen(page, "settings")
@@ -360,19 +361,45 @@ def test_admin_adds_a_scenario_and_a_calendar_day_then_removes_the_day(live_serv
     page.locator("#scenario-table tbody tr", has_text=code).wait_for(timeout=10000)
     assert code in [s["code"] for s in api("office-admin", "GET", "/api/office/scenarios").json()["scenarios"]]
 
-    page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('天')", timeout=10000)
-    page.fill("#calendar-day", "2027-10-08")
-    page.fill("#calendar-day-name", "国庆节调休")
-    page.click("#calendar-form button[type=submit]")
-    day = page.locator("#calendar-table tbody tr", has_text="2027-10-08")
-    day.wait_for(timeout=10000)
+    # The 2026 notice's days, as `flask city load cities/zhaodong.toml` wrote them: holidays and 调休上班.
+    page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('调休上班')",
+                           timeout=10000)
+    assert "放假 " in page.inner_text("#calendar-status")
+    loaded = page.locator("#calendar-table tbody tr", has_text="2026-10-10")
+    assert [cell.strip() for cell in loaded.locator("td").all_inner_texts()[:3]] == ["2026-10-10（周六）", "调休上班", "国庆节"]
+
+    def calendar_days():
+        return api("office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]
+
+    def add(day: str, kind_label: str, name: str):
+        page.fill("#calendar-day", day)
+        page.select_option("#calendar-day-kind", label=kind_label)
+        page.fill("#calendar-day-name", name)
+        page.click("#calendar-form button[type=submit]")
+
+    add("2027-10-08", "放假", "国庆节调休")
+    holiday = page.locator("#calendar-table tbody tr", has_text="2027-10-08")
+    holiday.wait_for(timeout=10000)
+    assert {"day": "2027-10-08", "name": "国庆节调休", "kind": "holiday"} in calendar_days()
+    # A make-up working day on a weekday is refused in Chinese; on a Sunday it is added and marked.
+    add("2027-09-27", "调休上班", "国庆节")
+    page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('须为周六或周日')",
+                           timeout=10000)
+    assert page.inner_text("#calendar-status") == "2027-09-27 是星期一：调休上班日须为周六或周日"
+    add("2027-09-26", "调休上班", "国庆节")
+    workday = page.locator("#calendar-table tbody tr", has_text="2027-09-26")
+    workday.wait_for(timeout=10000)
+    assert "workday" in workday.get_attribute("class")
+    assert [cell.strip() for cell in workday.locator("td").all_inner_texts()[:3]] == ["2027-09-26（周日）", "调休上班", "国庆节"]
+    assert {"day": "2027-09-26", "name": "国庆节", "kind": "workday"} in calendar_days()
+    assert "（已增加）" in page.inner_text("#calendar-status")
+    workday.scroll_into_view_if_needed()
     screenshot(page, "calendars", app="office")
-    assert {"day": "2027-10-08", "name": "国庆节调休"} in api(
-        "office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]
-    day.locator("button", has_text="删除").click()
-    day.wait_for(state="detached", timeout=10000)
-    assert "2027-10-08" not in [d["day"] for d in api(
-        "office-admin", "GET", "/api/office/calendars/major_holidays").json()["days"]]
+    for row, day in ((holiday, "2027-10-08"), (workday, "2027-09-26")):
+        row.locator("button", has_text="删除").click()
+        row.wait_for(state="detached", timeout=10000)
+        assert day not in [d["day"] for d in calendar_days()]
+    assert "（已删除 2027-09-26 调休上班 国庆节）" in page.inner_text("#calendar-status")
 
 
 def test_admin_downloads_the_excel_template_fills_it_and_imports_it(live_server, launch, app, screenshot, tmp_path):

@@ -301,12 +301,23 @@ def test_working_days_skip_weekends_and_the_days_of_the_calendar():
     assert due.nth_working_day_after(date(2026, 11, 2), 5, set()) == date(2026, 11, 9)
 
 
-def test_the_due_date_crosses_the_national_day_holiday_of_the_city_calendar(app, shop):
-    # The real rows `flask city load cities/zhaodong.toml` wrote (the demo seed loads it): 国庆节 1-7 October.
-    national_day = db.session.scalars(select(HolidayCalendarDay.day).where(
+def test_a_make_up_working_day_on_a_weekend_counts():
+    holidays = {date(2026, 10, d) for d in range(1, 8)}
+    workdays = {date(2026, 9, 20), date(2026, 10, 10)}  # 国庆节调休：周日、周六上班
+    assert due.nth_working_day_after(date(2026, 9, 18), 1, holidays, workdays) == date(2026, 9, 20)  # Fri → Sun
+    assert due.nth_working_day_after(date(2026, 9, 18), 1, holidays) == date(2026, 9, 21)
+    assert due.nth_working_day_after(date(2026, 10, 8), 2, holidays, workdays) == date(2026, 10, 10)  # Thu → Sat
+    assert due.nth_working_day_after(date(2026, 10, 8), 2, holidays) == date(2026, 10, 12)
+
+
+def test_the_due_date_crosses_the_national_day_holiday_and_its_make_up_saturday_of_the_city_calendar(app, shop):
+    # The real rows `flask city load cities/zhaodong.toml` wrote (the demo seed loads it): 国庆节 1-7
+    # October off, Sunday 20 September and Saturday 10 October worked (the State Council's 2026 notice).
+    national_day = db.session.execute(select(HolidayCalendarDay.day, HolidayCalendarDay.kind).where(
         HolidayCalendarDay.calendar == "major_holidays", HolidayCalendarDay.name == "国庆节",
-        HolidayCalendarDay.day.between(date(2026, 10, 1), date(2026, 10, 31)))).all()
-    assert len(national_day) == 7
+        HolidayCalendarDay.day.between(date(2026, 9, 1), date(2026, 10, 31))).order_by(HolidayCalendarDay.day)).all()
+    assert [tuple(row) for row in national_day] == [(date(2026, 9, 20), "workday")] + [
+        (date(2026, 10, d), "holiday") for d in range(1, 8)] + [(date(2026, 10, 10), "workday")]
     filed = datetime(2026, 9, 30, 2, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Beijing
     rules = service.ObjectionRules(due_working_days=7, calendar="major_holidays", photo_dir="unused",
                                    photo_max_bytes=1, photos_max=3)
@@ -315,8 +326,9 @@ def test_the_due_date_crosses_the_national_day_holiday_of_the_city_calendar(app,
     db.session.commit()
     objection = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
                                        redemption_id=None, partner_id=None, rules=rules, now=filed)
-    # 8, 9 Oct; 12-16 Oct: the seventh working day is Friday 16 October, due by its end in Beijing.
-    assert objection.due_at == datetime(2026, 10, 16, 15, 59, 59, tzinfo=timezone.utc)
+    # 8, 9, 10 (the make-up Saturday) Oct; 12-15 Oct: the seventh working day is Thursday 15 October,
+    # due by its end in Beijing (a day earlier than weekends alone would make it).
+    assert objection.due_at == datetime(2026, 10, 15, 15, 59, 59, tzinfo=timezone.utc)
     # Without the calendar the same seven days end on Friday 9 October.
     other = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
                                    redemption_id=None, partner_id=None,
