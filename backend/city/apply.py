@@ -170,12 +170,20 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
 
 
 def _apply_calendar(calendar: dict, changes: list[str]) -> None:
+    """The calendar's days of that year become the file's: its holidays and its make-up working days."""
     name, year = calendar["name"], calendar["year"]
     in_year = (HolidayCalendarDay.calendar == name, extract("year", HolidayCalendarDay.day) == year)
-    current = {row.day: row.name for row in db.session.scalars(select(HolidayCalendarDay).where(*in_year))}
-    if current == calendar["days"]:
+    current = {row.day: (row.kind, row.name) for row in db.session.scalars(select(HolidayCalendarDay).where(*in_year))}
+    wanted = {**{day: ("holiday", holiday) for day, holiday in calendar["days"].items()},
+              **{day: ("workday", holiday) for day, holiday in calendar["workdays"].items()}}
+    if current == wanted:
         return
     db.session.execute(delete(HolidayCalendarDay).where(*in_year))
-    db.session.add_all(HolidayCalendarDay(calendar=name, day=day, name=holiday)
-                       for day, holiday in sorted(calendar["days"].items()))
-    changes.append(f"日历“{name}”{year} 年：{len(current)} 天 → {len(calendar['days'])} 天")
+    db.session.add_all(HolidayCalendarDay(calendar=name, day=day, kind=kind, name=holiday)
+                       for day, (kind, holiday) in sorted(wanted.items()))
+
+    def counted(days: dict) -> str:
+        kinds = [kind for kind, _ in days.values()]
+        return f"放假 {kinds.count('holiday')} 天、调休上班 {kinds.count('workday')} 天"
+
+    changes.append(f"日历“{name}”{year} 年：{counted(current)} → {counted(wanted)}")

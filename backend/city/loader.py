@@ -9,7 +9,8 @@ authoritative; what it does not name stays as it is:
 * `[[partners]]`: upserted by name; a listed partner's `perks` are its perks (a perk is known by its
   title: a perk the file no longer lists is switched off, never deleted, as redemptions point at it);
   a partner the office took off (an exit) stays off unless the file writes `active = true` for it;
-* `[[calendars]]`: a (calendar, year) pair replaces every day of that calendar in that year.
+* `[[calendars]]`: a (calendar, year) pair replaces every day of that calendar in that year: its
+  `holidays` and its `makeup_workdays` (调休上班, weekend days worked in exchange).
 Nothing is written unless the whole file is valid; every error names its line, in Chinese.
 """
 from __future__ import annotations
@@ -358,16 +359,33 @@ def _perk(check: _Checker, line: int, partner: str, perk: dict) -> dict | None:
     return result if ok else None
 
 
+WEEKDAY_NAMES = "一二三四五六日"
+
+
+def _day_in(value, year: int | None) -> date | None:
+    """A TOML date (or "YYYY-MM-DD") within `year` (any year while the table's own year is wrong), else None."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, date) or hasattr(value, "hour") or (year is not None and value.year != year):
+        return None
+    return value
+
+
 def _calendars(check: _Checker, value) -> list[dict]:
     calendars, seen = [], set()
     for line, table in _tables(check, value, "calendars", "节假日日历"):
-        if not check.keys(line, "节假日日历", table, {"name", "year", "holidays"}, {"name", "year", "holidays"}):
+        if not check.keys(line, "节假日日历", table, {"name", "year", "holidays", "makeup_workdays"},
+                          {"name", "year", "holidays"}):
             continue
         ok = check.text_field(line, "日历名称 name ", table["name"], max_length=32)
         ok &= check.whole(line, "年份 year ", table["year"], low=2000, high=2100)
         if ok and (table["name"], table["year"]) in seen:
             check.error(line, f"日历“{table['name']}”的 {table['year']} 年重复")
             ok = False
+        year = table["year"] if ok else None
         days: dict[date, str] = {}
         holidays = table["holidays"] if isinstance(table["holidays"], list) else None
         if holidays is None:
@@ -378,13 +396,8 @@ def _calendars(check: _Checker, value) -> list[dict]:
                 check.error(line, "每个假期须有且只有 from、days、name 三项")
                 ok = False
                 continue
-            first = holiday["from"]
-            if isinstance(first, str):
-                try:
-                    first = date.fromisoformat(first)
-                except ValueError:
-                    first = None
-            if not isinstance(first, date) or hasattr(first, "hour") or (ok and first.year != table["year"]):
+            first = _day_in(holiday["from"], year)
+            if first is None:
                 check.error(line, f"假期“{holiday['name']}”的开始日期须为 {table.get('year')} 年内的日期")
                 ok = False
                 continue
@@ -393,7 +406,43 @@ def _calendars(check: _Checker, value) -> list[dict]:
                 continue
             for offset in range(holiday["days"]):
                 days[first + timedelta(days=offset)] = holiday["name"]
-        if ok:
+        workdays = _makeup_workdays(check, line, table.get("makeup_workdays", []), year, days)
+        if ok and workdays is not None:
             seen.add((table["name"], table["year"]))
-            calendars.append({"name": table["name"], "year": table["year"], "days": days})
+            calendars.append({"name": table["name"], "year": table["year"], "days": days, "workdays": workdays})
     return calendars
+
+
+def _makeup_workdays(check: _Checker, line: int, value, year: int | None, holidays: dict[date, str]) -> dict | None:
+    """`makeup_workdays = [{ day = 2026-01-04, name = "元旦" }, ...]`: the weekend days the notice makes
+    working days (调休上班), each named for the holiday it pays for; None if any is wrong."""
+    if not isinstance(value, list):
+        check.error(line, "makeup_workdays 须写成 [{ day = 2026-01-04, name = \"元旦\" }, ...]")
+        return None
+    workdays: dict[date, str] = {}
+    ok = True
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {"day", "name"}:
+            check.error(line, "每个调休上班日须有且只有 day、name 两项")
+            ok = False
+            continue
+        if not check.text_field(line, "调休上班日的名称 name ", entry["name"], max_length=64):
+            ok = False
+            continue
+        day = _day_in(entry["day"], year)
+        if day is None:
+            check.error(line, f"调休上班日“{entry['name']}”的日期须为{f' {year} ' if year else '该'}年内的日期")
+            ok = False
+        elif day.weekday() < 5:
+            check.error(line, f"调休上班日 {day.isoformat()}（{entry['name']}）是星期{WEEKDAY_NAMES[day.weekday()]}："
+                              "调休上班日须为周六或周日")
+            ok = False
+        elif day in holidays:
+            check.error(line, f"{day.isoformat()} 既是假期“{holidays[day]}”又是调休上班日")
+            ok = False
+        elif day in workdays:
+            check.error(line, f"调休上班日 {day.isoformat()} 重复")
+            ok = False
+        else:
+            workdays[day] = entry["name"]
+    return workdays if ok else None

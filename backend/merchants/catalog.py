@@ -294,18 +294,21 @@ def update_perk(*, actor: str, perk_id: int, changes: dict) -> Perk:
     return perk
 
 
-# -- blackout calendars ---------------------------------------------------------------------------
+# -- holiday calendars: blackout days of perks, and the working days of due dates ---------------------
 
 def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
     return list(db.session.scalars(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar)
                                    .order_by(HolidayCalendarDay.day)))
 
 
-def add_calendar_day(*, actor: str, calendar: str, day: date, name: str) -> HolidayCalendarDay:
-    entry = _add_unique(HolidayCalendarDay(calendar=calendar, day=day, name=name), field="day",
+def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: str = "holiday") -> HolidayCalendarDay:
+    """A holiday, or a make-up working day (调休上班), which only a Saturday or Sunday can be. Audited."""
+    if kind == "workday" and day.weekday() < 5:
+        raise _invalid("day", f"{day.isoformat()} 是星期{'一二三四五'[day.weekday()]}：调休上班日须为周六或周日")
+    entry = _add_unique(HolidayCalendarDay(calendar=calendar, day=day, name=name, kind=kind), field="day",
                         message="该日期已在日历中")
     audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}",
-                 detail={"day": day.isoformat(), "name": name})
+                 detail={"day": day.isoformat(), "name": name, "kind": kind})
     db.session.commit()
     return entry
 
@@ -317,5 +320,5 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
         raise DomainError(ErrorCode.NOT_FOUND, "日历中没有该日期")
     db.session.delete(entry)
     audit.record(actor=actor, action="calendar.remove_day", target=f"calendar:{calendar}",
-                 detail={"day": day.isoformat(), "name": entry.name})
+                 detail={"day": day.isoformat(), "name": entry.name, "kind": entry.kind})
     db.session.commit()

@@ -35,15 +35,23 @@ class Partner(db.Model):
     perks: Mapped[list["Perk"]] = relationship(back_populates="partner", order_by="Perk.id")
 
 
+# A day of a holiday calendar is a day off (放假), or a weekend day worked in exchange (调休上班),
+# as the State Council's yearly notice lists both.
+CALENDAR_DAY_KINDS = ("holiday", "workday")
+
+
 class HolidayCalendarDay(db.Model):
-    """A day in a named blackout calendar, e.g. `major_holidays` (春节, 国庆...)."""
+    """A day of a named holiday calendar, e.g. `major_holidays`: a holiday (春节, 国庆...), on which a
+    perk naming the calendar as its blackout calendar pauses and which no due date counts; or a
+    make-up working day (调休上班, a Saturday or Sunday), which due dates count as a working day."""
 
     __tablename__ = "holiday_calendar_days"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     calendar: Mapped[str] = mapped_column(String(32))
     day: Mapped[object] = mapped_column(Date)
     name: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (UniqueConstraint("calendar", "day"),)
+    kind: Mapped[str] = mapped_column(String(16), default="holiday", server_default="holiday")
+    __table_args__ = (UniqueConstraint("calendar", "day"), CheckConstraint(one_of("kind", CALENDAR_DAY_KINDS), name="kind"))
 
 
 class Perk(db.Model):

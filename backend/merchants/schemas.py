@@ -11,7 +11,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
                       ValidationInfo, field_validator)
 
 from ..inputs import INT32_MAX, Id, Int32
-from .models import PERK_KINDS
+from .models import CALENDAR_DAY_KINDS, PERK_KINDS
 
 
 class PerkOut(Schema):
@@ -261,11 +261,15 @@ class OfficePartnerListOut(Schema):
 class CalendarDayIn(Schema):
     day = Date(required=True)
     name = String(required=True, validate=Length(min=1, max=64))
+    kind = String(load_default="holiday", validate=OneOf(CALENDAR_DAY_KINDS), metadata={
+        "description": "holiday：放假（默认；挂此日历的优惠暂停，异议答复期限不计）；"
+                       "workday：调休上班（须为周六或周日，异议答复期限计为工作日）"})
 
 
 class CalendarDayOut(Schema):
     day = String()
     name = String()
+    kind = String(metadata={"description": "holiday：放假；workday：调休上班"})
 
 
 class CalendarOut(Schema):

@@ -261,7 +261,8 @@ _RULE_COLUMNS = [getattr(Perk, name) for name in PerkRules.__dataclass_fields__]
 _PERK = (  # the perk, its partner's state and whether the day is blacked out
     select(*_RULE_COLUMNS, Partner.active.label("partner_active"),
            exists().where(HolidayCalendarDay.calendar == Perk.blackout_calendar,
-                          HolidayCalendarDay.day == bindparam("day", type_=Date)).label("blacked_out"))
+                          HolidayCalendarDay.day == bindparam("day", type_=Date),
+                          HolidayCalendarDay.kind == "holiday").label("blacked_out"))  # 调休上班 is no holiday
     .select_from(Perk).join(Partner, Partner.id == Perk.partner_id).where(Perk.id == bindparam("perk_id"))
 )
 _SAME_HOLDER_DAY = (Redemption.perk_id == bindparam("perk_id"), Redemption.subject_id == bindparam("subject_id"),

@@ -158,7 +158,8 @@ def update_perk(perk_id, body):
 @bp.get("/calendars/<calendar>")
 @bp.auth_required(auth, roles=roles.OFFICE)
 @bp.output(CalendarOut)
-@bp.doc(summary="暂停日历", description="例如 major_holidays：重大节假日暂停免费入园等优惠。")
+@bp.doc(summary="节假日日历", description="例如 major_holidays：放假日（holiday）暂停挂此日历的免费入园等优惠，"
+        "异议答复期限不计；调休上班日（workday）计为工作日。")
 def calendar(calendar):
     return calendar_view(calendar)
 
@@ -167,16 +168,17 @@ def calendar(calendar):
 @bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(CalendarDayIn, arg_name="body")
 @bp.output(CalendarOut, status_code=201)
-@bp.doc(summary="暂停日历增加一天")
+@bp.doc(summary="节假日日历增加一天", description="放假日，或调休上班日（须为周六或周日）。记入审计日志。")
 def add_calendar_day(calendar, body):
-    catalog.add_calendar_day(actor=current_principal().actor, calendar=calendar, day=body["day"], name=body["name"])
+    catalog.add_calendar_day(actor=current_principal().actor, calendar=calendar, day=body["day"], name=body["name"],
+                             kind=body["kind"])
     return calendar_view(calendar)
 
 
 @bp.delete("/calendars/<calendar>/days/<day>")
 @bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.output({}, status_code=204)
-@bp.doc(summary="暂停日历删除一天")
+@bp.doc(summary="节假日日历删除一天")
 def remove_calendar_day(calendar, day):
     try:
         parsed = date.fromisoformat(day)
@@ -189,7 +191,8 @@ def remove_calendar_day(calendar, day):
 
 
 def calendar_view(name: str) -> dict:
-    return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name} for d in catalog.calendar_days(name)]}
+    return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name, "kind": d.kind}
+                                       for d in catalog.calendar_days(name)]}
 
 
 # -- voids, offline conflicts, failed attempts ----------------------------------------------------

@@ -79,5 +79,8 @@ def path_of(name: str, *, folder: str) -> Path:
 
 
 def remove(names: list[str], *, folder: str) -> None:
+    """Remove these photos' files from `folder` (those already gone are no error). A name that is not
+    a bare file name, which `store` never writes, is left alone rather than followed out of the folder."""
     for name in names:
-        (Path(folder) / name).unlink(missing_ok=True)
+        if name and Path(name).name == name and name not in (".", ".."):
+            (Path(folder) / name).unlink(missing_ok=True)

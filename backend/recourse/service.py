@@ -219,16 +219,28 @@ def add_photo(*, account_id: int, objection_id: int, data: bytes, rules: Objecti
     return photo
 
 
-def photo_for(*, photo_id: int, objection_id: int, account_id: int | None, rules: ObjectionRules) -> tuple:
-    """The file and MIME type of a photo, for its owner (`account_id`) or the office (`account_id=None`).
+def photo_for(*, photo_id: int, objection_id: int, rules: ObjectionRules, account_id: int | None = None,
+              office_actor: str | None = None) -> tuple:
+    """The file and MIME type of a photo, for its owner (`account_id`) or a clerk of the office
+    (`office_actor`, e.g. "office:3"), whose opening of a citizen's photo is audited
+    (`objection.photo_view`: who, which objection, which photo), as it is personal data.
 
     Anyone else's photo is answered as if it did not exist."""
+    if (account_id is None) == (office_actor is None):
+        raise ValueError("photo_for: either the owner's account_id or the office_actor")
     photo = db.session.get(ObjectionPhoto, photo_id)
     objection = db.session.get(Objection, objection_id) if photo else None
     if photo is None or photo.objection_id != objection_id or objection is None or (
             account_id is not None and objection.account_id != account_id):
         raise DomainError(ErrorCode.NOT_FOUND, "找不到该照片")
-    return photos.path_of(photo.stored_name, folder=rules.photo_dir), photo.content_type
+    path = photos.path_of(photo.stored_name, folder=rules.photo_dir)
+    if not path.is_file():  # never an audit entry for a photo nobody could see
+        raise DomainError(ErrorCode.NOT_FOUND, "找不到该照片")
+    if office_actor is not None:
+        audit.record(actor=office_actor, action="objection.photo_view", target=f"objection:{objection_id}",
+                     detail={"photo_id": photo_id})
+        db.session.commit()
+    return path, photo.content_type
 
 
 def photos_of(objection_ids: list[int]) -> dict[int, list[int]]:

@@ -33,7 +33,7 @@ def snapshot() -> dict:
                            for p in db.session.scalars(select(Partner))),
         "perks": sorted((p.id, p.partner_id, p.title, p.kind, p.discount_permille or 0, p.active, p.holder_kinds)
                         for p in db.session.scalars(select(Perk))),
-        "days": db.session.scalar(select(func.count()).select_from(HolidayCalendarDay)),
+        "days": sorted((d.calendar, d.day, d.kind, d.name) for d in db.session.scalars(select(HolidayCalendarDay))),
     }
 
 
@@ -123,6 +123,17 @@ def test_a_perk_the_file_no_longer_lists_is_switched_off_not_deleted(ctx, runner
                          'time_windows = ["09:00-11:30", "11:00-17:00"]'), "time_windows：时段之间有重叠"),
     (lambda t: t.replace('time_windows = ["09:00-11:30", "14:00-17:00"]', 'time_windows = ["9点-11点"]'),
      "格式应为 09:00-11:30"),
+    # make-up working days (调休上班): a weekend day of the year, not a holiday, once, with a name
+    (lambda t: t.replace('{ day = "2026-01-04", name = "元旦" }', '{ day = "2026-01-05", name = "元旦" }'),
+     "调休上班日 2026-01-05（元旦）是星期一：调休上班日须为周六或周日"),
+    (lambda t: t.replace('{ day = "2026-10-10", name = "国庆节" }', '{ day = "2026-10-03", name = "国庆节" }'),
+     "2026-10-03 既是假期“国庆节”又是调休上班日"),
+    (lambda t: t.replace('{ day = "2026-05-09", name = "劳动节" }', '{ day = "2027-05-08", name = "劳动节" }'),
+     "调休上班日“劳动节”的日期须为 2026 年内的日期"),
+    (lambda t: t.replace('{ day = "2026-02-28", name = "春节" }', '{ day = "2026-02-14", name = "春节" }'),
+     "调休上班日 2026-02-14 重复"),
+    (lambda t: t.replace('{ day = "2026-09-20", name = "国庆节" }', '{ day = "2026-09-20" }'), "day、name"),
+    (lambda t: t.replace('makeup_workdays = [', 'makeup_days = ['), "makeup_days"),
 ])
 def test_a_bad_file_gets_line_numbered_chinese_errors_and_changes_nothing(ctx, runner, tmp_path, edit, expected):
     text = ZHAODONG.read_text(encoding="utf-8")
@@ -135,6 +146,39 @@ def test_a_bad_file_gets_line_numbered_chinese_errors_and_changes_nothing(ctx, r
     assert result.exit_code != 0
     assert expected in result.output and "第" in result.output and "未作任何改动" in result.output
     assert snapshot() == before and audit_count() == audits
+
+
+NOTICE_2026_WORKDAYS = {  # 国务院办公厅关于2026年部分节假日安排的通知: the weekend days worked
+    date(2026, 1, 4): "元旦", date(2026, 2, 14): "春节", date(2026, 2, 28): "春节", date(2026, 5, 9): "劳动节",
+    date(2026, 9, 20): "国庆节", date(2026, 10, 10): "国庆节"}
+
+
+def workdays(year: int) -> dict:
+    return {d.day: d.name for d in db.session.scalars(select(HolidayCalendarDay).where(
+        HolidayCalendarDay.calendar == "major_holidays", HolidayCalendarDay.kind == "workday",
+        HolidayCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))))}
+
+
+def test_the_make_up_working_days_of_a_year_are_loaded_and_replaced_with_it(ctx, runner, tmp_path):
+    assert workdays(2026) == NOTICE_2026_WORKDAYS and all(day.weekday() >= 5 for day in NOTICE_2026_WORKDAYS)
+    holidays = db.session.scalar(select(func.count()).select_from(HolidayCalendarDay).where(
+        HolidayCalendarDay.calendar == "major_holidays", HolidayCalendarDay.kind == "holiday",
+        HolidayCalendarDay.day.between(date(2026, 1, 1), date(2026, 12, 31))))
+    assert holidays == 3 + 9 + 3 + 5 + 3 + 3 + 7
+    text = ZHAODONG.read_text(encoding="utf-8").replace('  { day = "2026-10-10", name = "国庆节" },\n', "")
+    path = tmp_path / "zhaodong.toml"
+    path.write_text(text, encoding="utf-8")
+    audits = audit_count()
+    try:
+        result = load(runner, path)
+        assert result.exit_code == 0, result.output
+        assert "日历“major_holidays”2026 年：放假 33 天、调休上班 6 天 → 放假 33 天、调休上班 5 天" in result.output
+        assert workdays(2026) == {day: name for day, name in NOTICE_2026_WORKDAYS.items() if day != date(2026, 10, 10)}
+        assert audit_count() == audits + 1
+        assert "无改动" in load(runner, path).output
+    finally:
+        assert load(runner, ZHAODONG).exit_code == 0
+    assert workdays(2026) == NOTICE_2026_WORKDAYS
 
 
 def test_the_unknown_scenario_error_names_the_partners_line(ctx, runner, tmp_path):

@@ -2,7 +2,9 @@
 where one worker serves many requests at once and must never let one request's wait stop the others."""
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -87,30 +89,88 @@ def test_a_gevent_workers_change_feed_runs_so_redemptions_need_no_redis_round_tr
     """The feed (a greenlet under gevent) keeps revocations and cache generations in the worker's
     memory; were it not running, each request would ask Redis instead (correct, but a round trip)."""
     perk = shop.perk()
-    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    with RunCommands(app) as commands:
+        # The count is this run's: a command on this run's keys counts, another run's does not.
+        commands.count()
+        commands.client.get("xymtest:another-run:probe")
+        commands.client.get(f"{app.config['REDIS_PREFIX']}probe")
+        assert commands.count() == 1
 
-    def redemptions_sending(count: int) -> int:
-        """Redeem fresh passes one after another; the Redis commands meanwhile."""
-        bodies = [body(shop.pass_for(shop.holder()), perk) for _ in range(count)]  # a new holder is news: first
-        before = _redis_commands(client)
-        for sent in bodies:
-            answer = requests.post(f"{server.base}/api/redemptions", json=sent, headers=shop.header(), timeout=30)
-            assert answer.status_code == 201, answer.text
-        return _redis_commands(client) - before
+        def redemptions_sending(count: int) -> int:
+            """Redeem fresh passes one after another; this run's Redis commands meanwhile."""
+            bodies = [body(shop.pass_for(shop.holder()), perk) for _ in range(count)]  # a new holder is news: first
+            commands.count()
+            for sent in bodies:
+                answer = requests.post(f"{server.base}/api/redemptions", json=sent, headers=shop.header(), timeout=30)
+                assert answer.status_code == 201, answer.text
+            return commands.count()
 
-    deadline = time.monotonic() + 10  # the first requests start the feed and fill the caches
-    while redemptions_sending(5) > 0 and time.monotonic() < deadline:
-        pass
-    # Without the feed every window sends ~4 commands per redemption; with it, a window may still
-    # meet another process's periodic reload (every 120 s), so one quiet window in three suffices.
-    assert 0 in [redemptions_sending(15) for _ in range(3)]
+        deadline = time.monotonic() + 10  # the first requests start the feed and fill the caches
+        while redemptions_sending(5) > 0 and time.monotonic() < deadline:
+            pass
+        # Without the feed every window sends ~4 commands per redemption; with it, none. A window may
+        # meet the worker's feed reconnecting (its requests then ask Redis, as they should), so one
+        # quiet window in three suffices.
+        assert 0 in [redemptions_sending(15) for _ in range(3)]
 
 
-def _redis_commands(client) -> int:
-    """Commands Redis has served, but for the health checks that every process's feed sends every
-    few seconds (PING) and this count itself (INFO): other servers' and the test's own."""
-    return sum(stats["calls"] for name, stats in client.info("commandstats").items()
-               if name not in ("cmdstat_ping", "cmdstat_info"))
+class RunCommands:
+    """Counts the commands Redis serves on this test run's keys (its REDIS_PREFIX), through MONITOR.
+
+    The Redis server is shared: other test runs (their own prefixes) and benchmarks send commands all
+    the while, so a server-wide figure (INFO commandstats) is not this test's. Nor are the change
+    feeds' own commands (their periodic reload and the check of their marker key), which are no
+    request's: connections named as a feed (CLIENT SETNAME, ChangeFeed.client_name) are left out.
+    `count()` is exact up to its call: it sends a marker and waits until MONITOR has shown it."""
+
+    MARK = "run-commands-mark:"
+
+    def __init__(self, app):
+        self.prefix, self.feed_name = app.config["REDIS_PREFIX"], app.extensions["change_feed"].client_name
+        self.client = redis.Redis.from_url(app.config["REDIS_URL"], decode_responses=True)
+        self._seen: list[tuple[str, str]] = []  # (client address, command) since the last count
+        self._feeds: set[str] = set()  # addresses that named themselves a feed while watched
+        self._marks: set[str] = set()
+        self._changed = threading.Condition()
+        self._watching = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="redis-monitor", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        assert self._watching.wait(10), "MONITOR did not start"
+        return self
+
+    def __exit__(self, *exc):
+        self.client.echo(self.MARK + "stop")
+        self._thread.join(10)
+        self.client.close()
+
+    def _watch(self) -> None:
+        with self.client.monitor() as monitor:
+            self._watching.set()
+            for command in monitor.listen():
+                text, client = command["command"], f"{command['client_address']}:{command['client_port']}"
+                with self._changed:
+                    if text.startswith(f"ECHO {self.MARK}"):
+                        self._marks.add(text.split(" ", 1)[1])
+                        self._changed.notify_all()
+                        if text.endswith(self.MARK + "stop"):
+                            return
+                    elif text.upper().startswith("CLIENT SETNAME") and text.endswith(self.feed_name):
+                        self._feeds.add(client)
+                    elif self.prefix in text and command["client_type"] == "tcp":  # a script's inner calls: its EVALSHA
+                        self._seen.append((client, text))
+
+    def count(self) -> int:
+        """The commands on this run's keys since the last count, but the feeds'."""
+        mark = f"{self.MARK}{uuid.uuid4().hex}"
+        self.client.echo(mark)
+        with self._changed:
+            assert self._changed.wait_for(lambda: mark in self._marks, timeout=10), "MONITOR fell behind"
+            seen, self._seen = self._seen, []
+            feeds = set(self._feeds)
+        feeds |= {entry["addr"] for entry in self.client.client_list() if entry.get("name") == self.feed_name}
+        return sum(1 for client, _ in seen if client not in feeds)
 
 
 def test_with_redis_unreachable_a_gevent_worker_still_records_each_pass_once(shop, make_app, tmp_path):

@@ -87,8 +87,8 @@ class Shop:
         token = issue_access_token(secret=self.app.config["SECRET_KEY"], principal=principal, minutes=30)
         return {"Authorization": f"Bearer {token}"}
 
-    def blackout(self, calendar: str, day) -> None:
-        db.session.add(HolidayCalendarDay(calendar=calendar, day=day, name="测试假日"))
+    def blackout(self, calendar: str, day, *, kind: str = "holiday") -> None:
+        db.session.add(HolidayCalendarDay(calendar=calendar, day=day, name="测试假日", kind=kind))
         db.session.commit()
         self.calendars.append(calendar)
 

@@ -101,10 +101,14 @@ def test_blackout_calendar(shop):
     shop.blackout("test_holidays", today)
     blacked = shop.perk(kind="free_entry", title="免费入园（节假日除外）", blackout_calendar="test_holidays")
     other = shop.perk(kind="free_entry", title="免费入园", blackout_calendar="test_other_calendar")
+    # A make-up working day (调休上班) of the calendar is a working day, not a holiday: no blackout.
+    shop.blackout("test_makeup_workdays", today, kind="workday")
+    worked = shop.perk(kind="free_entry", title="免费入园（调休上班日照常）", blackout_calendar="test_makeup_workdays")
     holder = shop.holder()
     error = refused("perk_unavailable", shop.redeem, shop.pass_for(holder), blacked)
     assert "节假日" in error.message
     assert shop.redeem(shop.pass_for(holder), other).redemption.id
+    assert shop.redeem(shop.pass_for(holder), worked).redemption.id
 
 
 def test_inactive_perk_or_partner_and_other_merchants_perk(shop, app):

@@ -128,15 +128,44 @@ def test_blackout_days_are_data_too(client, office, auth_header):
         client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"blackout_calendar": "test_days"})
         added = client.post("/api/office/calendars/test_days/days", headers=office["admin"],
                             json={"day": today.isoformat(), "name": "测试节日"})
-        assert added.status_code == 201 and added.json["days"] == [{"day": today.isoformat(), "name": "测试节日"}]
+        assert added.status_code == 201 and added.json["days"] == [
+            {"day": today.isoformat(), "name": "测试节日", "kind": "holiday"}]
         assert redeem(client, auth_header("cashier"), perk_id).json["code"] == "perk_unavailable"
         removed = client.delete(f"/api/office/calendars/test_days/days/{today.isoformat()}", headers=office["admin"])
         assert removed.status_code == 204
         assert redeem(client, auth_header("cashier"), perk_id).status_code == 201
         holidays = client.get("/api/office/calendars/major_holidays", headers=office["analyst"]).json["days"]
-        assert {"day": "2026-10-01", "name": "国庆节"} in holidays
+        assert {"day": "2026-10-01", "name": "国庆节", "kind": "holiday"} in holidays
+        assert {"day": "2026-10-10", "name": "国庆节", "kind": "workday"} in holidays  # 调休上班 (周六)
     finally:
         client.patch(f"/api/office/perks/{perk_id}", headers=office["admin"], json={"blackout_calendar": None})
+
+
+def test_the_office_adds_and_removes_a_make_up_working_day_which_must_be_a_weekend_day(client, office):
+    calendar = f"test_{uuid.uuid4().hex[:8]}"  # the office fixture forgets its days
+    added = client.post(f"/api/office/calendars/{calendar}/days", headers=office["admin"],
+                        json={"day": "2027-02-20", "name": "春节", "kind": "workday"})  # a Saturday
+    assert added.status_code == 201, added.json
+    assert added.json["days"] == [{"day": "2027-02-20", "name": "春节", "kind": "workday"}]
+    weekday = client.post(f"/api/office/calendars/{calendar}/days", headers=office["admin"],
+                          json={"day": "2027-02-22", "name": "春节", "kind": "workday"})  # a Monday
+    assert weekday.status_code == 422 and weekday.json["code"] == "validation_error"
+    assert weekday.json["field"] == "day" and weekday.json["message"] == \
+        "2027-02-22 是星期一：调休上班日须为周六或周日"
+    unknown = client.post(f"/api/office/calendars/{calendar}/days", headers=office["admin"],
+                          json={"day": "2027-02-21", "name": "春节", "kind": "weekend"})
+    assert unknown.status_code == 422 and unknown.json["code"] == "validation_error"
+    again = client.post(f"/api/office/calendars/{calendar}/days", headers=office["admin"],
+                        json={"day": "2027-02-20", "name": "春节"})  # the day is taken, whatever its kind
+    assert again.status_code == 422 and again.json["field"] == "day"
+    listed = client.get(f"/api/office/calendars/{calendar}", headers=office["analyst"]).json["days"]
+    assert listed == [{"day": "2027-02-20", "name": "春节", "kind": "workday"}]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "calendar.add_day",
+                                                         AuditEntry.target == f"calendar:{calendar}")).one()
+    assert entry.detail == {"day": "2027-02-20", "name": "春节", "kind": "workday"}
+    assert client.delete(f"/api/office/calendars/{calendar}/days/2027-02-20",
+                         headers=office["admin"]).status_code == 204
+    assert client.get(f"/api/office/calendars/{calendar}", headers=office["analyst"]).json["days"] == []
 
 
 def test_only_office_admins_write(client, office, auth_header):

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from backend.audit import AuditEntry
 from backend.auth.models import CitizenAccount, OfficeUser
@@ -157,6 +157,141 @@ def test_no_photo_is_added_once_the_objection_is_closed(app, shop, client, photo
     assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 409
 
 
+def test_each_time_the_office_opens_a_photo_the_audit_log_says_who_and_which_the_owner_not(
+        app, shop, client, photo_dir, token):
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    first, second = (upload(client, owner, objection_id, image_bytes("PNG")).json["id"] for _ in range(2))
+
+    def views() -> list[tuple]:
+        db.session.rollback()  # a fresh read
+        return [(e.actor, e.target, e.detail) for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "objection.photo_view").order_by(AuditEntry.id))]
+
+    roles = ("office-admin", "office-analyst", "office-auditor")  # the demo's clerks, named as their roles
+    for role in roles:
+        with client.get(f"/api/objections/{objection_id}/photos/{second}",
+                        headers={"Authorization": f"Bearer {token(role)}"}) as got:
+            assert got.status_code == 200
+    clerks = [f"office:{db.session.scalar(select(OfficeUser.id).where(OfficeUser.username == role))}" for role in roles]
+    assert views() == [(clerk, f"objection:{objection_id}", {"photo_id": second}) for clerk in clerks]
+    # The owner seeing their own photo is no office read; what was not served is not recorded.
+    with client.get(f"/api/objections/{objection_id}/photos/{first}", headers=owner) as got:
+        assert got.status_code == 200
+    office = {"Authorization": f"Bearer {token('office-admin')}"}
+    assert client.get(f"/api/objections/{objection_id + 1}/photos/{first}", headers=office).status_code == 404
+    stored = db.session.get(ObjectionPhoto, first).stored_name
+    (photo_dir / stored).unlink()
+    assert client.get(f"/api/objections/{objection_id}/photos/{first}", headers=office).status_code == 404
+    assert len(views()) == 3
+    # ... and the auditor finds the entry through the audit log's API, filtered by the action.
+    listed = client.get("/api/office/audit?action=objection.photo_view",
+                        headers={"Authorization": f"Bearer {token('office-auditor')}"}).json["entries"]
+    assert len(listed) == 3 and listed[0]["detail"] == {"photo_id": second}
+
+
+# -- a photo's file goes with its row, once the deletion commits ---------------------------------------
+
+def objection_with_photos(app, shop, client, photo_dir, count: int = 2) -> tuple[int, list[int], list]:
+    """A complaint with `count` photos: its id, the photos' ids and their files."""
+    owner = citizen_for(app, shop.holder())
+    objection_id = file_complaint(client, owner, shop.partner_id)
+    for _ in range(count):
+        assert upload(client, owner, objection_id, image_bytes("PNG")).status_code == 201
+    rows = db.session.execute(select(ObjectionPhoto.id, ObjectionPhoto.stored_name).where(
+        ObjectionPhoto.objection_id == objection_id).order_by(ObjectionPhoto.id)).all()
+    return objection_id, [row.id for row in rows], [photo_dir / row.stored_name for row in rows]
+
+
+# Each way the session deletes photo rows: what it deletes (the objection's id, its photos' ids) and
+# which of its photos go (by index).
+DELETIONS = {
+    "one photo, through the ORM": (
+        lambda objection_id, photo_ids: db.session.delete(db.session.get(ObjectionPhoto, photo_ids[0])), [0]),
+    "the objection through the ORM, its photos by ON DELETE CASCADE": (
+        lambda objection_id, photo_ids: db.session.delete(db.session.get(Objection, objection_id)), [0, 1]),
+    "one photo, by a DELETE statement": (
+        lambda objection_id, photo_ids: db.session.execute(
+            delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[0])), [0]),
+    "the objection, by a DELETE statement": (
+        lambda objection_id, photo_ids: db.session.execute(
+            delete(Objection).where(Objection.id == objection_id)), [0, 1]),
+    "the photos, by a DELETE on the table (as the tests' cleanup does)": (
+        lambda objection_id, photo_ids: db.session.execute(
+            ObjectionPhoto.__table__.delete().where(ObjectionPhoto.__table__.c.objection_id == objection_id)), [0, 1]),
+}
+
+
+def exists(files) -> list[bool]:
+    return [file.exists() for file in files]
+
+
+@pytest.mark.parametrize("how", DELETIONS)
+def test_a_photos_file_is_removed_once_the_deletion_of_its_row_commits(app, shop, client, photo_dir, how):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir)
+    _, _, others = objection_with_photos(app, shop, client, photo_dir, count=1)  # another objection's
+    deleting, gone = DELETIONS[how]
+    deleting(objection_id, photo_ids)
+    db.session.flush()
+    assert exists(files) == [True, True]  # not before the commit: the transaction could still roll back
+    db.session.commit()
+    assert exists(files) == [index not in gone for index in range(2)]
+    assert db.session.scalar(select(func.count()).select_from(ObjectionPhoto).where(
+        ObjectionPhoto.objection_id == objection_id)) == 2 - len(gone)
+    assert exists(others) == [True]
+
+
+@pytest.mark.parametrize("how", DELETIONS)
+def test_a_rolled_back_deletion_keeps_the_row_and_its_file_and_the_photo_is_still_served(
+        app, shop, client, photo_dir, office, how):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir)
+    deleting, _ = DELETIONS[how]
+    deleting(objection_id, photo_ids)
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()  # a later commit of the same session removes nothing either
+    assert exists(files) == [True, True]
+    assert db.session.scalars(select(ObjectionPhoto.id).where(ObjectionPhoto.objection_id == objection_id)
+                              .order_by(ObjectionPhoto.id)).all() == photo_ids
+    for photo_id in photo_ids:
+        with client.get(f"/api/objections/{objection_id}/photos/{photo_id}", headers=office) as got:
+            assert got.status_code == 200
+
+
+def test_a_deletion_in_a_savepoint_removes_files_only_when_the_savepoint_and_the_transaction_commit(
+        app, shop, client, photo_dir):
+    objection_id, photo_ids, files = objection_with_photos(app, shop, client, photo_dir, count=3)
+
+    def kept() -> list[int]:
+        return db.session.scalars(select(ObjectionPhoto.id).where(ObjectionPhoto.objection_id == objection_id)
+                                  .order_by(ObjectionPhoto.id)).all()
+
+    # The savepoint rolls back, the transaction commits: the row and its file stay.
+    with db.session.begin_nested() as savepoint:
+        db.session.delete(db.session.get(ObjectionPhoto, photo_ids[0]))
+        db.session.flush()
+        savepoint.rollback()
+    db.session.commit()
+    assert exists(files) == [True, True, True] and kept() == photo_ids
+    # The savepoint is released, the transaction around it rolls back: everything stays. (The
+    # transaction writes before its savepoint: with Python's sqlite3, a SAVEPOINT that opens the
+    # transaction makes its RELEASE a COMMIT.)
+    db.session.delete(db.session.get(ObjectionPhoto, photo_ids[2]))
+    db.session.flush()
+    with db.session.begin_nested():
+        db.session.execute(delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[1]))
+    assert exists(files) == [True, True, True]
+    db.session.rollback()
+    assert exists(files) == [True, True, True] and kept() == photo_ids
+    # Released, and the transaction commits: gone, with the photo deleted outside the savepoint.
+    db.session.delete(db.session.get(ObjectionPhoto, photo_ids[2]))
+    db.session.flush()
+    with db.session.begin_nested():
+        db.session.execute(delete(ObjectionPhoto).where(ObjectionPhoto.id == photo_ids[1]))
+    db.session.commit()
+    assert exists(files) == [True, False, False] and kept() == photo_ids[:1]
+
+
 # -- the due date in working days ----------------------------------------------------------------------
 
 def test_working_days_skip_weekends_and_the_days_of_the_calendar():
@@ -166,12 +301,23 @@ def test_working_days_skip_weekends_and_the_days_of_the_calendar():
     assert due.nth_working_day_after(date(2026, 11, 2), 5, set()) == date(2026, 11, 9)
 
 
-def test_the_due_date_crosses_the_national_day_holiday_of_the_city_calendar(app, shop):
-    # The real rows `flask city load cities/zhaodong.toml` wrote (the demo seed loads it): 国庆节 1-7 October.
-    national_day = db.session.scalars(select(HolidayCalendarDay.day).where(
+def test_a_make_up_working_day_on_a_weekend_counts():
+    holidays = {date(2026, 10, d) for d in range(1, 8)}
+    workdays = {date(2026, 9, 20), date(2026, 10, 10)}  # 国庆节调休：周日、周六上班
+    assert due.nth_working_day_after(date(2026, 9, 18), 1, holidays, workdays) == date(2026, 9, 20)  # Fri → Sun
+    assert due.nth_working_day_after(date(2026, 9, 18), 1, holidays) == date(2026, 9, 21)
+    assert due.nth_working_day_after(date(2026, 10, 8), 2, holidays, workdays) == date(2026, 10, 10)  # Thu → Sat
+    assert due.nth_working_day_after(date(2026, 10, 8), 2, holidays) == date(2026, 10, 12)
+
+
+def test_the_due_date_crosses_the_national_day_holiday_and_its_make_up_saturday_of_the_city_calendar(app, shop):
+    # The real rows `flask city load cities/zhaodong.toml` wrote (the demo seed loads it): 国庆节 1-7
+    # October off, Sunday 20 September and Saturday 10 October worked (the State Council's 2026 notice).
+    national_day = db.session.execute(select(HolidayCalendarDay.day, HolidayCalendarDay.kind).where(
         HolidayCalendarDay.calendar == "major_holidays", HolidayCalendarDay.name == "国庆节",
-        HolidayCalendarDay.day.between(date(2026, 10, 1), date(2026, 10, 31)))).all()
-    assert len(national_day) == 7
+        HolidayCalendarDay.day.between(date(2026, 9, 1), date(2026, 10, 31))).order_by(HolidayCalendarDay.day)).all()
+    assert [tuple(row) for row in national_day] == [(date(2026, 9, 20), "workday")] + [
+        (date(2026, 10, d), "holiday") for d in range(1, 8)] + [(date(2026, 10, 10), "workday")]
     filed = datetime(2026, 9, 30, 2, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Beijing
     rules = service.ObjectionRules(due_working_days=7, calendar="major_holidays", photo_dir="unused",
                                    photo_max_bytes=1, photos_max=3)
@@ -180,8 +326,9 @@ def test_the_due_date_crosses_the_national_day_holiday_of_the_city_calendar(app,
     db.session.commit()
     objection = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
                                        redemption_id=None, partner_id=None, rules=rules, now=filed)
-    # 8, 9 Oct; 12-16 Oct: the seventh working day is Friday 16 October, due by its end in Beijing.
-    assert objection.due_at == datetime(2026, 10, 16, 15, 59, 59, tzinfo=timezone.utc)
+    # 8, 9, 10 (the make-up Saturday) Oct; 12-15 Oct: the seventh working day is Thursday 15 October,
+    # due by its end in Beijing (a day earlier than weekends alone would make it).
+    assert objection.due_at == datetime(2026, 10, 15, 15, 59, 59, tzinfo=timezone.utc)
     # Without the calendar the same seven days end on Friday 9 October.
     other = service.file_objection(account_id=account.id, kind="credit", text="积分计算有误，请核实。",
                                    redemption_id=None, partner_id=None,

@@ -4,7 +4,38 @@ import { $, addRow, button, client, formatTime, isWriter } from "./common.js";
 
 const KINDS = { credit: "信用记录异议", redemption: "核销异议", complaint: "投诉" };
 let assignees = [];
-let shownUrls = [];  // blob: URLs of the photos on screen, released when the table is redrawn
+// Each photo is fetched when its row first comes into view, and once per visit of the page: the
+// server audits every fetch as this clerk opening the citizen's photo, so a photo scrolled past
+// unseen, or the table redrawn after 受理, must not count as another look. Photo URL → its blob: URL.
+const photoCache = new Map();
+let photoObserver = null;
+
+function showPhoto(image, url) {
+  if (!photoCache.has(url)) {
+    photoCache.set(url, client.request(url).then((answer) => answer.blob()).then((blob) => URL.createObjectURL(blob)));
+  }
+  photoCache.get(url).then((src) => { image.src = src; }, () => {
+    photoCache.delete(url);
+    image.alt = "照片暂时无法显示";
+  });
+}
+
+/** A new observer for a redrawn table; the photos no longer listed are released. */
+function watchPhotos(listed) {
+  if (photoObserver) photoObserver.disconnect();
+  photoObserver = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      photoObserver.unobserve(entry.target);
+      showPhoto(entry.target, entry.target.dataset.url);
+    }
+  }, { rootMargin: "200px" });
+  for (const [url, blob] of photoCache) {
+    if (listed.has(url)) continue;
+    photoCache.delete(url);
+    blob.then((src) => URL.revokeObjectURL(src), () => {});
+  }
+}
 
 async function act(objection, path, json, done) {
   try {
@@ -53,14 +84,12 @@ function contentCell(objection) {
   if (objection.photos.length) {
     const photos = document.createElement("div");
     photos.className = "photos";
-    objection.photos.forEach(async (url, index) => {
+    objection.photos.forEach((url, index) => {
       const image = document.createElement("img");
       image.alt = `照片 ${index + 1}`;
+      image.dataset.url = url;
       photos.append(image);
-      try {
-        image.src = URL.createObjectURL(await (await client.request(url)).blob());
-        shownUrls.push(image.src);
-      } catch (_) { image.alt = "照片暂时无法显示"; }
+      photoObserver.observe(image);
     });
     box.append(photos);
   }
@@ -74,7 +103,7 @@ export async function load(event) {
     const answer = await client.json(`/api/office/objections${status ? `?status=${status}` : ""}`);
     assignees = answer.assignees;
     const { objections } = answer;
-    for (const url of shownUrls.splice(0)) URL.revokeObjectURL(url);
+    watchPhotos(new Set(objections.flatMap((objection) => objection.photos)));
     const body = $("objection-table").tBodies[0];
     body.innerHTML = "";
     for (const objection of objections) {

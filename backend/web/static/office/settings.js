@@ -1,4 +1,5 @@
-// Scenarios and blackout calendars (add a day, remove a day); each change audited by the API.
+// Scenarios and holiday calendars: holidays (perks naming the calendar pause; due dates skip them)
+// and make-up working days (调休上班, weekend days that due dates count); each change audited by the API.
 import { $, addRow, button, calendarName, client, fillSelect, isWriter, partners } from "./common.js";
 
 async function loadScenarios() {
@@ -32,16 +33,25 @@ async function loadCalendarChoices() {
 
 const shownCalendar = () => $("calendar-table").dataset.calendar || $("calendar-name").value;
 
+const DAY_KINDS = { holiday: "放假", workday: "调休上班" };
+const WEEKDAYS = "日一二三四五六";
+/** "2026-10-10（周六）": a make-up working day must be a weekend day, so the clerk sees which it is. */
+const withWeekday = (day) => `${day}（周${WEEKDAYS[new Date(`${day}T00:00:00Z`).getUTCDay()]}）`;
+
 async function showCalendar(name) {
   const { days } = await client.json(`/api/office/calendars/${encodeURIComponent(name)}`);
   $("calendar-table").dataset.calendar = name;
   const body = $("calendar-table").tBodies[0];
   body.innerHTML = "";
   for (const day of days) {
-    addRow(body, [day.day, day.name, isWriter() ? button("删除", () => removeDay(name, day), "danger") : ""]);
+    const row = addRow(body, [withWeekday(day.day), DAY_KINDS[day.kind] || day.kind, day.name,
+      isWriter() ? button("删除", () => removeDay(name, day), "danger") : ""]);
+    row.classList.toggle("workday", day.kind === "workday");
   }
-  if (!days.length) addRow(body, ["", `${calendarName(name)}中还没有日期`, ""]);
-  $("calendar-status").textContent = `${calendarName(name)}：${days.length} 天`;
+  if (!days.length) addRow(body, ["", "", `${calendarName(name)}中还没有日期`, ""]);
+  const workdays = days.filter((day) => day.kind === "workday").length;
+  $("calendar-status").textContent =
+    `${calendarName(name)}：放假 ${days.length - workdays} 天，调休上班 ${workdays} 天`;
 }
 
 async function pick(event) {
@@ -55,7 +65,7 @@ async function addDay(event) {
   const name = shownCalendar();
   try {
     await client.json(`/api/office/calendars/${encodeURIComponent(name)}/days`, { method: "POST", json: {
-      day: $("calendar-day").value, name: $("calendar-day-name").value.trim() } });
+      day: $("calendar-day").value, kind: $("calendar-day-kind").value, name: $("calendar-day-name").value.trim() } });
     $("calendar-form").reset();
     await showCalendar(name);
     $("calendar-status").textContent += "（已增加）";
@@ -66,7 +76,7 @@ async function removeDay(name, day) {
   try {
     await client.request(`/api/office/calendars/${encodeURIComponent(name)}/days/${day.day}`, { method: "DELETE" });
     await showCalendar(name);
-    $("calendar-status").textContent += `（已删除 ${day.day} ${day.name}）`;
+    $("calendar-status").textContent += `（已删除 ${day.day} ${DAY_KINDS[day.kind] || ""} ${day.name}）`;
   } catch (error) { $("calendar-status").textContent = error.message; }
 }
 
