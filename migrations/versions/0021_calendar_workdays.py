@@ -1,7 +1,7 @@
 """holiday calendars' make-up working days (调休上班): a kind for each day, holiday or workday
 
-Revision ID: 0020_calendar_workdays
-Revises: 0019_partition_redemptions
+Revision ID: 0021_calendar_workdays
+Revises: 0020_issuer_tier_levels
 Create Date: 2026-12-02 10:00:00
 
 Every existing day is a holiday (the server default), so the previous release keeps reading and
