@@ -7,8 +7,8 @@ and area from the partner), so a year costs what its days cost, not its
 millions of redemptions. Distinct beneficiaries are the one figure sums cannot give (a person
 who used two perks is one beneficiary, not two: counts of distinct holders do not add up), and are
 counted only when asked (`beneficiaries=True`: the dashboard and the CSV ask): exactly from the
-redemptions of the range while they are few (at most `exact_up_to`, EXACT_UP_TO by default: a few
-days of a city's redemptions, read in tens of milliseconds), else, where the database has them,
+redemptions of the range while they are few (at most `exact_up_to`, EXACT_UP_TO by default: about a
+day of a city's redemptions, read in tens of milliseconds), else, where the database has them,
 from the HyperLogLog sketches beside the rollups (sketches.py: within about 2.3%, and said so).
 Without sketches (SQLite, PostgreSQL without the extension) every count is exact, and a year of
 10 M redemptions takes seconds. tests/office/test_stats_rollup.py holds every grouping, rolled up
@@ -41,9 +41,11 @@ NO_AREA = ("none", "未划分片区")
 # before it did names no city, and is a group of its own.
 UNKNOWN_ISSUER = ("unknown", "外地信用码（签发城市未记录）")
 GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
-# Up to this many redemptions in the range, beneficiaries are counted exactly from the rows: reading
-# them costs about what the sketches cost (docs/benchmarks.md), and an exact figure needs no 约.
-EXACT_UP_TO = 50_000
+# Up to this many redemptions in the range, beneficiaries are counted exactly from the rows: a day of
+# a city's redemptions (13,700 at 10 M over two years) reads in about what the sketches of a month
+# cost (docs/benchmarks.md), and a clerk comparing yesterday with a partner's own list sees no 约.
+# Three days of that city (41,000) took 2-4 times as long: the default of STATS_EXACT_BENEFICIARIES_UP_TO.
+EXACT_UP_TO = 20_000
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
                "holder_kind": "主体类型", "issuer": "签发城市"}
 
