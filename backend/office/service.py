@@ -41,10 +41,10 @@ NO_AREA = ("none", "未划分片区")
 # before it did names no city, and is a group of its own.
 UNKNOWN_ISSUER = ("unknown", "外地信用码（签发城市未记录）")
 GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
-# Up to this many redemptions in the range, beneficiaries are counted exactly from the rows: a day of
-# a city's redemptions (13,700 at 10 M over two years) reads in about what the sketches of a month
-# cost (docs/benchmarks.md), and a clerk comparing yesterday with a partner's own list sees no 约.
-# Three days of that city (41,000) took 2-4 times as long: the default of STATS_EXACT_BENEFICIARIES_UP_TO.
+# Up to this many redemptions in the range (the default of STATS_EXACT_BENEFICIARIES_UP_TO),
+# beneficiaries are counted exactly from the rows: a day of a city of 10 M redemptions over two years
+# (13,700) reads in about what the sketches of a month cost, and a clerk comparing yesterday with a
+# partner's own list sees no 约; three days (41,000) took three to four times as long (docs/benchmarks.md).
 EXACT_UP_TO = 20_000
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
                "holder_kind": "主体类型", "issuer": "签发城市"}
