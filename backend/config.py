@@ -123,6 +123,10 @@ def from_env() -> dict:
         "ISSUER_NAME": _env("ISSUER_NAME", "肇东市社会信用体系建设领导小组办公室"),
         "OFFLINE_SYNC_WINDOW_HOURS": int(_env("OFFLINE_SYNC_WINDOW_HOURS", "24")),
         "VOID_WINDOW_MINUTES": int(_env("VOID_WINDOW_MINUTES", "15")),
+        # The statistics count distinct beneficiaries exactly from the redemptions of a range of at most
+        # this many; above it, from the rollups' HyperLogLog sketches where PostgreSQL has them
+        # (backend/office/service.py, EXACT_UP_TO: within about 2.3%, marked as approximate).
+        "STATS_EXACT_BENEFICIARIES_UP_TO": int(_env("STATS_EXACT_BENEFICIARIES_UP_TO", "20000")),
         # The numeric short code (backend/pass/short_code.py): codes a citizen may ask for, and failed
         # look-ups a device or cashier may make, which is what makes guessing 12 digits hopeless.
         "RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT": _env("RATELIMIT_SHORT_CODE_ISSUE_PER_ACCOUNT", "6/minute;60/hour"),

@@ -91,8 +91,9 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
-    # The monthly partitions and the keys partitioning reshapes on PostgreSQL are not model drift.
-    from backend.merchants.partitions import include_object
+    # The monthly partitions and the keys partitioning reshapes on PostgreSQL are not model drift, nor
+    # the rollups' HyperLogLog sketches where the database has the extension.
+    from backend.office.sketches import include_object
     conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives

@@ -67,6 +67,20 @@ start_postgres() {
   echo "PostgreSQL is not running on 127.0.0.1:5432 and could not be started" >&2
 }
 
+install_postgres_hll() {
+  # HyperLogLog for the statistics' distinct beneficiaries (migration 0020_stats_sketches creates the
+  # extension where the server has it; tests/office/test_stats_sketches.py needs it under CI=true).
+  # Only for the machine's own Debian PostgreSQL; the demo (SQLite) does without it.
+  [ -d /etc/postgresql ] || return 0
+  local major package
+  major="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  package="postgresql-$major-hll"
+  if dpkg -s "$package" >/dev/null 2>&1; then return; fi
+  say "installing Debian's $package for the statistics' approximate distinct counts"
+  apt_get update
+  apt_get install -y "$package" || say "could not install $package: beneficiaries will be counted exactly"
+}
+
 install_redis_server() {
   # The Sentinel test (tests/scale/test_sentinel.py) starts its own master, replica and sentinels.
   if command -v redis-server >/dev/null 2>&1; then return; fi

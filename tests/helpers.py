@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from backend import create_app
 from backend.changefeed import current_feed
@@ -114,6 +114,36 @@ def app_maker(database_url: str, redis_url: str, prefix: str):
     finally:
         for application in made:
             dispose(application)
+
+
+# Reference rows as the early releases wrote them (today's `demo seed` needs today's schema): a dining
+# partner with its 98% perk, and one person of tier 2. What `database_at` puts in an old schema.
+OLD_REFERENCE_ROWS = (
+    "insert into scenarios (code, name) values ('dining', '信易+餐饮')",
+    "insert into partners (name, scenario_id, active, created_at) "
+    "select '辣盆盆小龙虾饭店', id, true, current_timestamp from scenarios",
+    "insert into perks (partner_id, kind, title, discount_permille, holder_kinds, min_tier_level, active) "
+    "select id, 'discount', '九八折优惠', 980, 'person,company', 1, true from partners",
+    "insert into credit_subjects (kind, identity_hash, score, red_listed, black_listed, tier_level, "
+    "source_updated_at, updated_at) values ('person', 'h-1', 1120, false, false, 2, current_timestamp, "
+    "current_timestamp)",
+)
+
+
+@contextmanager
+def database_at(tmp_path_factory, redis_url: str, redis_prefix: str, *, label: str, revision: str):
+    """Yields an app on a fresh database of its own, migrated only to `revision` and holding
+    OLD_REFERENCE_ROWS: the test writes its rows as that release did, then migrates on (`upgrade()`)."""
+    from flask_migrate import upgrade
+
+    with fresh_database(tmp_path_factory, label) as url, app_maker(url, redis_url, redis_prefix) as make:
+        app = make()
+        with app.app_context():
+            upgrade(revision=revision)
+            for statement in OLD_REFERENCE_ROWS:
+                db.session.execute(text(statement))
+            db.session.commit()
+        yield app
 
 
 # What the demo seed and the fixtures put in place and every test may read: everything else in the

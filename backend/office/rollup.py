@@ -14,6 +14,11 @@ through indexes:
 which comes to exactly the recorded redemptions, however long ago the rollup ran (`read` makes sure
 the marks and the rollups a statement sees belong to one run).
 
+Where the database has HyperLogLog (sketches.py), every rollup row also carries the sketch of its
+subject ids, and `counted(sketched=True)` gives the sketches of a range beside the sums: rolled-up
+sketches plus those of the redemptions after redemption_id (a void since cannot be taken out of a
+sketch; the next rollup does).
+
 `flask stats rollup` (`roll_up`) moves both marks forward and recomputes only the days (and their
 months) touched since its last run: the days of the redemptions recorded since, and of those voided
 since (a void changes a past day; so does an offline redemption synced late). Recording a redemption
@@ -31,6 +36,7 @@ from sqlalchemy import (BigInteger, Date, Index, Integer, String, case, delete, 
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..merchants.models import Redemption
+from . import sketches
 from .models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 SETTLE = timedelta(seconds=60)
@@ -93,47 +99,65 @@ def _row_sums(sign: int = 1):
     return (count, amount, discount, offline) if sign > 0 else (-count, -amount, -discount, -offline)
 
 
-def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None):
+def counted(*, per_day: bool, marks: tuple[int, datetime], day_from=None, day_to=None, sketched: bool = False):
     """A subquery of COUNTED (local_day, partner_id, tier_level, holder_kind, issuer_code, redemptions,
     amount_fen, discount_fen, offline) whose sums, grouped by any of the keys (by local_day alone
     with `per_day`), are those of the recorded redemptions of those days, given the rollup's current
     `marks` (see `read`). Rolled-up rows come from the coarsest table that fits: whole months from
-    monthly_stats and the days around them from daily_stats; with `per_day`, day_totals."""
+    monthly_stats and the days around them from daily_stats; with `per_day`, day_totals.
+
+    `sketched` (where sketches.available): also `subjects`, whose union over a group is the sketch of
+    the group's holders (with those of redemptions voided since the rollup: see the module)."""
     rolled_up_to, voids_through = marks
-    if per_day:
-        rolled = [_days(select(DayTotals.local_day, null().cast(BigInteger), null().cast(Integer),
-                               null().cast(String(16)), null().cast(Integer), DayTotals.redemptions,
-                               DayTotals.amount_fen, DayTotals.discount_fen, DayTotals.offline),
-                        DayTotals.local_day, day_from, day_to)]
-    else:
-        rolled = _months_and_days(day_from, day_to)
+    daily, monthly, totals = _sources(sketched)
+    rolled = [_days(*totals, day_from, day_to)] if per_day else _months_and_days(day_from, day_to, daily, monthly)
     # Summed per rollup key before the union: the rows after the mark (a day's, or all of them
     # before the first rollup) reach the grouping as a few rows per day, as the rollups do.
     keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, issuer())
     since = [
-        select(*keys, *_row_sums()).where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
-        select(*keys, *_row_sums(-1))
+        select(*keys, *_row_sums(), *([sketches.of_ids(Redemption.subject_id)] if sketched else []))
+        .where(Redemption.id > rolled_up_to, Redemption.status == "recorded"),
+        select(*keys, *_row_sums(-1), *([null().cast(sketches.Hll())] if sketched else []))
         .where(Redemption.id <= rolled_up_to, Redemption.voided_at > voids_through, Redemption.status == "voided"),
     ]
     return union_all(*rolled, *(_days(part, Redemption.local_day, day_from, day_to).group_by(*keys)
                                 for part in since)).subquery("counted")
 
 
-def _months_and_days(day_from, day_to) -> list:
-    """The whole months of the range from monthly_stats, the days before and after them from daily_stats."""
-    daily = select(*(getattr(DailyStats, name) for name in COUNTED))
+# The keys day_totals does not have, as typed NULLs (a union's columns must agree in type).
+NO_KEYS = (null().cast(BigInteger), null().cast(Integer), null().cast(String(16)), null().cast(Integer))
+# The rollup tables with their sketch column, which the models do not declare (sketches.py).
+SKETCHED = (sketches.sketched("daily_stats", *COUNTED), sketches.sketched("monthly_stats", "month", *COUNTED[1:]),
+            sketches.sketched("day_totals", "local_day", *SUMS))
+
+
+def _sources(sketched: bool):
+    """(select, its day column) of daily_stats, monthly_stats and day_totals: keys, sums and, `sketched`, sketches."""
+    daily, monthly, totals = SKETCHED if sketched else (DailyStats.__table__, MonthlyStats.__table__,
+                                                         DayTotals.__table__)
+
+    def sketch(table):
+        return [table.c.subjects] if sketched else []
+    return ((select(*(daily.c[name] for name in COUNTED), *sketch(daily)), daily.c.local_day),
+            (select(monthly.c.month, *(monthly.c[name] for name in COUNTED[1:]), *sketch(monthly)), monthly.c.month),
+            (select(totals.c.local_day, *NO_KEYS, *(totals.c[name] for name in SUMS), *sketch(totals)),
+             totals.c.local_day))
+
+
+def _months_and_days(day_from, day_to, daily, monthly) -> list:
+    """The whole months of the range from monthly_stats, the days before and after them from daily_stats
+    (`daily`, `monthly`: a select of each and its day column)."""
     first = None if day_from is None else (day_from if day_from.day == 1 else _next_month(day_from))
     # Months before `stop` end within the range: the month after `day_to` if it ends one, else its own.
     stop = None if day_to is None else (
         day_to + timedelta(days=1) if (day_to + timedelta(days=1)).day == 1 else day_to.replace(day=1))
     if first is not None and stop is not None and first >= stop:  # no whole month in the range
-        return [_days(daily, DailyStats.local_day, day_from, day_to)]
-    monthly = select(MonthlyStats.month, *(getattr(MonthlyStats, name) for name in COUNTED[1:]))
-    parts = [_days(monthly, MonthlyStats.month, first, stop and stop - timedelta(days=1))]
+        return [_days(*daily, day_from, day_to)]
+    parts = [_days(*monthly, first, stop and stop - timedelta(days=1))]
     if first is not None and day_from < first:
-        parts.append(_days(daily, DailyStats.local_day, day_from, first - timedelta(days=1)))
+        parts.append(_days(*daily, day_from, first - timedelta(days=1)))
     if stop is not None and stop <= day_to:
-        parts.append(_days(daily, DailyStats.local_day, stop, day_to))
+        parts.append(_days(*daily, stop, day_to))
     return parts
 
 
@@ -166,32 +190,39 @@ def roll_up(*, now: datetime | None = None) -> dict:
                                                 Redemption.voided_at <= voids_through)
     days = sorted(db.session.scalars(recorded.union(voided)))
     if days:
-        _recount_days(days, up_to, voids_through)
+        sketched = sketches.available(db.session)
+        _recount_days(days, up_to, voids_through, sketched)
         for month in sorted({day.replace(day=1) for day in days}):
-            _recount_month(month)
+            _recount_month(month, sketched)
     state.redemption_id, state.voids_through, state.ran_at = up_to, voids_through, now or utcnow()
     db.session.commit()
     return {"days": len(days), "redemption_id": up_to, "voids_through": voids_through}
 
 
-def _recount_days(days: list[date], up_to: int, voids_through: datetime) -> None:
+def _recount_days(days: list[date], up_to: int, voids_through: datetime, sketched: bool) -> None:
     db.session.execute(delete(DailyStats).where(DailyStats.local_day.in_(days)))
     db.session.execute(delete(DayTotals).where(DayTotals.local_day.in_(days)))
     keys = (Redemption.local_day, Redemption.partner_id, Redemption.tier_level, Redemption.holder_kind, issuer())
-    counts = (select(*keys, *_row_sums())
+    counts = (select(*keys, *_row_sums(), *([sketches.of_ids(Redemption.subject_id)] if sketched else []))
               .where(Redemption.local_day.in_(days), Redemption.id <= up_to,
                      or_(Redemption.status == "recorded", Redemption.voided_at > voids_through))
               .group_by(*keys))
-    db.session.execute(insert(DailyStats).from_select(list(COUNTED), counts))
-    totals = (select(DailyStats.local_day, *(func.sum(getattr(DailyStats, name)) for name in SUMS))
-              .where(DailyStats.local_day.in_(days)).group_by(DailyStats.local_day))
-    db.session.execute(insert(DayTotals).from_select(["local_day", *SUMS], totals))
+    daily, _, totals = SKETCHED if sketched else (DailyStats.__table__, None, DayTotals.__table__)
+    sketch = [sketches.COLUMN] if sketched else []
+    db.session.execute(insert(daily).from_select([*COUNTED, *sketch], counts))
+    sums = (select(daily.c.local_day, *(func.sum(daily.c[name]) for name in SUMS),
+                   *([sketches.union(daily.c.subjects)] if sketched else []))
+            .where(daily.c.local_day.in_(days)).group_by(daily.c.local_day))
+    db.session.execute(insert(totals).from_select(["local_day", *SUMS, *sketch], sums))
 
 
-def _recount_month(month: date) -> None:
+def _recount_month(month: date, sketched: bool) -> None:
     db.session.execute(delete(MonthlyStats).where(MonthlyStats.month == month))
-    keys = [getattr(DailyStats, name) for name in KEYS[1:]]
-    sums = (select(literal(month, Date), *keys, *(func.sum(getattr(DailyStats, name)) for name in SUMS))
-            .where(DailyStats.local_day >= month, DailyStats.local_day < _next_month(month))
+    daily, monthly, _ = SKETCHED if sketched else (DailyStats.__table__, MonthlyStats.__table__, None)
+    keys = [daily.c[name] for name in KEYS[1:]]
+    sums = (select(literal(month, Date), *keys, *(func.sum(daily.c[name]) for name in SUMS),
+                   *([sketches.union(daily.c.subjects)] if sketched else []))
+            .where(daily.c.local_day >= month, daily.c.local_day < _next_month(month))
             .group_by(*keys))
-    db.session.execute(insert(MonthlyStats).from_select(["month", *COUNTED[1:]], sums))
+    db.session.execute(insert(monthly).from_select(["month", *COUNTED[1:], *([sketches.COLUMN] if sketched else [])],
+                                                   sums))

@@ -13,8 +13,10 @@ class StatsQuery(Schema):
     from_ = Date(data_key="from", load_default=None)
     to = Date(load_default=None)
     beneficiaries = Boolean(load_default=False, metadata={
-        "description": "also count distinct beneficiaries (read from the redemptions of the range, not the "
-                       "rollups: slower over long ranges); the CSV always counts them"})
+        "description": "also count distinct beneficiaries: exactly from the redemptions of the range when they "
+                       "are few (STATS_EXACT_BENEFICIARIES_UP_TO), else from the rollups' HyperLogLog sketches "
+                       "where PostgreSQL has the hll extension (then `beneficiaries_approximate` is true), else "
+                       "exactly (slow over long ranges); the CSV always counts them"})
 
 
 class StatsTotal(Schema):
@@ -37,6 +39,9 @@ class StatsRow(StatsTotal):
 class StatsOut(Schema):
     rows = List(Nested(StatsRow))
     total = Nested(StatsTotal)
+    beneficiaries_approximate = Boolean(allow_none=True, metadata={
+        "description": "true: every beneficiaries figure of this answer is a HyperLogLog estimate (within about "
+                       "2.3%, one standard error; shown as 约 N); false: exact; null unless `beneficiaries=true`"})
 
 
 class AuditExportQuery(Schema):

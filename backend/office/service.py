@@ -4,11 +4,15 @@ Every answer counts recorded (not voided) redemptions of the local days asked. T
 amounts, how many offline) come from the daily rollups plus what changed since (rollup.py), keyed
 by day, partner, tier, holder kind and issuing city: every grouping follows from those keys (scenario
 and area from the partner), so a year costs what its days cost, not its
-millions of redemptions. Distinct beneficiaries are the one figure rollups cannot give (a person
-who used two perks is one beneficiary, not two: counts of distinct holders do not add up), so they
-are counted from the redemptions of the range, and only when asked (`beneficiaries=True`: the
-dashboard and the CSV ask). tests/office/test_stats_rollup.py holds every grouping, rolled up or
-not, to a plain count of the table.
+millions of redemptions. Distinct beneficiaries are the one figure sums cannot give (a person
+who used two perks is one beneficiary, not two: counts of distinct holders do not add up), and are
+counted only when asked (`beneficiaries=True`: the dashboard and the CSV ask): exactly from the
+redemptions of the range while they are few (at most `exact_up_to`, EXACT_UP_TO by default: about a
+day of a city's redemptions, read in tens of milliseconds), else, where the database has them,
+from the HyperLogLog sketches beside the rollups (sketches.py: within about 2.3%, and said so).
+Without sketches (SQLite, PostgreSQL without the extension) every count is exact, and a year of
+10 M redemptions takes seconds. tests/office/test_stats_rollup.py holds every grouping, rolled up
+or not, to a plain count of the table.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from ..credit.tier_names import tier_table
 from ..csvsafe import to_csv
 from ..merchants.models import Partner, Redemption, Scenario
 from ..timeutil import check_day_range
-from . import rollup
+from . import rollup, sketches
 
 pass_models = importlib.import_module("backend.pass.models")
 
@@ -37,6 +41,11 @@ NO_AREA = ("none", "未划分片区")
 # before it did names no city, and is a group of its own.
 UNKNOWN_ISSUER = ("unknown", "外地信用码（签发城市未记录）")
 GROUPINGS = ("scenario", "partner", "tier", "day", "area", "holder_kind", "issuer")
+# Up to this many redemptions in the range (the default of STATS_EXACT_BENEFICIARIES_UP_TO),
+# beneficiaries are counted exactly from the rows: a day of a city of 10 M redemptions over two years
+# (13,700) reads in about what the sketches of a month cost, and a clerk comparing yesterday with a
+# partner's own list sees no 约; three days (41,000) took three to four times as long (docs/benchmarks.md).
+EXACT_UP_TO = 20_000
 CSV_HEADERS = {"scenario": "场景", "partner": "合作单位", "tier": "信用等级", "day": "日期", "area": "片区",
                "holder_kind": "主体类型", "issuer": "签发城市"}
 
@@ -73,7 +82,7 @@ def _redemption_columns():
 
 
 def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = None, issuer_code: int | None = None,
-          beneficiaries: bool = False, raw: bool = False) -> list[dict]:
+          beneficiaries: bool = False, raw: bool = False, exact_up_to: int = EXACT_UP_TO) -> list[dict]:
     """One row per group with recorded redemptions: `key` (stable: a name, a code or a day), `label`
     (what people read: 诚信良好, 个人, 西园街道 ...), redemptions, amount_fen, discount_fen, offline (how
     many were scanned offline) and, with `beneficiaries`, how many distinct holders of this city they
@@ -84,6 +93,27 @@ def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = 
     compare the rollups with). On the read replica when one is set and fresh enough
     (backend/replica.py). `issuer_code`: this city's, by default the local issuer of pass_issuers.
     """
+    return _count(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code,
+                  beneficiaries=beneficiaries, raw=raw, exact_up_to=exact_up_to)["rows"]
+
+
+def report(*, group_by: str, day_from: date | None = None, day_to: date | None = None,
+           issuer_code: int | None = None, beneficiaries: bool = False, exact_up_to: int = EXACT_UP_TO) -> dict:
+    """`{"rows": stats(...), "total": {...}, "beneficiaries_approximate": ...}`. The total's beneficiaries
+    are distinct over every group (one person who used two partners is one beneficiary of the whole,
+    though one of each partner). `beneficiaries_approximate`: whether the beneficiaries are estimates
+    (of the sketches: within about 2.3%, one standard error); None unless counted."""
+    answer = _count(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code,
+                    beneficiaries=beneficiaries, raw=False, exact_up_to=exact_up_to)
+    rows = answer["rows"]
+    total = {field: sum(row[field] for row in rows)
+             for field in ("redemptions", "amount_fen", "discount_fen", "offline")}
+    total["beneficiaries"] = answer["beneficiaries"]
+    return {"rows": rows, "total": total, "beneficiaries_approximate": answer["approximate"]}
+
+
+def _count(*, group_by, day_from, day_to, issuer_code, beneficiaries, raw, exact_up_to) -> dict:
+    """{"rows", "beneficiaries" (the total's, or None), "approximate" (or None)}: see stats and report."""
     check_day_range(day_from, day_to)
     if group_by not in GROUPINGS:  # the schema refuses others; a direct caller gets a plain error
         raise ValueError(group_by)
@@ -91,37 +121,40 @@ def stats(*, group_by: str, day_from: date | None = None, day_to: date | None = 
     def count(session, complete_as_of):
         code = issuer_code if issuer_code is not None else session.scalar(
             select(pass_models.Issuer.code).where(pass_models.Issuer.local.is_(True))) or 0
-        found = _from_rows(session, group_by, code, day_from, day_to) if raw or beneficiaries else {}
+        estimated = None
         if raw:
-            figures = found
+            figures = _from_rows(session, group_by, code, day_from, day_to)
         else:
-            figures = rollup.read(session, lambda marks: _rolled_up(session, marks, group_by, code, day_from, day_to))
+            sketched = beneficiaries and sketches.available(session)
+            figures, estimated = rollup.read(session, lambda marks: _rolled_up(
+                session, marks, group_by, code, day_from, day_to, sketched=sketched))
+        people = None
+        if raw or beneficiaries:
+            redemptions = sum(values[0] for values in figures.values())
+            people = estimated if estimated is not None and redemptions > exact_up_to else _exactly(
+                session, group_by, code, day_from, day_to, figures if raw else None)
         # A group only the rows have (a redemption recorded between the two reads) waits for the next answer.
-        return {key: (*sums, found.get(key, (0,) * 5)[4] if beneficiaries or raw else None)
-                for key, sums in ((key, values[:4]) for key, values in figures.items())}
+        return {key: (*values[:4], None if people is None else people[0].get(key, 0))
+                for key, values in figures.items()}, people
 
-    counted = replica.read(count)
+    counted, people = replica.read(count)
     labels = _labels(group_by, counted)
-    return [
+    rows = [
         {"key": key, "label": labels.get(key, key), "redemptions": int(figures[0]), "amount_fen": int(figures[1]),
          "discount_fen": int(figures[2]), "offline": int(figures[3]),
          "beneficiaries": None if figures[4] is None else int(figures[4])}
         for key, figures in sorted(counted.items())
     ]
+    return {"rows": rows, "beneficiaries": None if people is None else people[1],
+            "approximate": None if people is None else people[2]}
 
 
-def report(*, group_by: str, day_from: date | None = None, day_to: date | None = None,
-           issuer_code: int | None = None, beneficiaries: bool = False) -> dict:
-    """`{"rows": stats(...), "total": {...}}`. The total's beneficiaries are distinct over every group
-    (one person who used two partners is one beneficiary of the whole, though one of each partner)."""
-    rows = stats(group_by=group_by, day_from=day_from, day_to=day_to, issuer_code=issuer_code,
-                 beneficiaries=beneficiaries)
-    total = {field: sum(row[field] for row in rows)
-             for field in ("redemptions", "amount_fen", "discount_fen", "offline")}
-    total["beneficiaries"] = replica.read(lambda session, _: session.scalar(_days(
-        select(func.count(distinct(Redemption.subject_id))).where(Redemption.status == "recorded"),
-        day_from, day_to))) if beneficiaries else None
-    return {"rows": rows, "total": total}
+def _exactly(session, group_by: str, issuer_code: int, day_from, day_to, found: dict | None):
+    """({key: beneficiaries}, total, False) counted from the redemptions (`found`: _from_rows' answer, if read)."""
+    found = found if found is not None else _from_rows(session, group_by, issuer_code, day_from, day_to)
+    total = session.scalar(_days(select(func.count(distinct(Redemption.subject_id)))
+                                 .where(Redemption.status == "recorded"), day_from, day_to))
+    return {key: int(values[4]) for key, values in found.items()}, int(total or 0), False
 
 
 def _from_rows(session, group_by: str, issuer_code: int, day_from, day_to) -> dict:
@@ -135,14 +168,27 @@ def _from_rows(session, group_by: str, issuer_code: int, day_from, day_to) -> di
     return {_text(row[0]): tuple(row[1:]) for row in session.execute(query.group_by(key))}
 
 
-def _rolled_up(session, marks, group_by: str, issuer_code: int, day_from, day_to) -> dict:
-    """key → (redemptions, amount_fen, discount_fen, offline), from the rollups and what changed since."""
-    rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to)
+def _rolled_up(session, marks, group_by: str, issuer_code: int, day_from, day_to, *, sketched: bool):
+    """(key → (redemptions, amount_fen, discount_fen, offline), beneficiaries) from the rollups and what
+    changed since. Beneficiaries, `sketched` only, are ({key: estimate}, total, True) from the union of
+    the sketches in the same statement (the total's over every group: a window over the groups' unions),
+    else None."""
+    rows = rollup.counted(per_day=group_by == "day", marks=marks, day_from=day_from, day_to=day_to,
+                          sketched=sketched)
     key, join = _grouping(group_by, rows.c, issuer_code)
-    query = join(select(key.label("key"), *(func.sum(rows.c[name]) for name in rollup.SUMS)).select_from(rows))
+    estimates = []
+    if sketched:
+        group = sketches.union(rows.c.subjects)
+        estimates = [sketches.cardinality(group), sketches.cardinality(sketches.union(group).over())]
+    query = join(select(key.label("key"), *(func.sum(rows.c[name]) for name in rollup.SUMS), *estimates)
+                 .select_from(rows))
     # A group whose redemptions were all voided since the rollup nets to zero: no recorded row, no group.
-    return {_text(row[0]): tuple(row[1:]) for row in session.execute(
-        query.group_by(key).having(func.sum(rows.c.redemptions) > 0))}
+    found = session.execute(query.group_by(key).having(func.sum(rows.c.redemptions) > 0)).all()
+    figures = {_text(row[0]): tuple(row[1:5]) for row in found}
+    if not sketched:
+        return figures, None
+    return figures, ({_text(row[0]): round(row[5] or 0) for row in found},
+                     round(found[0][6] or 0) if found else 0, True)
 
 
 def _days(query, day_from, day_to):
@@ -182,16 +228,20 @@ def share(part: int, whole: int) -> str:
     return f"{(part * 1000 // whole) / 10 if whole else 0:.1f}%"
 
 
-def stats_csv(*, rows: list[dict], total: dict, group_by: str) -> str:
+def stats_csv(*, rows: list[dict], total: dict, group_by: str, approximate: bool | None = False) -> str:
     """The statistics as CSV for spreadsheets: Chinese labels, amounts in yuan with two decimals, the
-    online/offline split, and the total row of `report` at the end."""
+    online/offline split, and the total row of `report` at the end. Estimated beneficiaries read 约 N
+    (text in a spreadsheet: distinct counts do not add up, so no one should sum them anyway)."""
+    def people(figures: dict):
+        count = figures["beneficiaries"]
+        return f"约 {count}" if approximate and count is not None else count
     return to_csv([
         [CSV_HEADERS[group_by], "核销次数", "消费金额（元）", "优惠金额（元）", "受惠主体数", "线上核销", "离线核销",
          "离线占比"],
         *([row["label"], row["redemptions"], _yuan(row["amount_fen"]), _yuan(row["discount_fen"]),
-           row["beneficiaries"], row["redemptions"] - row["offline"], row["offline"],
+           people(row), row["redemptions"] - row["offline"], row["offline"],
            share(row["offline"], row["redemptions"])] for row in rows),
-        ["合计", total["redemptions"], _yuan(total["amount_fen"]), _yuan(total["discount_fen"]), total["beneficiaries"],
+        ["合计", total["redemptions"], _yuan(total["amount_fen"]), _yuan(total["discount_fen"]), people(total),
          total["redemptions"] - total["offline"], total["offline"], share(total["offline"], total["redemptions"])],
     ])
 

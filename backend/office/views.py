@@ -33,14 +33,16 @@ bp = APIBlueprint("office", __name__, url_prefix="/api/office", tag="信用办")
 @bp.input(StatsQuery, location="query", arg_name="query")
 @bp.output(StatsOut)
 @bp.doc(summary="核销统计", description="按场景、合作单位、信用等级、日期、片区、主体类型或签发城市汇总核销次数、金额、"
-        "优惠金额与离线核销次数（不含已撤销），每组附中文名称；beneficiaries=true 时另计受惠主体数（去重）。")
+        "优惠金额与离线核销次数（不含已撤销），每组附中文名称；beneficiaries=true 时另计受惠主体数（去重；"
+        "范围内核销较多时为 HyperLogLog 估算值，误差约 2%，beneficiaries_approximate 为 true）。")
 def stats(query):
     return _report(query, beneficiaries=query["beneficiaries"])
 
 
 def _report(query, *, beneficiaries: bool) -> dict:
     return service.report(group_by=query["group_by"], day_from=query["from_"], day_to=query["to"],
-                          issuer_code=current_app.config["ISSUER_CODE"], beneficiaries=beneficiaries)
+                          issuer_code=current_app.config["ISSUER_CODE"], beneficiaries=beneficiaries,
+                          exact_up_to=current_app.config["STATS_EXACT_BENEFICIARIES_UP_TO"])
 
 
 @bp.get("/stats.csv")
@@ -51,7 +53,8 @@ def _report(query, *, beneficiaries: bool) -> dict:
         responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
 def stats_csv(query):
     report = _report(query, beneficiaries=True)
-    return _download(service.stats_csv(rows=report["rows"], total=report["total"], group_by=query["group_by"]),
+    return _download(service.stats_csv(rows=report["rows"], total=report["total"], group_by=query["group_by"],
+                                       approximate=report["beneficiaries_approximate"]),
                      "text/csv", f"stats-{query['group_by']}.csv")
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import delete
 
 from backend.csvsafe import FORMULA_STARTS
 from backend.extensions import db
+from backend.office import sketches
 from backend.timeutil import SHANGHAI
-from tests.helpers import PassKey
+from tests.helpers import IN_CI, Gunicorn, PassKey
 
 from .test_office_pages import api, dining_perk, open_screen, signed_in  # noqa: F401  (api: a fixture)
 
@@ -110,6 +111,32 @@ def test_the_dashboard_groups_by_issuing_city_holder_kind_and_area_in_chinese(
     page.click("#filters button[type=submit]")
     assert page.locator("#stats-error").inner_text() == "开始日期不能晚于结束日期，请重新选择"
     assert csp_violations == []
+
+
+def test_estimated_beneficiaries_read_as_approximate(app, live_server, launch, api, tmp_path, screenshot,
+                                                     csp_violations):  # noqa: F811
+    """A server whose exact limit is 0 answers every beneficiaries figure from the sketches: the table
+    and the summary say 约 (PostgreSQL with hll; CI's pass has it)."""
+    with app.app_context():
+        if not sketches.available(db.session):
+            message = "the hll extension is not installed on this PostgreSQL (Debian: postgresql-15-hll)"
+            if IN_CI:
+                pytest.fail(f"CI=true and {message}")
+            pytest.skip(message)
+    perk = dining_perk(live_server)
+    redeem(api, perk, api("citizen", "POST", "/api/pass", {}).json()["token"])
+    redeem(api, perk, api("company", "POST", "/api/pass", {"holder": "company"}).json()["token"])
+    server = Gunicorn(app, tmp_path / "gunicorn.log", workers=1, env={"STATS_EXACT_BENEFICIARIES_UP_TO": "0"})
+    try:
+        page = signed_in(launch, server.base, "office-admin")
+        page.wait_for_selector("#chart[data-rows]:not([data-rows=\"0\"])", timeout=15000)
+        by_kind = {row[0]: row for row in show(page, "holder_kind")}
+        assert (by_kind["个人"][2], by_kind["企业"][2], by_kind["合计"][2]) == ("约 1", "约 1", "约 2")
+        assert "受惠主体 约 2 个" in page.locator("#stats-summary").inner_text()
+        screenshot(page, "stats-approximate-beneficiaries", app="office")
+        assert csp_violations == []
+    finally:
+        server.stop()
 
 
 def test_the_auditor_exports_the_audit_log_as_filtered(live_server, launch, api, screenshot, csp_violations):  # noqa: F811

@@ -1,11 +1,15 @@
-"""The office's API tests: a fixture that signs in as the office and forgets what a test made."""
+"""The office's API tests: a fixture that signs in as the office and forgets what a test made, and one
+that puts the statistics' rollups back as the migration left them."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from backend.extensions import db
 from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 
 @pytest.fixture
@@ -21,3 +25,15 @@ def office(app, client, auth_header):
         for model in (Perk, HolidayCalendarDay, Partner, Scenario):
             db.session.execute(delete(model).where(model.id > marks[model]))
         db.session.commit()
+
+
+@pytest.fixture
+def rollups(ctx):
+    """The rollup tables are not among conftest's cleaned tables: after the test, empty again and never run."""
+    yield
+    db.session.rollback()
+    for table in (DailyStats, MonthlyStats, DayTotals):
+        db.session.execute(delete(table))
+    db.session.execute(update(StatsRollup).values(redemption_id=0, voids_through=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                                  ran_at=None))
+    db.session.commit()

@@ -17,7 +17,7 @@ from backend.extensions import db
 from backend.merchants import voids as redemptions
 from backend.merchants.models import Perk, Redemption
 from backend.office import rollup, service
-from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRollup
+from backend.office.models import DailyStats, DayTotals, MonthlyStats
 
 from .test_export import redeem
 
@@ -87,19 +87,15 @@ VISITOR_CITIES = {130100: "石家庄市信用办", 110000: "北京市信用办"}
 
 
 @pytest.fixture
-def rolled(ctx):
-    """The rollup tables are not among conftest's cleaned tables: put them back as the migration left them.
-    Two partner cities whose visitors redeem here (issuers are reference data: taken off again after)."""
+def rolled(rollups):
+    """Rollups put back after the test (conftest), and two partner cities whose visitors redeem here
+    (issuers are reference data: taken off again after)."""
     for code, name in VISITOR_CITIES.items():
         db.session.add(Issuer(code=code, name=name, local=False))
     db.session.commit()
     yield
     db.session.rollback()
     db.session.execute(delete(Issuer).where(Issuer.code.in_(VISITOR_CITIES)))
-    for table in (DailyStats, MonthlyStats, DayTotals):
-        db.session.execute(delete(table))
-    db.session.execute(update(StatsRollup).values(redemption_id=0, voids_through=datetime(1970, 1, 1, tzinfo=timezone.utc),
-                                                  ran_at=None))
     db.session.commit()
 
 

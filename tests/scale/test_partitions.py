@@ -18,7 +18,7 @@ from backend.extensions import db
 from backend.merchants import partitions
 from backend.merchants.models import Redemption
 from backend.timeutil import SHANGHAI
-from tests.helpers import TEST_DB, app_maker, fresh_database, refused
+from tests.helpers import TEST_DB, database_at, refused
 from tests.merchants.conftest import Shop
 
 pytestmark = pytest.mark.xdist_group("partitions")
@@ -43,22 +43,10 @@ def old_database(tmp_path_factory, redis_url, redis_prefix):
         pytest.skip("partitions exist on PostgreSQL only")
     from flask_migrate import upgrade
 
-    with fresh_database(tmp_path_factory, "partitions") as url, app_maker(url, redis_url, redis_prefix) as make:
-        app = make()
+    with database_at(tmp_path_factory, redis_url, redis_prefix, label="partitions", revision="0011") as app:
         with app.app_context():
-            upgrade(revision="0011")
-            for statement in (
-                "insert into scenarios (code, name) values ('dining', '信易+餐饮')",
-                "insert into partners (name, scenario_id, active, created_at) "
-                "select '辣盆盆小龙虾饭店', id, true, current_timestamp from scenarios",
-                "insert into perks (partner_id, kind, title, discount_permille, holder_kinds, min_tier_level, active) "
-                "select id, 'discount', '九八折优惠', 980, 'person,company', 1, true from partners",
-                "insert into credit_subjects (kind, identity_hash, score, red_listed, black_listed, tier_level, "
-                "source_updated_at, updated_at) values ('person', 'h-1', 1120, false, false, 2, current_timestamp, "
-                "current_timestamp)",
-                "insert into citizen_accounts (created_at, disabled) values (current_timestamp, false)",
-            ):
-                db.session.execute(text(statement))
+            db.session.execute(text("insert into citizen_accounts (created_at, disabled) "
+                                    "values (current_timestamp, false)"))
             for back in MONTHS_BACK:
                 day = months_back(back) + timedelta(days=1)
                 db.session.execute(text(

@@ -18,27 +18,35 @@ export function share(part, whole) {
   return whole ? `${(Math.floor((part * 1000) / whole) / 10).toFixed(1)}%` : "0.0%";
 }
 
-function render({ rows, total }, groupBy) {
+/** A count of beneficiaries as read: "约 N" when the server estimated it (HyperLogLog, within ~2%). */
+export function people(count, approximate) {
+  if (count === null || count === undefined) return "";
+  return approximate ? `约 ${count}` : String(count);
+}
+
+function render({ rows, total, beneficiaries_approximate: approximate }, groupBy) {
   $("key-header").textContent = $("group-by").selectedOptions[0].textContent.replace("按", "");
   const body = $("stats-table").tBodies[0];
   body.innerHTML = "";
-  const cells = (label, figures) => [label, figures.redemptions, figures.beneficiaries ?? "",
+  const cells = (label, figures) => [label, figures.redemptions, people(figures.beneficiaries, approximate),
     formatYuan(figures.amount_fen), formatYuan(figures.discount_fen), figures.redemptions - figures.offline, figures.offline,
     share(figures.offline, figures.redemptions)];
   for (const row of rows) addRow(body, cells(row.label, row));
   $("stats-table").tFoot.innerHTML = "";
   addRow($("stats-table").tFoot, cells("合计", total));
   $("stats-summary").textContent = rows.length
-    ? `共核销 ${total.redemptions} 次，受惠主体 ${total.beneficiaries} 个；线上 ${total.redemptions - total.offline} 次，`
+    ? `共核销 ${total.redemptions} 次，受惠主体 ${people(total.beneficiaries, approximate)} 个；`
+      + `线上 ${total.redemptions - total.offline} 次，`
       + `离线 ${total.offline} 次（离线占比 ${share(total.offline, total.redemptions)}）`
     : "所选日期内没有核销记录";
   chart = chart || echarts.init($("chart"));
   const kind = groupBy === "day" ? "line" : "bar";
+  const beneficiaries = approximate ? "受惠主体数（约）" : "受惠主体数";
   chart.setOption({
     animation: false, // the figures are there as soon as the table is: nothing to wait for
     // Drawn on the canvas: the HTML tooltip carries style attributes, which the page's policy refuses.
     tooltip: { trigger: "axis", renderMode: "richText" },
-    legend: { data: ["核销次数", "受惠主体数", "优惠金额（元）"] },
+    legend: { data: ["核销次数", beneficiaries, "优惠金额（元）"] },
     grid: { left: 48, right: 56, bottom: 64 },
     xAxis: { type: "category", data: rows.map((row) => row.label), axisLabel: { rotate: rows.length > 6 ? 30 : 0 } },
     // The money axis is in fen (integers, minInterval 1) and only labelled in yuan.
@@ -46,7 +54,7 @@ function render({ rows, total }, groupBy) {
       { type: "value", name: "元", minInterval: 1, axisLabel: { formatter: formatYuan } }],
     series: [
       { name: "核销次数", type: kind, data: rows.map((row) => row.redemptions), itemStyle: { color: "#c7000b" } },
-      { name: "受惠主体数", type: kind, data: rows.map((row) => row.beneficiaries), itemStyle: { color: "#3370ff" } },
+      { name: beneficiaries, type: kind, data: rows.map((row) => row.beneficiaries), itemStyle: { color: "#3370ff" } },
       { name: "优惠金额（元）", type: kind, yAxisIndex: 1, data: rows.map((row) => row.discount_fen),
         tooltip: { valueFormatter: formatYuan }, itemStyle: { color: "#f5a623" } },
     ],
