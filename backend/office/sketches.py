@@ -7,7 +7,7 @@ day_totals) carries `subjects`, the sketch of its redemptions' subject ids, and 
 sketches of its range with those of the redemptions not rolled up yet (rollup.counted). The union's
 cardinality is within about 2.3% of the exact count (one standard error at LOG2M = 11: 1.04 / sqrt(2048)).
 
-Only where migration 0020_stats_sketches found the extension (Debian's `postgresql-15-hll`) do the
+Only where migration 0022_stats_sketches found the extension (Debian's `postgresql-15-hll`) do the
 columns exist (`available`); SQLite and PostgreSQL without it count exactly from the rows. The models
 do not declare them, so the columns are named here and the comparison of models with migrations
 skips them (`include_object`). A redemption voided since the last rollup stays in its sketch until
@@ -49,7 +49,7 @@ def sketched(name: str, *names: str):
 
 
 def available(session) -> bool:
-    """Whether this database's rollups carry sketches (PostgreSQL with the extension, migrated by 0020)."""
+    """Whether this database's rollups carry sketches (PostgreSQL with the extension, migrated by 0022)."""
     if session.get_bind().dialect.name != "postgresql":
         return False
     return bool(session.scalar(text(

@@ -1,7 +1,7 @@
 """sketches of the beneficiaries beside the statistics' rollups (HyperLogLog), where PostgreSQL has hll
 
-Revision ID: 0020_stats_sketches
-Revises: 0019_partition_redemptions
+Revision ID: 0022_stats_sketches
+Revises: 0021_calendar_workdays
 Create Date: 2026-12-01 19:00:00
 
 PostgreSQL with the `hll` extension available (Debian's `postgresql-15-hll`) only: the extension is
@@ -26,8 +26,8 @@ from datetime import datetime
 from alembic import op
 from sqlalchemy import text
 
-revision = '0020_stats_sketches'
-down_revision = '0019_partition_redemptions'
+revision = '0022_stats_sketches'
+down_revision = '0021_calendar_workdays'
 branch_labels = None
 depends_on = None
 
