@@ -122,19 +122,22 @@ def test_failed_attempts_show_the_registry_message_and_filter_by_code(live_serve
     page = signed_in(launch, live_server, "office-admin")
     open_screen(page, "failed")
     page.wait_for_selector("#failed-code option[value=pass_invalid]", state="attached", timeout=10000)
+    # The screen's own first, unfiltered list is in before the clerk filters (the page also keeps
+    # only the latest answer, should the two cross).
+    page.wait_for_function("() => document.querySelector('#failed-status').textContent.trim() !== ''", timeout=10000)
     page.select_option("#failed-code", "pass_invalid")
     page.select_option("#failed-partner", label="辣盆盆小龙虾饭店")
     page.fill("#failed-day", datetime.now(timezone(timedelta(hours=8))).date().isoformat())
     page.click("#failed-filters button[type=submit]")
-    # Until the filtered answer replaces the first, unfiltered list (whose status also reads 共 N 条).
-    page.wait_for_function("""() => {
+    # Until the filtered answer replaces the first, unfiltered list (whose status also reads 共 N 条);
+    # the rows are read in the same look, since a later answer may still redraw the table.
+    shown = page.wait_for_function("""() => {
         const rows = [...document.querySelectorAll('#failed-table tbody tr')];
-        return rows.length > 0 && rows.every((row) => row.cells.length > 2
-            && row.cells[1].textContent.trim() === '信用码无效' && row.cells[2].textContent.trim() === '辣盆盆小龙虾饭店');
-    }""", timeout=10000)
-    rows = page.locator("#failed-table tbody tr")
-    assert rows.count() >= 1
-    assert all(text.split("\t")[1:3] == ["信用码无效", "辣盆盆小龙虾饭店"] for text in rows.all_inner_texts())
+        const cells = rows.map((row) => [...row.cells].slice(1, 3).map((cell) => cell.textContent.trim()));
+        return rows.length > 0 && cells.every(([code, partner]) => code === '信用码无效'
+            && partner === '辣盆盆小龙虾饭店') && cells;
+    }""", timeout=10000).json_value()
+    assert shown and all(cells == ["信用码无效", "辣盆盆小龙虾饭店"] for cells in shown), shown
     screenshot(page, "failed-attempts", app="office")
 
 
@@ -235,6 +238,12 @@ def test_overdue_objections_are_red_and_the_office_accepts_assigns_and_answers_o
     open_screen(page, "audit")
     page.select_option("#audit-action", "objection.photo_view")
     page.click("#audit-filters button[type=submit]")
+    # Until the filtered answer replaces the screen's first, unfiltered list.
+    page.wait_for_function("""() => {
+        const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+        return rows.length > 0 && rows.every((row) => row.cells.length > 2
+            && row.cells[2].textContent.trim() === '查看异议照片');
+    }""", timeout=10000)
     viewed = page.locator("#audit-table tbody tr", has_text=re.compile(rf"异议 {objection_id}(?!\d)"))
     viewed.first.wait_for(timeout=10000)
     assert page.locator("#audit-action option:checked").inner_text() == "查看异议照片"

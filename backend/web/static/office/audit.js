@@ -1,6 +1,6 @@
 // The audit log for the admin and the auditor: filtered by actor, action and dates, newest first,
 // a page at a time. Actions and actors are named in Chinese; the detail keeps the stored values.
-import { $, addRow, client, download, fillSelect, formatTime, rangeError } from "./common.js";
+import { $, addRow, client, download, fillSelect, formatTime, latestOf, rangeError } from "./common.js";
 
 // Every action the server records (tests/office/test_audit_labels.py keeps this in step with backend/).
 const ACTIONS = {
@@ -76,6 +76,7 @@ function detailText(value) {
 }
 
 let next = null;
+const newestAudit = latestOf();
 const actorsSeen = new Set();
 
 function query() {
@@ -94,8 +95,10 @@ async function loadAudit(event, { more = false } = {}) {
   if (message) return;
   const params = query();
   if (more && next) params.set("before", next);
+  const isLatest = newestAudit();
   try {
     const { entries, next: after } = await client.json(`/api/office/audit?${params}`);
+    if (!isLatest()) return;
     const body = $("audit-table").tBodies[0];
     if (!more) body.innerHTML = "";
     for (const entry of entries) {
@@ -107,7 +110,7 @@ async function loadAudit(event, { more = false } = {}) {
     $("audit-more").hidden = !after;
     if (!more && !entries.length) $("audit-status").textContent = "没有符合条件的记录";
     refreshActors();
-  } catch (error) { $("audit-status").textContent = error.message; }
+  } catch (error) { if (isLatest()) $("audit-status").textContent = error.message; }
 }
 
 /** The actors met so far, named in Chinese (the log is filtered by the stored actor). */

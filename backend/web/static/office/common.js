@@ -48,6 +48,14 @@ export function addRow(tbody, values) {
   return tr;
 }
 
+/** For a screen whose list reloads on every filter: `const newest = latestOf()` once, `const isLatest = newest()` when a load starts,
+ * and draw its answer only `if (isLatest())`. Answers can cross (the screen's first, unfiltered load
+ * and a filter submitted at once), and an older one must not replace a newer one. */
+export function latestOf() {
+  let count = 0;
+  return () => { const mine = ++count; return () => mine === count; };
+}
+
 export function button(text, onClick, className = "") {
   const node = document.createElement("button");
   node.type = "button";

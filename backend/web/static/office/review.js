@@ -1,7 +1,7 @@
 // Review: the failed attempts (reasons in the error registry's Chinese), the offline conflicts
 // (resolved with a note), and the office's voids (with a reason).
 import { formatFen, formatYuan } from "../money.js";
-import { $, addRow, button, client, errorMessages, fillSelect, formatTime, isWriter, partners } from "./common.js";
+import { $, addRow, button, client, errorMessages, fillSelect, formatTime, isWriter, latestOf, partners } from "./common.js";
 
 let partnerNames = new Map();
 
@@ -11,6 +11,8 @@ async function loadPartnerNames() {
   return list;
 }
 
+const newestFailed = latestOf();
+
 const partnerName = (id) => (id === null || id === undefined ? "" : partnerNames.get(id) || `编号 ${id}`);
 
 async function loadFailed(event) {
@@ -19,9 +21,11 @@ async function loadFailed(event) {
   if ($("failed-code").value) params.set("code", $("failed-code").value);
   if ($("failed-partner").value) params.set("partner_id", $("failed-partner").value);
   if ($("failed-day").value) { params.set("from", $("failed-day").value); params.set("to", $("failed-day").value); }
+  const isLatest = newestFailed();
   try {
     const [messages, { failed_attempts: rows }] = await Promise.all([
       errorMessages(), client.json(`/api/office/failed-attempts?${params}`)]);
+    if (!isLatest()) return;
     const body = $("failed-table").tBodies[0];
     body.innerHTML = "";
     for (const row of rows) {
@@ -30,7 +34,7 @@ async function loadFailed(event) {
         row.verified ? "验证通过" : "未通过验证"]);
     }
     $("failed-status").textContent = rows.length ? `共 ${rows.length} 条（最近 500 条以内）` : "没有符合条件的失败记录";
-  } catch (error) { $("failed-status").textContent = error.message; }
+  } catch (error) { if (isLatest()) $("failed-status").textContent = error.message; }
 }
 
 async function loadFailedChoices() {
