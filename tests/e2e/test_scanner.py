@@ -6,12 +6,16 @@ the capture time of the camera frame that held the QR to the painted verdict, an
 """
 from __future__ import annotations
 
+import base64
+import importlib
 import json
+import os
 import time
 from types import SimpleNamespace
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from backend.extensions import db
@@ -20,6 +24,7 @@ from backend.merchants.models import Redemption
 from tests.helpers import tamper
 
 pytestmark = pytest.mark.e2e
+codec = importlib.import_module("backend.pass.codec")  # `pass` is a keyword
 
 DINING = "辣盆盆小龙虾饭店"
 
@@ -518,3 +523,54 @@ def test_a_browser_without_barcode_detector_or_webcrypto_ed25519_scans_verifies_
     page.click("#diagnostics summary")
     facts = page.inner_text("#facts")
     assert "@noble/ed25519" in facts and "zxing-wasm" in facts
+
+
+def test_a_partner_citys_pass_shows_its_city_and_our_mapped_tier_offline_and_redeems(
+        app, live_server, launch, token, runner, screenshot):
+    """多地互认 at the counter: a pass of a city trusted here, at a level our ladder lacks (their 5), is
+    verified on the phone offline from the key list (the city's own levels, rule 9) and shown at the
+    tier our office mapped it to, naming its city; online it records once, under that city. A level
+    the city publishes but our office did not map is refused offline as tier_not_accepted."""
+    city, key = 130100, Ed25519PrivateKey.generate()
+    public = base64.urlsafe_b64encode(key.public_key().public_bytes_raw()).rstrip(b"=").decode()
+    trusted = runner.invoke(args=["pass-keys", "trust", str(city), "石家庄市信用办", "7", public,
+                                  "--not-before", "2025-01-01", "--levels", "2,3,4,5", "--tier-map", "5=3, 3=2"])
+    assert trusted.exit_code == 0, trusted.output
+
+    def visitor_pass(level: int) -> str:
+        now = int(time.time())
+        return codec.encode_pass(private_key=key, issuer=city, kid=7, kind="person", tier=level, issued_at=now - 5,
+                                 expires_at=now + 300, sealed_ref=os.urandom(16))
+
+    try:
+        text = visitor_pass(5)
+        context = launch(text)
+        page = context.new_page()
+        page.goto(f"{live_server}/scanner/")
+        enrol(page, app, live_server, token, runner)
+        page.wait_for_selector("#screen-scan:not([hidden]), #screen-verdict:not([hidden])")
+        context.set_offline(True)
+        assert wait_verdict(page) == "ok"
+        assert page.inner_text("#verdict-title") == "诚信优秀"  # our level 3, what their 5 maps to
+        assert "石家庄市信用办" in page.inner_text("#verdict-sub")
+        screenshot(page, "18-partner-city-pass")
+
+        context.set_offline(False)
+        page.fill("#amount", "50")
+        page.click("#confirm")
+        page.wait_for_selector('#verdict-card[data-code="recorded"]', timeout=15000)
+        rows = redemptions(app, pass_id=codec.decode_unverified(text)[0].pass_id)
+        assert [(row.issuer_code, row.tier_level, row.subject_id, row.amount_fen) for row in rows] == [
+            (city, 3, None, 5000)]
+
+        page.click("#next")
+        page.wait_for_selector("#screen-scan:not([hidden])")
+        context.set_offline(True)
+        page.fill("#manual-input", visitor_pass(4))  # published there, not mapped here
+        page.click("#manual-form button")
+        assert wait_verdict(page) == "tier_not_accepted"
+        assert page.inner_text("#verdict-title") == "外地信用等级不适用"
+        assert page.is_hidden("#confirm")
+    finally:
+        revoked = runner.invoke(args=["pass-keys", "revoke", "7", "--issuer", str(city)])
+        assert revoked.exit_code == 0, revoked.output
