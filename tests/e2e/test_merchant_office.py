@@ -182,6 +182,10 @@ def test_every_section_reads_on_a_phone(live_server, launch, token, screenshot):
         page.wait_for_load_state("networkidle")
         # Nothing wider than the phone: wide tables scroll inside their own box.
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, section
+        if section in ("staff", "statement"):  # their columns and buttons fit: nothing to scroll sideways to
+            widths = page.evaluate(f"""[...document.querySelectorAll('#section-{section} .table-wrap')]
+                .filter((wrap) => wrap.offsetParent).map((wrap) => [wrap.scrollWidth, wrap.clientWidth])""")
+            assert widths and all(scroll <= client for scroll, client in widths), (section, widths)
         for button in page.locator(f"#section-{section} button:visible").all():
             button.click(trial=True, timeout=3000)  # on show and not covered
         if section == "devices":
