@@ -19,7 +19,7 @@ def quota_partner(live_server, token):
     taken out of the directory afterwards. Its name is new each time (names are unique in an area)."""
     office = {"Authorization": f"Bearer {token('office-admin')}"}
     partner = requests.post(f"{live_server}/api/office/partners", headers=office, timeout=10, json={
-        "name": f"肇东市测试书画馆{uuid.uuid4().hex[:4]}", "scenario_code": "art_class", "address": "肇东市测试路 1 号",
+        "name": f"肇东市测试书画馆{uuid.uuid4().int % 10**4:04d}", "scenario_code": "art_class", "address": "肇东市测试路 1 号",
         "hours": "周二至周日 08:30-17:00"}).json()
     perk = requests.post(f"{live_server}/api/office/partners/{partner['id']}/perks", headers=office, timeout=10, json={
         "kind": "extra_quota", "title": "守信读者多借图书", "holder_kinds": ["person", "company"], "min_tier": "good",

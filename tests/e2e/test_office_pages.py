@@ -180,7 +180,7 @@ def test_overdue_objections_are_red_and_the_office_accepts_assigns_and_answers_o
     shown in place, and each step a button: 受理, 指派, 答复并办结. The clerk's opening of the photo is
     in the audit log once, under its Chinese name, however often the table is redrawn."""
     filed = api("citizen", "POST", "/api/objections", {"kind": "complaint", "partner_id": dining_partner(live_server),
-                                                      "text": f"收银员拒绝按九八折结账 {uuid.uuid4().hex[:6]}"})
+                                                      "text": f"收银员拒绝按九八折结账 {uuid.uuid4().int % 10**6:06d}"})
     assert filed.status_code == 201, filed.text
     objection_id = filed.json()["id"]
     photo = requests.post(f"{live_server}/api/objections/{objection_id}/photos", timeout=10,
@@ -253,7 +253,7 @@ def test_overdue_objections_are_red_and_the_office_accepts_assigns_and_answers_o
 
 def test_admin_edits_every_perk_field_in_zhe_takes_the_partner_off_and_on_and_opens_its_staff(
         live_server, launch, api, screenshot):
-    name = f"肇东市测试书店{uuid.uuid4().hex[:4]}"
+    name = f"肇东市测试书店{uuid.uuid4().int % 10**4:04d}"
     partner = api("office-admin", "POST", "/api/office/partners", {"name": name, "scenario_code": "dining"}).json()
     api("office-admin", "POST", f"/api/office/partners/{partner['id']}/perks", {"kind": "discount", "title": "九八折",
                                                                                 "discount_permille": 980})
@@ -444,7 +444,7 @@ def test_admin_downloads_the_excel_template_fills_it_and_imports_it(live_server,
 
 def test_admin_signs_up_a_partner_with_its_admin_and_first_device_code_in_one_flow(live_server, launch, api,
                                                                                       screenshot):
-    name = f"松辽社区测试药店{uuid.uuid4().hex[:4]}"
+    name = f"松辽社区测试药店{uuid.uuid4().int % 10**4:04d}"
     admin = f"shop{uuid.uuid4().hex[:6]}"
     page = signed_in(launch, live_server, "office-admin")
     open_screen(page, "partners")

@@ -18,7 +18,7 @@ def test_a_new_partners_scanner_shows_its_perks_hours(live_server, launch, token
         assert response.status_code == 201, response.text
         return response.json()
 
-    partner = post("/api/office/partners", {"name": f"鸿泰畜牧服务站{uuid.uuid4().hex[:4]}", "scenario_code": "livestock_vet",
+    partner = post("/api/office/partners", {"name": f"鸿泰畜牧服务站{uuid.uuid4().int % 10**4:04d}", "scenario_code": "livestock_vet",
                                             "hours": "每天 08:00-17:30"})
     post(f"/api/office/partners/{partner['id']}/perks", {"kind": "discount", "title": "特定时段九八折",
                                                          "discount_permille": 980,

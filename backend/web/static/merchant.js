@@ -188,6 +188,7 @@ async function loadStaff() {
         !cashier ? "" : actions(
           member.active ? button("停用", () => setActive(member, false), "danger") : button("恢复", () => setActive(member, true)),
           button("重置密码", () => resetPassword(tr, member)))]);
+      tr.cells[0].classList.add("any-break");  // a user name is one long word: it may break anywhere
     }
   } catch (error) {
     say("staff-status", error.message, true);
