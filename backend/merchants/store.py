@@ -114,7 +114,7 @@ def _cursor(connection):
     placeholders (`_compile`), so psycopg sends it as it is. Its usual cursor rewrites `%(name)s`
     placeholders on every execute and caches the rewrite only for statements up to 4 KB; a batch
     of 16 rows is 21 KB, and rewriting it was ~5% of a worker's CPU under load (py-spy)."""
-    if connection.dbapi_connection.__class__.__module__.startswith("psycopg"):
+    if isinstance(connection.driver_connection, psycopg.Connection):
         return psycopg.RawCursor(connection.driver_connection)
     return connection.cursor()
 
@@ -172,7 +172,7 @@ def _compile(dialect, rows: int) -> _Compiled:
     selected = select(*[source[column.key] for column in COLUMNS]).where(standing_holds)
     statement = (insert.from_select([column.key for column in COLUMNS], selected)
                  .on_conflict_do_nothing().returning(table.c.id, table.c.client_id))
-    if dialect_name == "postgresql":  # `$1, $2, ...`, for the RawCursor (`_cursor`)
+    if dialect.driver == "psycopg":  # `$1, $2, ...`, for its RawCursor (`_cursor`)
         dialect = type(dialect)(paramstyle="numeric_dollar")
     compiled = statement.compile(dialect=dialect)
     processors = {name: process for name, bind in compiled.binds.items()
