@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ..credit.service import RATING_ORDER
-from ..merchants.models import PERK_KINDS
+from ..merchants.models import PERK_KINDS, not_a_makeup_day
 from ..merchants.perk_rules import WindowError, parse_windows
 
 HOLDER_KINDS = ("person", "company")
@@ -359,9 +359,6 @@ def _perk(check: _Checker, line: int, partner: str, perk: dict) -> dict | None:
     return result if ok else None
 
 
-WEEKDAY_NAMES = "一二三四五六日"
-
-
 def _day_in(value, year: int | None) -> date | None:
     """A TOML date (or "YYYY-MM-DD") within `year` (any year while the table's own year is wrong), else None."""
     if isinstance(value, str):
@@ -433,9 +430,8 @@ def _makeup_workdays(check: _Checker, line: int, value, year: int | None, holida
         if day is None:
             check.error(line, f"调休上班日“{entry['name']}”的日期须为{f' {year} ' if year else '该'}年内的日期")
             ok = False
-        elif day.weekday() < 5:
-            check.error(line, f"调休上班日 {day.isoformat()}（{entry['name']}）是星期{WEEKDAY_NAMES[day.weekday()]}："
-                              "调休上班日须为周六或周日")
+        elif why := not_a_makeup_day(day):
+            check.error(line, f"调休上班日 {day.isoformat()}（{entry['name']}）{why}")
             ok = False
         elif day in holidays:
             check.error(line, f"{day.isoformat()} 既是假期“{holidays[day]}”又是调休上班日")

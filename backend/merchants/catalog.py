@@ -16,7 +16,7 @@ from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
 from ..timeutil import local_day
-from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario
+from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario, not_a_makeup_day
 from .perk_rules import WindowError, parse_windows
 
 HOLDER_KINDS = ("person", "company")
@@ -303,8 +303,8 @@ def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
 
 def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: str = "holiday") -> HolidayCalendarDay:
     """A holiday, or a make-up working day (调休上班), which only a Saturday or Sunday can be. Audited."""
-    if kind == "workday" and day.weekday() < 5:
-        raise _invalid("day", f"{day.isoformat()} 是星期{'一二三四五'[day.weekday()]}：调休上班日须为周六或周日")
+    if kind == "workday" and (why := not_a_makeup_day(day)):
+        raise _invalid("day", f"{day.isoformat()} {why}")
     entry = _add_unique(HolidayCalendarDay(calendar=calendar, day=day, name=name, kind=kind), field="day",
                         message="该日期已在日历中")
     audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}",

@@ -40,6 +40,15 @@ class Partner(db.Model):
 CALENDAR_DAY_KINDS = ("holiday", "workday")
 
 
+def not_a_makeup_day(day) -> str | None:
+    """Why `day` cannot be a make-up working day (调休上班 is a Saturday or Sunday worked), e.g.
+    "是星期一：调休上班日须为周六或周日"; None for a weekend day. The office's API and the city loader
+    both refuse with it."""
+    if day.weekday() < 5:
+        return f"是星期{'一二三四五'[day.weekday()]}：调休上班日须为周六或周日"
+    return None
+
+
 class HolidayCalendarDay(db.Model):
     """A day of a named holiday calendar, e.g. `major_holidays`: a holiday (春节, 国庆...), on which a
     perk naming the calendar as its blackout calendar pauses and which no due date counts; or a

@@ -118,6 +118,7 @@ def _cursor(connection):
         return psycopg.RawCursor(connection.driver_connection)
     return connection.cursor()
 
+
 # engine -> its group, or None where rows go one by one (SQLite serialises writers anyway; the setting
 # off). Per engine: a leader writes the others' rows through its own app's engine, so two apps in one
 # process (tests, a second database) never share a group.

@@ -132,9 +132,7 @@ def store_tier_map(*, issuer_code: int, mapping: dict[str, int | None], actor: s
 
     Raises DomainError NOT_FOUND for an issuer that is not a partner's, ValueError naming a level
     the issuer does not publish or one we do not have."""
-    issuer = db.session.get(Issuer, issuer_code)
-    if issuer is None or issuer.local:
-        raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
+    issuer = _partner_issuer(issuer_code)
     if issuer.tier_levels is not None:
         unpublished = sorted((level for level in mapping if level not in issuer.tier_levels), key=int)
         if unpublished:
@@ -147,6 +145,14 @@ def store_tier_map(*, issuer_code: int, mapping: dict[str, int | None], actor: s
     audit.record(actor=actor, action=action, target=target,
                  detail={"issuer": issuer_code, "before": before, "after": issuer.tier_map})
     return before
+
+
+def _partner_issuer(issuer_code: int) -> Issuer:
+    """A partner city's issuer row (not ours), or DomainError NOT_FOUND."""
+    issuer = db.session.get(Issuer, issuer_code)
+    if issuer is None or issuer.local:
+        raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
+    return issuer
 
 
 def _registered_partner_city(issuer_code: int) -> bool:
@@ -171,9 +177,7 @@ def set_levels(*, issuer_code: int, levels: dict[str, None] | None, actor: str) 
     """Say which levels a hand-trusted partner issuer publishes (None: read its passes against ours);
     audited as `pass_keys.levels`. The caller commits. Raises as set_tier_map, and ValueError when
     the issuer's tier map names a level the new list leaves out (change the map first)."""
-    issuer = db.session.get(Issuer, issuer_code)
-    if issuer is None or issuer.local:
-        raise DomainError(ErrorCode.NOT_FOUND, f"没有合作城市签发机构 {issuer_code}")
+    issuer = _partner_issuer(issuer_code)
     if _registered_partner_city(issuer_code):
         raise ValueError(f"签发机构 {issuer_code} 是已登记的互认城市，其等级以其信任列表为准")
     if levels is not None:

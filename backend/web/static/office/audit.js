@@ -1,6 +1,6 @@
 // The audit log for the admin and the auditor: filtered by actor, action and dates, newest first,
 // a page at a time. Actions and actors are named in Chinese; the detail keeps the stored values.
-import { $, addRow, client, download, fillSelect, formatTime, latestOf, rangeError } from "./common.js";
+import { $, addRow, CALENDAR_DAY_KINDS, client, download, fillSelect, formatTime, latestOf, rangeError } from "./common.js";
 
 // Every action the server records (tests/office/test_audit_labels.py keeps this in step with backend/).
 const ACTIONS = {
@@ -58,7 +58,7 @@ const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", ad
 // Stored values that are words, not data: named for people too.
 const VALUES = {
   by: { office: "信用办", merchant: "商户" },
-  kind: { credit: "信用异议", redemption: "核销异议", complaint: "投诉", holiday: "放假", workday: "调休上班" },
+  kind: { credit: "信用异议", redemption: "核销异议", complaint: "投诉", ...CALENDAR_DAY_KINDS },
   status: { submitted: "已提交", accepted: "已受理", in_progress: "处理中", closed: "已办结" },
   role: { office_admin: "信用办管理员", office_analyst: "信用办分析员", office_auditor: "信用办审计员",
     merchant_admin: "商户管理员", cashier: "收银员" },

@@ -111,4 +111,6 @@ export const HOLDER_KINDS = { person: "个人", company: "企业" };
 export const STAFF_ROLES = { merchant_admin: "商户管理员", cashier: "收银员" };
 // A calendar's stored code, named for people; a calendar the office adds later shows its code.
 export const CALENDAR_NAMES = { major_holidays: "重大节假日" };
+/** The kinds of a holiday calendar's days: a day off, or a weekend day worked in exchange. */
+export const CALENDAR_DAY_KINDS = { holiday: "放假", workday: "调休上班" };
 export const calendarName = (code) => CALENDAR_NAMES[code] || code;

@@ -1,6 +1,6 @@
 // Scenarios and holiday calendars: holidays (perks naming the calendar pause; due dates skip them)
 // and make-up working days (调休上班, weekend days that due dates count); each change audited by the API.
-import { $, addRow, button, calendarName, client, fillSelect, isWriter, partners } from "./common.js";
+import { $, addRow, button, CALENDAR_DAY_KINDS, calendarName, client, fillSelect, isWriter, partners } from "./common.js";
 
 async function loadScenarios() {
   const { scenarios } = await client.json("/api/office/scenarios");
@@ -33,7 +33,6 @@ async function loadCalendarChoices() {
 
 const shownCalendar = () => $("calendar-table").dataset.calendar || $("calendar-name").value;
 
-const DAY_KINDS = { holiday: "放假", workday: "调休上班" };
 const WEEKDAYS = "日一二三四五六";
 /** "2026-10-10（周六）": a make-up working day must be a weekend day, so the clerk sees which it is. */
 const withWeekday = (day) => `${day}（周${WEEKDAYS[new Date(`${day}T00:00:00Z`).getUTCDay()]}）`;
@@ -44,7 +43,7 @@ async function showCalendar(name) {
   const body = $("calendar-table").tBodies[0];
   body.innerHTML = "";
   for (const day of days) {
-    const row = addRow(body, [withWeekday(day.day), DAY_KINDS[day.kind] || day.kind, day.name,
+    const row = addRow(body, [withWeekday(day.day), CALENDAR_DAY_KINDS[day.kind] || day.kind, day.name,
       isWriter() ? button("删除", () => removeDay(name, day), "danger") : ""]);
     row.classList.toggle("workday", day.kind === "workday");
   }
@@ -76,7 +75,7 @@ async function removeDay(name, day) {
   try {
     await client.request(`/api/office/calendars/${encodeURIComponent(name)}/days/${day.day}`, { method: "DELETE" });
     await showCalendar(name);
-    $("calendar-status").textContent += `（已删除 ${day.day} ${DAY_KINDS[day.kind] || ""} ${day.name}）`;
+    $("calendar-status").textContent += `（已删除 ${day.day} ${CALENDAR_DAY_KINDS[day.kind] || ""} ${day.name}）`;
   } catch (error) { $("calendar-status").textContent = error.message; }
 }
 
