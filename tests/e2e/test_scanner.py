@@ -549,8 +549,7 @@ def test_a_partner_citys_pass_shows_its_city_and_our_mapped_tier_offline_and_red
         text = visitor_pass(5)
         context = launch(text)
         page = context.new_page()
-        page.goto(f"{live_server}/scanner/")
-        enrol(page, app, live_server, token, runner)
+        enrol(page, app, live_server, token, runner)  # opens the scanner itself
         page.wait_for_selector("#screen-scan:not([hidden]), #screen-verdict:not([hidden])")
         context.set_offline(True)
         assert wait_verdict(page) == "ok"

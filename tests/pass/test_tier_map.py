@@ -127,13 +127,18 @@ def test_a_map_that_does_not_fit_changes_nothing(shop, client, runner, city_key)
     assert len(audited("pass_keys.tier_map")) == 1
 
 
-def test_a_registered_partner_citys_map_is_the_offices(shop, client, runner, city_key):
-    """A city registered with `flask federation add` publishes its levels; the office maps them there."""
+def register_beijing(runner, city_key) -> None:
+    """北京 trusted by hand, then registered as a partner city (as `flask federation add` would)."""
     _, public = city_key
     assert runner.invoke(args=["pass-keys", "trust", str(REGISTERED), "北京市信用办", "1", public]).exit_code == 0
     db.session.add(PartnerCity(url="https://xinyong.beijing.example/api/federation/trust-list",
                                pinned_key=os.urandom(32), issuer_code=REGISTERED, name="北京市信用办"))
     db.session.commit()
+
+
+def test_a_registered_partner_citys_map_is_the_offices(shop, client, runner, city_key):
+    """A city registered with `flask federation add` publishes its levels; the office maps them there."""
+    register_beijing(runner, city_key)
     result = runner.invoke(args=["pass-keys", "tier-map", str(REGISTERED), "1=1"])
     assert result.exit_code != 0 and "互认城市" in result.output
     assert served_map(client, REGISTERED) == {}
@@ -180,11 +185,7 @@ def test_a_hand_trusted_city_with_its_own_ladder_is_read_by_the_levels_it_publis
 
 
 def test_a_registered_partner_citys_levels_are_its_lists(shop, runner, city_key):
-    _, public = city_key
-    assert runner.invoke(args=["pass-keys", "trust", str(REGISTERED), "北京市信用办", "1", public]).exit_code == 0
-    db.session.add(PartnerCity(url="https://xinyong.beijing.example/api/federation/trust-list",
-                               pinned_key=os.urandom(32), issuer_code=REGISTERED, name="北京市信用办"))
-    db.session.commit()
+    register_beijing(runner, city_key)
     result = runner.invoke(args=["pass-keys", "levels", str(REGISTERED), "1,2,3,4,5"])
     assert result.exit_code != 0 and "以其信任列表为准" in result.output
     assert db.session.get(models.Issuer, REGISTERED).tier_levels is None
