@@ -7,12 +7,17 @@ the whole API, so that no route can forget a rule.
   `unsupported_media_type`, before anything parses it: the redemption's pydantic adapter would
   otherwise read any text as JSON. A request without a body is left to the route's schema.
 - That JSON body is parsed here, once (Flask caches it for the pydantic adapter and the rate limits'
-  key functions), and refused with 400 `validation_error` when nested deeper than `MAX_JSON_DEPTH`
+  key functions), and refused with 422 `validation_error` when it is not a JSON object (every body
+  of the API is one: marshmallow answered so for its schemas, and pydantic's adapter would read
+  `null` as `{}`), with 400 `validation_error` when nested deeper than `MAX_JSON_DEPTH`
   (the parser recurses: 100,000 brackets were a RecursionError and a 500), and with 422
   `validation_error` when any string or key holds a lone surrogate (no text encoding can store it)
   or NUL (PostgreSQL's text cannot hold it; refused on SQLite too, so both databases answer alike).
   Query and path strings are held to the NUL rule too (they are decoded with replacement, so they
   can carry no surrogate).
+- An empty body is no document rather than a malformed one (`ApiRequest`): the route's schema
+  judges it as `{}`, as webargs did for marshmallow schemas (`POST /api/pass` with no body issues
+  the holder's default pass; a redemption lists its missing fields).
 - `<int:...>` in a route is always a row id: `IdConverter` bounds it to the id columns' signed 64-bit
   range, so a larger number matches no route (404) instead of reaching the database. Bodies and
   queries bound their integers with `Id` and `Int32`, sized to the columns they reach (422).
@@ -23,7 +28,7 @@ import re
 
 from apiflask.fields import Integer
 from apiflask.validators import Range
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import IntegerConverter
 
@@ -37,13 +42,24 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # `\u0000`), the lead byte of a surrogate's raw UTF-8, a NUL byte (UTF-16 and UTF-32 bodies, which
 # the parser also reads, are full of them).
 _MAYBE_UNSTORABLE = (b"\\u", b"\xed", b"\x00")
+# marshmallow's words for a body that is no object, kept so that every route answers them alike
+_NOT_AN_OBJECT = {"json": {"_schema": ["Invalid input type."]}}
 
 
 def init_app(app: Flask) -> None:
     """Call before the extensions and blueprints: the hook must run before Flask-Limiter's (whose key
     functions read the body) and the converter must be known when the routes are added."""
     app.url_map.converters["int"] = IdConverter
+    app.request_class = ApiRequest
     app.before_request(_check_request)
+
+
+class ApiRequest(Request):
+    def on_json_loading_failed(self, e: ValueError | None):
+        # Asked for JSON (pydantic's adapter forces it) of an empty body: there is no document.
+        if e is not None and not self.get_data(cache=True):
+            return None
+        return super().on_json_loading_failed(e)
 
 
 class IdConverter(IntegerConverter):
@@ -82,6 +98,8 @@ def _check_request():
         document = req.get_json()
     except RecursionError:
         return _refuse(400, "请求内容嵌套层数过多")
+    if not isinstance(document, dict):
+        return problem(ErrorCode.VALIDATION_ERROR, errors=_NOT_AN_OBJECT)
     # The walk costs as much as the parse; a look at the bytes says whether it can find anything.
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH or any(part in raw for part in _MAYBE_UNSTORABLE):
         return _refuse_document(document)

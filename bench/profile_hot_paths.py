@@ -47,7 +47,7 @@ SPLITS = {
                ("backend.merchants.views", "redemption_json"), ("flask_httpauth", "HTTPTokenAuth.authenticate"), ("backend.auth.guard", "_verify"),
                ("apiflask.schema_adapters.pydantic", "PydanticAdapter.validate_input"),
                ("nacl.signing", "VerifyKey.verify"), ("psycopg", "Cursor.execute")],
-    "issue": [("view", "pass.issue"), ("backend.auth.guard", "_verify"), ("backend.pass.flows", "issue_for"),
+    "issue": [("view", "pass.issue_pass"), ("backend.auth.guard", "_verify"), ("backend.pass.flows", "issue_for"),
               ("backend.auth.holders", "holder_subject")],
     "ping": [],
 }

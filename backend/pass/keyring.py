@@ -26,7 +26,7 @@ from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..watched_cache import WatchedCache
-from .codec import VerifierKey
+from .codec import PassSigner, VerifierKey
 from .models import Issuer, PassKey, SealKey
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def ensure_seal_key(*, secret: str) -> SealKey:
 class SigningMaterial:
     issuer: int
     kid: int
-    private_key: Ed25519PrivateKey
+    private_key: PassSigner
     seal_key: bytes
 
 
@@ -248,7 +248,7 @@ def _load(*, issuer_code: int, secret: str) -> tuple[SigningMaterial | None, Ver
         if key.issuer_code == issuer_code and key.status == "active" and key.private_key_encrypted and seal_key:
             raw = _decrypt(fernet, key.private_key_encrypted, f"signing key {key.kid}")
             if raw is not None:
-                signing = SigningMaterial(issuer_code, key.kid, Ed25519PrivateKey.from_private_bytes(raw), seal_key)
+                signing = SigningMaterial(issuer_code, key.kid, PassSigner(raw), seal_key)
     return signing, VerifyingMaterial(trusted, keys, seal_key, issuer_levels, tier_maps)
 
 

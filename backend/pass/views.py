@@ -28,7 +28,7 @@ bp = APIBlueprint("pass", __name__, url_prefix="/api/pass", tag="信用码")
 @bp.output(IssueOut, status_code=201)
 @bp.doc(summary="签发信用码", description="为已实名、信用合格的市民或企业代表签发约一分钟有效的信用码。")
 def issue_pass(body):
-    subject = holders.holder_subject(account_id=current_principal().id, holder=body.get("holder"))
+    subject = holders.holder_subject(account_id=current_principal().id, holder=body.holder)
     return schema_json(flows.issue_for(ctx=key_context(), subject=subject, tier_names=tier_table()), 201)
 
 
@@ -40,7 +40,7 @@ def issue_pass(body):
 @bp.doc(summary="数字码", description="按需签发一个信用码，并给出 12 位数字码供收银员手动输入：与该码同时失效，"
         "只能在线使用一次。Redis 不可用时返回 503 short_code_unavailable（二维码照常可用）。")
 def issue_short_code(body):
-    subject = holders.holder_subject(account_id=current_principal().id, holder=body.get("holder"))
+    subject = holders.holder_subject(account_id=current_principal().id, holder=body.holder)
     return short_code.issue(ctx=key_context(), subject=subject, tier_names=tier_table()), 201
 
 
