@@ -7,10 +7,15 @@ document. Tests load each such answer with its schema, so a drift between the tw
 """
 from __future__ import annotations
 
-from flask import Response, jsonify
+import json
+
+from flask import Response
+
+# The text jsonify writes with this app's settings (compact, ensure_ascii and sort_keys off: see
+# backend/__init__.py), from one encoder: json.dumps with options builds a new encoder per call.
+# The bodies hold only JSON's own types; anything else is a bug and raises.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def schema_json(body: dict, status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return Response(f"{_encode(body)}\n", status=status, mimetype="application/json")

@@ -5,7 +5,9 @@ from apiflask import HTTPTokenAuth
 from flask import current_app, g
 
 from ..errors import DomainError, ErrorCode
+from .contacts import note_contact
 from .service import Principal, decode_access_token
+from .sessions import is_session_revoked
 
 auth = HTTPTokenAuth(scheme="Bearer", description="登录后获得的访问令牌 (JWT)")
 
@@ -20,8 +22,6 @@ def _verify(token: str) -> Principal | None:
         if error.code is ErrorCode.TOKEN_EXPIRED:
             raise  # its own code (docs/api.md): the client refreshes instead of signing in again
         return None
-    from .contacts import note_contact  # late, as sessions: they need the models, guard is imported early
-    from .sessions import is_session_revoked
     # Logout, refresh-token reuse, a disabled account or a revoked device: refused from the next request on.
     device_id = principal.id if principal.kind == "device" else None
     if is_session_revoked(principal.session_id, device_id=device_id):

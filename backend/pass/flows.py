@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..credit.service import standing_or_raise, tiers
 from ..credit.tier_names import TierName
 from ..extensions import db
-from ..timeutil import from_unix, iso
+from ..timeutil import iso, iso_from_unix
 from . import service
 from .models import Issuer
 
@@ -27,10 +27,6 @@ def issue_for(*, ctx: service.KeyContext, subject, tier_names: Mapping[int, Tier
         # Refresh a little before expiry so the code on screen is always valid when scanned.
         "refresh_after_seconds": max(5, ctx.ttl - 15),
     }
-
-
-def iso_from_unix(seconds: int) -> str:
-    return iso(from_unix(seconds))
 
 
 def public_key_list(*, skew: int) -> dict:

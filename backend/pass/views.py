@@ -10,6 +10,7 @@ from ..credit.tier_names import tier_table
 from ..errors import DomainError, ErrorCode
 from ..extensions import limiter
 from ..responses import schema_json
+from ..timeutil import iso_from_unix
 from . import flows, qr, service
 from .context import key_context
 from .schemas import IssueIn, IssueOut, KeyListOut, VerifyIn, VerifyOut
@@ -68,7 +69,7 @@ def verify_pass(body):
     return {
         "valid": True, "issuer": claims.issuer, "kid": claims.kid, "holder_kind": claims.kind,
         "tier": code, "tier_name": name,
-        "expires_at": flows.iso_from_unix(claims.expires_at),
+        "expires_at": iso_from_unix(claims.expires_at),
     }
 
 
