@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length
 from pydantic import BaseModel, ConfigDict, Field
 
 

@@ -1,9 +1,13 @@
 """A worker runs only as many requests at once as its pool holds (backend/admission.py); the rest wait, then 503."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 def test_requests_past_the_bound_wait_for_a_turn_and_give_up_with_503(make_app):
@@ -71,11 +75,6 @@ print(json.dumps({"quick": quick_codes, "switches": len(switches), "third": [thi
 
 
 def test_a_gevent_worker_takes_turns_without_a_switch_and_keeps_the_bound():
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     run = subprocess.run([sys.executable, "-c", GEVENT_TURNS], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
     assert run.returncode == 0, run.stderr[-2000:]
