@@ -30,6 +30,7 @@ import runpy
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,3 +256,40 @@ def cpu_us_per_request(before: dict[str, float], after: dict[str, float], reques
     """Microseconds of CPU per request, by process group, between two `cpu_seconds_by_process()`."""
     return {group: round((after.get(group, 0.0) - before.get(group, 0.0)) / max(requests, 1) * 1e6)
             for group in sorted(after) if after.get(group, 0.0) - before.get(group, 0.0) > 0}
+
+
+class WalFlushWatch:
+    """The longest a statement of the database waited for its commit to reach the disk, during a
+    `with` block.
+
+    A commit returns when its WAL is on disk, so a disk whose flush (fdatasync) stalls holds every
+    redemption of every worker until it returns: on this project's VMs such stalls of 0.1-3 s
+    decided a round's p99 and cut its rate (docs/benchmarks.md, "Stop 17"). This samples
+    pg_stat_activity every `interval` seconds from its own connection (~50 small queries a second)
+    and keeps the age of the oldest statement seen waiting in `IO/WALSync`: a lower bound of the
+    longest stall, since a sample lands somewhere inside it.
+    """
+
+    def __init__(self, database_url: str, *, interval: float = 0.02):
+        self._database = database_url.rsplit("/", 1)[1]
+        self._interval = interval
+        self.longest_ms = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "WalFlushWatch":
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        query = ("select coalesce(max(extract(epoch from clock_timestamp() - query_start)), 0) * 1000 "
+                 "from pg_stat_activity where datname = %s and wait_event_type = 'IO' and wait_event = 'WALSync'")
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            while not self._stop.is_set():
+                self.longest_ms = max(self.longest_ms, float(admin.execute(query, (self._database,)).fetchone()[0]))
+                self._stop.wait(self._interval)

@@ -15,7 +15,9 @@ p99, the CPU every process spent per redemption, and how busy that kept the core
 request / cores), which is what the hello-world ratio misses when cores sit idle. `--load issue`
 drives `POST /api/pass` (the demo citizen) instead of redemptions. `--with-ping` adds, before each
 round, one of a bare Flask hello-world (bench/hello_world.py, one more gunicorn with the same
-settings: the baseline of every ratio) and one of each value's `GET /api/ping`.
+settings: the baseline of every ratio) and one of each value's `GET /api/ping`. `--watch-wal-flush`
+prints, per redemption round, the longest a commit waited for the disk (harness.WalFlushWatch): a
+round with a stall of the disk is the disk's measure more than the code's.
 """
 from __future__ import annotations
 
@@ -24,15 +26,15 @@ import os
 import statistics
 import sys
 import tempfile
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    COUNTING_LUA, HELLO_WORLD_APP, cpu_seconds_by_process, cpu_us_per_request, demo_database, flask_cli, gunicorn,
-    warm_up, wrk)
+    COUNTING_LUA, HELLO_WORLD_APP, WalFlushWatch, cpu_seconds_by_process, cpu_us_per_request, demo_database,
+    flask_cli, gunicorn, warm_up, wrk)
 from redemption_bench import REDEEM_LUA, write_bodies  # noqa: E402
 
 
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--load", choices=["redeem", "issue"], default="redeem")
     parser.add_argument("--with-ping", action="store_true",
                         help="also bare hello-world and ping rounds before each round, for each value's ratios")
+    parser.add_argument("--watch-wal-flush", action="store_true",
+                        help="print per round the longest a commit waited for the disk (redemption load)")
     args = parser.parse_args()
     values = args.values.split(",")
     cores = os.cpu_count() or 1
@@ -90,15 +94,17 @@ def main() -> None:
                         pings[value].append(ping.rate)
                         print(f"round {n} {args.setting}={value}: {ping.rate:7.1f} pings/s  p99 {ping.p99_ms:5.1f} ms", flush=True)
                     before = cpu_seconds_by_process()
-                    run = redeem(value, n, args.seconds)
+                    with WalFlushWatch(env["DATABASE_URL"]) if args.watch_wal_flush else nullcontext() as watch:
+                        run = redeem(value, n, args.seconds)
                     cpu = cpu_us_per_request(before, cpu_seconds_by_process(), run.requests)
                     total = sum(cpu.values())
                     busy = run.rate * total / 1e6 / cores
                     assert run.only(201), run.statuses
                     unit = "redemptions" if args.load == "redeem" else "passes"
                     results[value].append((run.rate, run.p99_ms, total, busy))
+                    flush = f"  longest commit flush wait {watch.longest_ms:.0f} ms" if watch else ""
                     print(f"round {n} {args.setting}={value}: {run.rate:7.1f} {unit}/s  p99 {run.p99_ms:5.1f} ms  "
-                          f"CPU {total} us per request {cpu}  cores busy {busy:.0%}", flush=True)
+                          f"CPU {total} us per request {cpu}  cores busy {busy:.0%}{flush}", flush=True)
     print(f"cpus {cores}, load {args.load}, {args.rounds} rounds x {args.seconds} s per value, "
           f"{args.connections} connections")
     if hellos:
