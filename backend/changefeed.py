@@ -18,8 +18,9 @@ checks need in memory:
   Redis losing its data without dropping connections (FLUSHALL) is noticed within a second, by a
   marker key the feed writes when it loads and checks while it listens.
 
-The thread starts with the app (`init_app`). A worker forked from a preloaded app inherits the feed
-but not its thread: its feed is not synced until gunicorn.conf.py's `post_fork` starts it again.
+The thread starts with the app (`init_app`), except in a `flask` command. A worker forked from a
+preloaded app inherits the feed but not its thread: its feed is not synced until gunicorn.conf.py's
+`post_fork` starts it again.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import threading
 import time
 from typing import Callable, Iterable, Protocol
 
+import click
 import redis
 from flask import current_app
 
@@ -147,11 +149,17 @@ class ChangeFeed:
 
 
 def init_app(app, *, consumers: Iterable[Consumer]) -> None:
-    """Give the app its feed and start the feed's thread."""
+    """Give the app its feed and start the feed's thread, except in a `flask` command.
+
+    A command runs once and exits, and `flask db upgrade` on an empty database would have its feed
+    read tables that do not exist yet: an ERROR in PostgreSQL's log every second until they do.
+    Without the thread, a command's caches and checks take their per-request paths (as a worker's
+    do until its feed is synced), and the changes it announces still reach Redis and the workers."""
     feed = app.extensions["change_feed"] = ChangeFeed(
         connect=lambda **options: redis_connection(app.config, **options), prefix=app.config["REDIS_PREFIX"],
         resync_seconds=app.config["SESSION_WARM_SECONDS"], consumers=consumers)
-    feed.start()
+    if click.get_current_context(silent=True) is None:  # Flask's CLI builds the app inside its command
+        feed.start()
 
 
 def current_feed() -> ChangeFeed:

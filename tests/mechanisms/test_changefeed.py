@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import click
 import redis
 
 from backend.auth.service import Principal, issue_access_token
@@ -150,3 +151,15 @@ def test_workers_forked_from_a_preloaded_app_start_their_own_feed(app, redis_url
                    what="a feed in the master and in each worker")
     finally:
         server.stop()
+
+
+def test_a_flask_command_builds_its_app_without_starting_the_feed(app, make_app, redis_url, redis_prefix):
+    """`flask db upgrade` on an empty database: a feed would read tables the migrations have not made yet."""
+    prefix = f"{redis_prefix}command-{time.monotonic_ns()}:"
+    with click.Context(click.Command("upgrade")):  # how Flask's CLI builds the app: inside its command
+        command_app = make_app(REDIS_PREFIX=prefix)
+    server_app = make_app(REDIS_PREFIX=f"{prefix}server:")  # a worker builds it outside any command
+    synced(server_app)
+    assert subscribers(redis_url, f"{prefix}server:change-feed") == 1
+    assert subscribers(redis_url, f"{prefix}change-feed") == 0
+    assert not feed_of(command_app).synced
