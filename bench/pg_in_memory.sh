@@ -7,10 +7,10 @@
 #   bench/pg_in_memory.sh start
 #   TEST_PG_ADMIN_URL=postgresql://postgres@127.0.0.1:5433/postgres .venv/bin/python bench/redemption_ab.py ...
 #   bench/pg_in_memory.sh stop
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"  # set -euo pipefail, postgres_major
 DIR=/dev/shm/xym-bench-pg
 PORT=5433
-BIN="/usr/lib/postgresql/$(ls /etc/postgresql | sort -V | tail -n 1)/bin"
+BIN="/usr/lib/postgresql/$(postgres_major)/bin"
 as_postgres() { if [ "$(id -un)" = postgres ]; then "$@"; else su postgres -c "$(printf '%q ' "$@")"; fi; }
 
 case "${1:-}" in

@@ -57,11 +57,14 @@ setup_node() {
   done
 }
 
+# The newest PostgreSQL major version of the machine's Debian packages (its clusters' /etc/postgresql/<major>).
+postgres_major() { ls /etc/postgresql | sort -V | tail -n 1; }
+
 start_postgres() {
   if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then return; fi
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     say "starting PostgreSQL"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start || true
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(postgres_major)" main start || true
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 1; done
   fi
   echo "PostgreSQL is not running on 127.0.0.1:5432 and could not be started" >&2
@@ -73,7 +76,7 @@ install_postgres_hll() {
   # Only for the machine's own Debian PostgreSQL; the demo (SQLite) does without it.
   [ -d /etc/postgresql ] || return 0
   local major package
-  major="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  major="$(postgres_major)"
   package="postgresql-$major-hll"
   if dpkg -s "$package" >/dev/null 2>&1; then return; fi
   say "installing Debian's $package for the statistics' approximate distinct counts"
