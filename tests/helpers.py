@@ -150,8 +150,8 @@ def database_at(tmp_path_factory, redis_url: str, redis_prefix: str, *, label: s
 # schema is what tests record (redemptions, audit, sessions, ...) and is emptied after each test, so a
 # new table is cleaned unless it is named here. Rows a test adds to these tables are its own to remove.
 REFERENCE_TABLES = frozenset({
-    "scenarios", "partners", "perks", "holiday_calendar_days", "merchant_staff", "devices", "office_users",
-    "tiers", "tier_rules", "credit_subjects", "citizen_accounts", "company_representatives",
+    "scenarios", "partners", "perks", "holiday_calendar_days", "holiday_calendar_years", "merchant_staff", "devices",
+    "office_users", "tiers", "tier_rules", "credit_subjects", "citizen_accounts", "company_representatives",
     "pass_issuers", "pass_keys", "pass_seal_keys", "areas",
 })
 

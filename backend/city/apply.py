@@ -11,6 +11,7 @@ from sqlalchemy import delete, extract, select
 from ..credit.models import Tier, TierRule
 from ..credit.service import recompute_all_tiers
 from ..extensions import db
+from ..merchants import catalog
 from ..merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
 from .. import audit
 from .loader import KIND_NAMES, CityFile, CityFileError
@@ -170,8 +171,10 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
 
 
 def _apply_calendar(calendar: dict, changes: list[str]) -> None:
-    """The calendar's days of that year become the file's: its holidays and its make-up working days."""
+    """The calendar's days of that year become the file's (its holidays and its make-up working days),
+    and so does what the year rests on: the file's `basis`, or none (预排)."""
     name, year = calendar["name"], calendar["year"]
+    catalog.set_calendar_basis(calendar=name, year=year, basis=calendar["basis"], changes=changes)
     in_year = (HolidayCalendarDay.calendar == name, extract("year", HolidayCalendarDay.day) == year)
     current = {row.day: (row.kind, row.name) for row in db.session.scalars(select(HolidayCalendarDay).where(*in_year))}
     wanted = {**{day: ("holiday", holiday) for day, holiday in calendar["days"].items()},

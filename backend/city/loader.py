@@ -10,7 +10,8 @@ authoritative; what it does not name stays as it is:
   title: a perk the file no longer lists is switched off, never deleted, as redemptions point at it);
   a partner the office took off (an exit) stays off unless the file writes `active = true` for it;
 * `[[calendars]]`: a (calendar, year) pair replaces every day of that calendar in that year: its
-  `holidays` and its `makeup_workdays` (调休上班, weekend days worked in exchange).
+  `holidays` and its `makeup_workdays` (调休上班, weekend days worked in exchange); its `basis` names
+  the notice they were checked against, and a year without one is provisional (预排).
 Nothing is written unless the whole file is valid; every error names its line, in Chinese.
 """
 from __future__ import annotations
@@ -374,10 +375,12 @@ def _day_in(value, year: int | None) -> date | None:
 def _calendars(check: _Checker, value) -> list[dict]:
     calendars, seen = [], set()
     for line, table in _tables(check, value, "calendars", "节假日日历"):
-        if not check.keys(line, "节假日日历", table, {"name", "year", "holidays", "makeup_workdays"},
+        if not check.keys(line, "节假日日历", table, {"name", "year", "basis", "holidays", "makeup_workdays"},
                           {"name", "year", "holidays"}):
             continue
         ok = check.text_field(line, "日历名称 name ", table["name"], max_length=32)
+        if "basis" in table:  # the notice the days were checked against; without it the year is 预排
+            ok &= check.text_field(line, "依据 basis ", table["basis"], max_length=200)
         ok &= check.whole(line, "年份 year ", table["year"], low=2000, high=2100)
         if ok and (table["name"], table["year"]) in seen:
             check.error(line, f"日历“{table['name']}”的 {table['year']} 年重复")
@@ -406,7 +409,8 @@ def _calendars(check: _Checker, value) -> list[dict]:
         workdays = _makeup_workdays(check, line, table.get("makeup_workdays", []), year, days)
         if ok and workdays is not None:
             seen.add((table["name"], table["year"]))
-            calendars.append({"name": table["name"], "year": table["year"], "days": days, "workdays": workdays})
+            calendars.append({"name": table["name"], "year": table["year"], "basis": table.get("basis"),
+                              "days": days, "workdays": workdays})
     return calendars
 
 

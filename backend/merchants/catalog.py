@@ -5,7 +5,7 @@ stored), audited in the same transaction, and visible at once in the public dire
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,7 @@ from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from .. import audit
 from ..timeutil import local_day
-from .models import PERK_KINDS, HolidayCalendarDay, Partner, Perk, Scenario, not_a_makeup_day
+from .models import PERK_KINDS, HolidayCalendarDay, HolidayCalendarYear, Partner, Perk, Scenario, not_a_makeup_day
 from .perk_rules import WindowError, parse_windows
 
 HOLDER_KINDS = ("person", "company")
@@ -322,3 +322,83 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
     audit.record(actor=actor, action="calendar.remove_day", target=f"calendar:{calendar}",
                  detail={"day": day.isoformat(), "name": entry.name, "kind": entry.kind})
     db.session.commit()
+
+
+# -- what each year of a calendar rests on: the notice its days were checked against, or none (预排) --
+
+# Due dates reach this far ahead (15 working days and the longest holiday run), and a perk's
+# pause is announced in advance: a year this close must rest on the State Council's notice.
+ATTENTION_DAYS = 60
+
+
+def calendar_years(calendar: str) -> list[dict]:
+    """Each year that has days or a basis: its basis (None: provisional) and its counts of days."""
+    years: dict[int, dict] = {}
+
+    def year(number: int) -> dict:
+        return years.setdefault(number, {"year": number, "basis": None, "holidays": 0, "workdays": 0})
+
+    for row in db.session.scalars(select(HolidayCalendarYear).where(HolidayCalendarYear.calendar == calendar)):
+        year(row.year)["basis"] = row.basis
+    for day in calendar_days(calendar):
+        year(day.day.year)["holidays" if day.kind == "holiday" else "workdays"] += 1
+    return sorted(years.values(), key=lambda entry: entry["year"])
+
+
+def calendar_attention(calendar: str, *, today: date | None = None) -> list[dict]:
+    """The years from `today` (the city's) to ATTENTION_DAYS ahead whose days cannot be relied on:
+    `missing` (no holiday loaded: due dates there count weekends only) or `provisional` (not checked)."""
+    today = today or local_day(utcnow())
+    known = {entry["year"]: entry for entry in calendar_years(calendar)}
+    attention = []
+    for number in range(today.year, (today + timedelta(days=ATTENTION_DAYS)).year + 1):
+        entry = known.get(number)
+        if entry is None or not entry["holidays"]:
+            attention.append({"year": number, "state": "missing"})
+        elif entry["basis"] is None:
+            attention.append({"year": number, "state": "provisional"})
+    return attention
+
+
+def set_calendar_basis(*, calendar: str, year: int, basis: str | None, changes: list[str]) -> None:
+    """What `flask city load` writes for a year of a calendar; says in `changes` if it changed."""
+    row = _calendar_year(calendar, year)
+    if row.basis != basis:
+        changes.append(f"日历“{calendar}”{year} 年的依据：{row.basis or '预排'} → {basis or '预排'}")
+        row.basis = basis
+
+
+def confirm_calendar_year(*, actor: str, calendar: str, year: int, basis: str) -> None:
+    """The office checked a year's days against the notice `basis` names. Audited."""
+    basis = basis.strip()
+    if not basis:
+        raise _invalid("basis", "请填写所依据的通知")
+    if not 2000 <= year <= 2100:
+        raise _invalid("year", "年份须在 2000 到 2100 之间")
+    holidays = db.session.scalar(select(func.count()).select_from(HolidayCalendarDay).where(
+        HolidayCalendarDay.calendar == calendar, HolidayCalendarDay.kind == "holiday",
+        HolidayCalendarDay.day >= date(year, 1, 1), HolidayCalendarDay.day <= date(year, 12, 31)))
+    if not holidays:
+        raise _invalid("year", f"日历中还没有 {year} 年的放假日期：请先按通知录入，再确认依据")
+    row = _calendar_year(calendar, year)
+    before, row.basis = row.basis, basis
+    audit.record(actor=actor, action="calendar.confirm_year", target=f"calendar:{calendar}",
+                 detail={"year": year, "before": before, "basis": basis})
+    db.session.commit()
+
+
+def _calendar_year(calendar: str, year: int) -> HolidayCalendarYear:
+    """The year's row, made if missing; two clerks making it at once end with one row."""
+    def existing() -> HolidayCalendarYear | None:
+        return db.session.scalar(select(HolidayCalendarYear).where(HolidayCalendarYear.calendar == calendar,
+                                                                   HolidayCalendarYear.year == year))
+
+    if (row := existing()) is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = HolidayCalendarYear(calendar=calendar, year=year)
+            db.session.add(row)
+    except IntegrityError:  # the other one's row won: use it
+        row = existing()
+    return row

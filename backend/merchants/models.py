@@ -63,6 +63,20 @@ class HolidayCalendarDay(db.Model):
     __table_args__ = (UniqueConstraint("calendar", "day"), CheckConstraint(one_of("kind", CALENDAR_DAY_KINDS), name="kind"))
 
 
+class HolidayCalendarYear(db.Model):
+    """What a year of a holiday calendar rests on: `basis` names the notice its days were checked
+    against (e.g. 国务院办公厅关于2026年部分节假日安排的通知). Without one the year is provisional
+    (预排): loaded before the notice came out, and the office is told so while due dates reach into it."""
+
+    __tablename__ = "holiday_calendar_years"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    basis: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("calendar", "year"),)
+
+
 class Perk(db.Model):
     """A perk is data: who qualifies, when, how often, and what it gives."""
 

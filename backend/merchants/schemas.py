@@ -272,9 +272,29 @@ class CalendarDayOut(Schema):
     kind = String(metadata={"description": "holiday：放假；workday：调休上班"})
 
 
+class CalendarYearOut(Schema):
+    year = Integer()
+    basis = String(allow_none=True, metadata={"description": "核对所依据的通知；null 为预排（尚未按通知核对）"})
+    holidays = Integer(metadata={"description": "放假天数"})
+    workdays = Integer(metadata={"description": "调休上班天数"})
+
+
+class CalendarAttentionOut(Schema):
+    year = Integer()
+    state = String(metadata={"description": "missing：未录入放假日期（答复期限只跳过周末）；provisional：预排，尚未按通知核对"})
+
+
 class CalendarOut(Schema):
     calendar = String()
     days = List(Nested(CalendarDayOut))
+    years = List(Nested(CalendarYearOut))
+    attention = List(Nested(CalendarAttentionOut), metadata={
+        "description": "今天起 60 天内不可依赖的年份：未录入或预排"})
+
+
+class CalendarYearIn(Schema):
+    basis = String(required=True, validate=Length(min=1, max=200), metadata={
+        "description": "核对所依据的通知，如“国务院办公厅关于2027年部分节假日安排的通知”"})
 
 
 class ConflictOut(Schema):

@@ -15,9 +15,9 @@ from ..errors import DomainError, ErrorCode
 from ..merchants import catalog
 from ..merchants import review, voids
 from ..merchants import serializers as merchant_json
-from ..merchants.schemas import (CalendarDayIn, CalendarOut, ConflictListOut, ConflictOut, ConflictQuery,
-                                 FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut, OfficePartnerOut,
-                                 OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
+from ..merchants.schemas import (CalendarDayIn, CalendarOut, CalendarYearIn, ConflictListOut, ConflictOut,
+                                 ConflictQuery, FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut,
+                                 OfficePartnerOut, OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
                                  RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from .. import audit
@@ -193,9 +193,22 @@ def remove_calendar_day(calendar, day):
     return ""
 
 
+@bp.put("/calendars/<calendar>/years/<int:year>")
+@bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
+@bp.input(CalendarYearIn, arg_name="body")
+@bp.output(CalendarOut)
+@bp.doc(summary="确认节假日日历某年的依据", description="该年的放假与调休日期已按所填通知核对，不再是预排；"
+        "该年须已有放假日期。记入审计日志。")
+def confirm_calendar_year(calendar, year, body):
+    catalog.confirm_calendar_year(actor=current_principal().actor, calendar=calendar, year=year, basis=body["basis"])
+    return calendar_view(calendar)
+
+
 def calendar_view(name: str) -> dict:
     return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name, "kind": d.kind}
-                                       for d in catalog.calendar_days(name)]}
+                                       for d in catalog.calendar_days(name)],
+            "years": catalog.calendar_years(name),
+            "attention": catalog.calendar_attention(name)}
 
 
 # -- voids, offline conflicts, failed attempts ----------------------------------------------------

@@ -5,6 +5,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Date, DateTime, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
+from ..merchants.schemas import CalendarAttentionOut
 from .models import OBJECTION_KINDS, OBJECTION_STATUSES
 
 
@@ -119,6 +120,8 @@ class AssigneeOut(Schema):
 class OfficeObjectionListOut(Schema):
     objections = List(Nested(OfficeObjectionItem))
     assignees = List(Nested(AssigneeOut))
+    calendar = String(metadata={"description": "答复期限所用的节假日日历（OBJECTION_CALENDAR）"})
+    calendar_attention = List(Nested(CalendarAttentionOut))
 
 
 class OfficeObjectionQuery(Schema):

@@ -9,6 +9,7 @@ from ..auth import roles, sms
 from ..auth.guard import auth, current_principal
 from ..dbtypes import utcnow
 from ..errors import DomainError, ErrorCode
+from ..merchants import catalog
 from . import service
 from .models import STATUS_NAMES
 from .schemas import (AnswerIn, AssignIn, ComplaintListOut, CreditOut, HistoryOut, HistoryQuery, HolderQuery,
@@ -135,10 +136,11 @@ def my_objections():
 @bp.input(OfficeObjectionQuery, location="query", arg_name="query")
 @bp.output(OfficeObjectionListOut)
 @bp.doc(summary="异议与投诉（信用办）", description="未办结的按答复期限排在前面；`overdue` 为已超期未办结；"
-        "`assignees` 为可指派的经办人。")
+        "`assignees` 为可指派的经办人；`calendar_attention` 为答复期限所用日历中今天起 60 天内未录入或预排的年份。")
 def office_objections(query):
     return {"objections": _objections(service.office_objections(status=query["status"]), office=True),
-            "assignees": [{"id": i, "username": n} for i, n in service.assignees().items()]}
+            "assignees": [{"id": i, "username": n} for i, n in service.assignees().items()],
+            "calendar": _rules().calendar, "calendar_attention": catalog.calendar_attention(_rules().calendar)}
 
 
 def _one(objection) -> dict:

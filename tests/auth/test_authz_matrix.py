@@ -121,6 +121,7 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/api/office/calendars/<calendar>"): allow(*OFFICE),
     ("POST", "/api/office/calendars/<calendar>/days"): allow("office_admin"),
     ("DELETE", "/api/office/calendars/<calendar>/days/<day>"): allow("office_admin"),
+    ("PUT", "/api/office/calendars/<calendar>/years/<int:year>"): allow("office_admin"),
     ("POST", "/api/office/redemptions/<int:redemption_id>/void"): allow("office_admin"),
     ("GET", "/api/office/redemption-conflicts"): allow(*OFFICE),
     ("POST", "/api/office/redemption-conflicts/<int:conflict_id>/resolve"): allow("office_admin"),
@@ -167,7 +168,7 @@ PARAMS = {
     "filename": "citizen.js", "path": "index.html", "device_id": "{spare_device}", "redemption_id": "999999",
     "job_id": "999999", "partner_id": "999999", "perk_id": "999999", "calendar": "major_holidays",
     "day": "2031-07-07", "conflict_id": "999999", "representative_id": "999999", "objection_id": "999999",
-    "photo_id": "999999",
+    "photo_id": "999999", "year": "2031",
 }
 DOCUMENTATION = {"openapi.spec", "openapi.docs", "openapi.swagger_ui_oauth_redirect"}
 # What no merchant-side answer may ever contain: a holder's identity or anything stable about them.

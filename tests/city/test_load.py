@@ -12,7 +12,7 @@ from backend.city.models import Area
 from backend.credit.identifiers import id_number_check_char
 from backend.credit.models import CreditSubject, Tier, TierRule
 from backend.extensions import db
-from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.merchants.models import HolidayCalendarDay, HolidayCalendarYear, Partner, Perk, Scenario
 from backend.audit import AuditEntry
 
 from tests.helpers import app_maker, fresh_database
@@ -34,6 +34,7 @@ def snapshot() -> dict:
         "perks": sorted((p.id, p.partner_id, p.title, p.kind, p.discount_permille or 0, p.active, p.holder_kinds)
                         for p in db.session.scalars(select(Perk))),
         "days": sorted((d.calendar, d.day, d.kind, d.name) for d in db.session.scalars(select(HolidayCalendarDay))),
+        "years": sorted((y.calendar, y.year, y.basis or "") for y in db.session.scalars(select(HolidayCalendarYear))),
     }
 
 
@@ -134,6 +135,11 @@ def test_a_perk_the_file_no_longer_lists_is_switched_off_not_deleted(ctx, runner
      "调休上班日 2026-02-14 重复"),
     (lambda t: t.replace('{ day = "2026-09-20", name = "国庆节" }', '{ day = "2026-09-20" }'), "day、name"),
     (lambda t: t.replace('makeup_workdays = [', 'makeup_days = ['), "makeup_days"),
+    # the notice a year rests on: words, if written at all
+    (lambda t: t.replace('basis = "国务院办公厅关于2026年部分节假日安排的通知（2025年11月4日）"', 'basis = ""'),
+     "依据 basis 须为不超过 200 个字的文字"),
+    (lambda t: t.replace('basis = "国务院办公厅关于2026年部分节假日安排的通知（2025年11月4日）"', 'basis = 2026'),
+     "依据 basis 须为不超过 200 个字的文字"),
 ])
 def test_a_bad_file_gets_line_numbered_chinese_errors_and_changes_nothing(ctx, runner, tmp_path, edit, expected):
     text = ZHAODONG.read_text(encoding="utf-8")
@@ -179,6 +185,34 @@ def test_the_make_up_working_days_of_a_year_are_loaded_and_replaced_with_it(ctx,
     finally:
         assert load(runner, ZHAODONG).exit_code == 0
     assert workdays(2026) == NOTICE_2026_WORKDAYS
+
+
+def basis_of(year: int) -> str | None:
+    return db.session.scalar(select(HolidayCalendarYear.basis).where(HolidayCalendarYear.calendar == "major_holidays",
+                                                                      HolidayCalendarYear.year == year))
+
+
+def test_a_year_rests_on_the_notice_its_file_names_and_is_provisional_without_one(ctx, runner, tmp_path):
+    notice_2026 = "国务院办公厅关于2026年部分节假日安排的通知（2025年11月4日）"
+    assert (basis_of(2026), basis_of(2027)) == (notice_2026, None)
+    notice_2027 = "国务院办公厅关于2027年部分节假日安排的通知"
+    text = ZHAODONG.read_text(encoding="utf-8")
+    text = text.replace(f'basis = "{notice_2026}"\n', "").replace(
+        'year = 2027\n', f'year = 2027\nbasis = "{notice_2027}"\n')
+    path = tmp_path / "zhaodong.toml"
+    path.write_text(text, encoding="utf-8")
+    audits = audit_count()
+    try:
+        result = load(runner, path)
+        assert result.exit_code == 0, result.output
+        assert f"日历“major_holidays”2026 年的依据：{notice_2026} → 预排" in result.output
+        assert f"日历“major_holidays”2027 年的依据：预排 → {notice_2027}" in result.output
+        assert (basis_of(2026), basis_of(2027)) == (None, notice_2027)
+        assert audit_count() == audits + 1
+        assert "无改动" in load(runner, path).output
+    finally:
+        assert load(runner, ZHAODONG).exit_code == 0
+    assert (basis_of(2026), basis_of(2027)) == (notice_2026, None)
 
 
 def test_the_unknown_scenario_error_names_the_partners_line(ctx, runner, tmp_path):

@@ -201,6 +201,11 @@ def test_overdue_objections_are_red_and_the_office_accepts_assigns_and_answers_o
     assert "overdue" in row().get_attribute("class") and "已超期" in row().inner_text()
     assert row().locator("td").nth(4).evaluate("(cell) => getComputedStyle(cell).color") == "rgb(199, 0, 11)"
     assert "辣盆盆小龙虾饭店" in row().inner_text() and "已提交" in row().inner_text()
+    # A year the due dates reach into that rests on no notice (2027 in the demo, from November 2026) is said.
+    attention = api("office-admin", "GET", "/api/office/objections").json()["calendar_attention"]
+    assert page.locator("#objections-attention").is_visible() == bool(attention)
+    for entry in attention:
+        assert f"{entry['year']} 年的放假安排" in page.inner_text("#objections-attention")
 
     def photo_shown():
         row().scroll_into_view_if_needed()  # a photo is fetched when its row comes into view
@@ -409,6 +414,53 @@ def test_admin_adds_a_scenario_and_calendar_days_a_holiday_and_a_make_up_working
         row.wait_for(state="detached", timeout=10000)
         assert day not in [d["day"] for d in calendar_days()]
     assert "（已删除 2027-09-26 调休上班 国庆节）" in page.inner_text("#calendar-status")
+
+
+def test_the_office_is_told_a_year_is_provisional_and_confirms_it_against_the_notice(
+        live_server, launch, api, screenshot):
+    """A new calendar with one holiday in the year that 60 days from today falls in: that year reads 预排
+    and is named above the table until a clerk confirms it against its notice."""
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    year = (today + timedelta(days=60)).year
+    calendar = f"cal{uuid.uuid4().hex[:6]}"
+    page = signed_in(launch, live_server, "office-admin")
+    open_screen(page, "settings")
+    page.fill("#calendar-new", calendar)
+    page.click("#calendar-pick button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('放假 0 天')",
+                           timeout=10000)
+    page.fill("#calendar-day", f"{year}-10-01")
+    page.fill("#calendar-day-name", "国庆节")
+    page.click("#calendar-form button[type=submit]")
+    provisional = page.locator("#calendar-years tbody tr", has_text=f"{year} 年")
+    provisional.wait_for(timeout=10000)
+    assert [cell.strip() for cell in provisional.locator("td").all_inner_texts()] == [
+        f"{year} 年", "1 天", "0 天", "预排（尚未按通知核对）"]
+    assert "provisional" in provisional.get_attribute("class")
+    attention = page.inner_text("#calendar-attention")
+    assert f"{year} 年的放假安排为预排，尚未按国务院办公厅的通知核对" in attention and "再在下方确认依据" in attention
+    if today.year != year:
+        assert f"{today.year} 年的放假安排尚未录入" in attention
+    assert page.input_value("#calendar-year") == str(year)  # the year to confirm is filled in
+    screenshot(page, "calendar-provisional", app="office")
+
+    notice = f"国务院办公厅关于{year}年部分节假日安排的通知"
+    page.fill("#calendar-basis", notice)
+    page.click("#calendar-year-form button[type=submit]")
+    confirmed = page.locator("#calendar-years tbody tr", has_text=notice)
+    confirmed.wait_for(timeout=10000)
+    assert "provisional" not in (confirmed.get_attribute("class") or "")
+    assert f"（已确认 {year} 年的依据）" in page.inner_text("#calendar-status")
+    assert f"{year} 年的放假安排为预排" not in page.inner_text("#calendar-attention")
+    assert page.locator("#calendar-attention").is_visible() == (today.year != year)
+    years = api("office-admin", "GET", f"/api/office/calendars/{calendar}").json()["years"]
+    assert years == [{"year": year, "basis": notice, "holidays": 1, "workdays": 0}]
+    # An analyst reads the years and the warning, but has no form to confirm with.
+    reader = signed_in(launch, live_server, "office-analyst")
+    open_screen(reader, "settings")
+    reader.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('放假')",
+                             timeout=10000)
+    assert not reader.locator("#calendar-year-form").is_visible()
 
 
 def test_admin_downloads_the_excel_template_fills_it_and_imports_it(live_server, launch, app, screenshot, tmp_path):

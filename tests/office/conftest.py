@@ -8,21 +8,21 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from backend.extensions import db
-from backend.merchants.models import HolidayCalendarDay, Partner, Perk, Scenario
+from backend.merchants.models import HolidayCalendarDay, HolidayCalendarYear, Partner, Perk, Scenario
 from backend.office.models import DailyStats, DayTotals, MonthlyStats, StatsRollup
 
 
 @pytest.fixture
 def office(app, client, auth_header):
-    """Forget the partners, perks, scenarios and calendar days a test made through the API."""
+    """Forget the partners, perks, scenarios, calendar days and years a test made through the API."""
     with app.app_context():
         marks = {model: db.session.scalar(select(func.max(model.id))) or 0
-                 for model in (Partner, Perk, Scenario, HolidayCalendarDay)}
+                 for model in (Partner, Perk, Scenario, HolidayCalendarDay, HolidayCalendarYear)}
         yield {"admin": auth_header("office-admin"), "analyst": auth_header("office-analyst")}
         db.session.rollback()
         for table in ("redemption_conflicts", "failed_attempts", "redemptions"):
             db.session.execute(db.text(f"delete from {table}"))
-        for model in (Perk, HolidayCalendarDay, Partner, Scenario):
+        for model in (Perk, HolidayCalendarDay, HolidayCalendarYear, Partner, Scenario):
             db.session.execute(delete(model).where(model.id > marks[model]))
         db.session.commit()
 

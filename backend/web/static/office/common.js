@@ -114,3 +114,11 @@ export const CALENDAR_NAMES = { major_holidays: "重大节假日" };
 /** The kinds of a holiday calendar's days: a day off, or a weekend day worked in exchange. */
 export const CALENDAR_DAY_KINDS = { holiday: "放假", workday: "调休上班" };
 export const calendarName = (code) => CALENDAR_NAMES[code] || code;
+
+/** What a clerk must know of the years the server says cannot be relied on yet (60 days ahead):
+ * "2027 年的放假安排为预排，尚未按国务院办公厅的通知核对" ...; "" when every year is sound. */
+export function calendarAttention(attention) {
+  return attention.map(({ year, state }) => (state === "missing"
+    ? `${year} 年的放假安排尚未录入：落在该年的答复期限暂只扣除周末`
+    : `${year} 年的放假安排为预排，尚未按国务院办公厅的通知核对`)).join("；");
+}

@@ -1,6 +1,6 @@
 // The citizens' objections and complaints: the open ones first by due date (overdue in red), each
 // accepted (已受理), given to a clerk (处理中) and answered once (已办结); photos shown in place.
-import { $, addRow, button, client, formatTime, isWriter } from "./common.js";
+import { $, addRow, button, calendarAttention, calendarName, client, formatTime, isWriter } from "./common.js";
 
 const KINDS = { credit: "信用记录异议", redemption: "核销异议", complaint: "投诉" };
 let assignees = [];
@@ -103,6 +103,10 @@ export async function load(event) {
     const answer = await client.json(`/api/office/objections${status ? `?status=${status}` : ""}`);
     assignees = answer.assignees;
     const { objections } = answer;
+    const attention = calendarAttention(answer.calendar_attention);
+    $("objections-attention").hidden = !attention;
+    $("objections-attention").textContent = attention
+      ? `答复期限所用的“${calendarName(answer.calendar)}”日历：${attention}。请到“场景与暂停日历”中核对。` : "";
     watchPhotos(new Set(objections.flatMap((objection) => objection.photos)));
     const body = $("objection-table").tBodies[0];
     body.innerHTML = "";

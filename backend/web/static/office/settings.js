@@ -1,6 +1,7 @@
 // Scenarios and holiday calendars: holidays (perks naming the calendar pause; due dates skip them)
 // and make-up working days (调休上班, weekend days that due dates count); each change audited by the API.
-import { $, addRow, button, CALENDAR_DAY_KINDS, calendarName, client, fillSelect, isWriter, partners } from "./common.js";
+import { $, addRow, button, CALENDAR_DAY_KINDS, calendarAttention, calendarName, client, fillSelect, isWriter, partners }
+  from "./common.js";
 
 async function loadScenarios() {
   const { scenarios } = await client.json("/api/office/scenarios");
@@ -37,8 +38,27 @@ const WEEKDAYS = "日一二三四五六";
 /** "2026-10-10（周六）": a make-up working day must be a weekend day, so the clerk sees which it is. */
 const withWeekday = (day) => `${day}（周${WEEKDAYS[new Date(`${day}T00:00:00Z`).getUTCDay()]}）`;
 
+/** Each year's counts and what it rests on: the notice it was checked against, or 预排. */
+function showYears(years, attention) {
+  const body = $("calendar-years").tBodies[0];
+  body.innerHTML = "";
+  for (const year of years) {
+    const row = addRow(body, [`${year.year} 年`, `${year.holidays} 天`, `${year.workdays} 天`,
+      year.basis || "预排（尚未按通知核对）"]);
+    row.classList.toggle("provisional", !year.basis);
+  }
+  if (!years.length) addRow(body, ["", "", "", "还没有任何年份"]);
+  const text = calendarAttention(attention);
+  $("calendar-attention").hidden = !text;
+  $("calendar-attention").textContent = text
+    ? `${text}。通知发布后请逐日核对${isWriter() ? "，再在下方确认依据" : ""}。` : "";
+  const first = attention.find((entry) => entry.state === "provisional");
+  if (first && !$("calendar-year").value) $("calendar-year").value = first.year;
+}
+
 async function showCalendar(name) {
-  const { days } = await client.json(`/api/office/calendars/${encodeURIComponent(name)}`);
+  const { days, years, attention } = await client.json(`/api/office/calendars/${encodeURIComponent(name)}`);
+  showYears(years, attention);
   $("calendar-table").dataset.calendar = name;
   const body = $("calendar-table").tBodies[0];
   body.innerHTML = "";
@@ -71,6 +91,19 @@ async function addDay(event) {
   } catch (error) { $("calendar-status").textContent = error.message; }
 }
 
+async function confirmYear(event) {
+  event.preventDefault();
+  const name = shownCalendar();
+  const year = $("calendar-year").value;
+  try {
+    await client.json(`/api/office/calendars/${encodeURIComponent(name)}/years/${encodeURIComponent(year)}`,
+      { method: "PUT", json: { basis: $("calendar-basis").value.trim() } });
+    $("calendar-year-form").reset();
+    await showCalendar(name);
+    $("calendar-status").textContent += `（已确认 ${year} 年的依据）`;
+  } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
 async function removeDay(name, day) {
   try {
     await client.request(`/api/office/calendars/${encodeURIComponent(name)}/days/${day.day}`, { method: "DELETE" });
@@ -90,4 +123,5 @@ export function init() {
   $("scenario-form").addEventListener("submit", addScenario);
   $("calendar-pick").addEventListener("submit", pick);
   $("calendar-form").addEventListener("submit", addDay);
+  $("calendar-year-form").addEventListener("submit", confirmYear);
 }
