@@ -326,8 +326,8 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
 
 # -- what each year of a calendar rests on: the notice its days were checked against, or none (预排) --
 
-# Due dates reach this far ahead (15 working days and the longest holiday run), and a perk's
-# pause is announced in advance: a year this close must rest on the State Council's notice.
+# Further than a due date reaches (OBJECTION_DUE_WORKING_DAYS, 7, and a 9-day Spring Festival), with
+# weeks to spare for checking: a year this close must rest on the State Council's notice.
 ATTENTION_DAYS = 60
 
 
