@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -42,6 +43,23 @@ def load(runner, path: Path):
     return runner.invoke(args=["city", "load", str(path)])
 
 
+@contextmanager
+def loaded_instead(runner, tmp_path: Path, text: str):
+    """Load `text` in place of the Zhaodong file and yield (its output, its path); then load the
+    Zhaodong file back (the session's app is shared). Checks that it loaded in one audited step."""
+    path = tmp_path / "zhaodong.toml"
+    path.write_text(text, encoding="utf-8")
+    audits = audit_count()
+    try:
+        result = load(runner, path)
+        assert result.exit_code == 0, result.output
+        assert audit_count() == audits + 1
+        yield result.output, path
+        assert "无改动" in load(runner, path).output and audit_count() == audits + 1
+    finally:
+        assert load(runner, ZHAODONG).exit_code == 0
+
+
 def audit_count() -> int:
     return db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "city.load"))
 
@@ -72,25 +90,15 @@ def test_a_changed_file_updates_in_place_and_is_audited(ctx, runner, tmp_path):
                         'name = "肇东市政务服务中心（审批中心）"', 1)
                .replace('name = "诚信良好"', 'name = "诚信良好（二级）"'))
     assert changed.count("9.5") == 1
-    path = tmp_path / "zhaodong.toml"
-    path.write_text(changed, encoding="utf-8")
-    audits = audit_count()
-    try:
-        result = load(runner, path)
-        assert result.exit_code == 0, result.output
+    with loaded_instead(runner, tmp_path, changed):
         db.session.expire_all()
         lapenpen = db.session.get(Partner, partner_id)
         assert lapenpen.address == "肇东市正阳大街 88 号"
         assert db.session.get(Perk, perk_id).discount_permille == 950  # the same perk, changed in place
         assert db.session.get(Tier, 2).name == "诚信良好（二级）"
-        assert audit_count() == audits + 1
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "city.load")
                                   .order_by(AuditEntry.id.desc()))
         assert entry.actor == "cli" and len(entry.detail["changes"]) == 3
-        again = load(runner, path)
-        assert "无改动" in again.output and audit_count() == audits + 1
-    finally:
-        assert load(runner, ZHAODONG).exit_code == 0  # the session's app is shared: put the demo back
     assert db.session.get(Perk, perk_id).discount_permille == 980
 
 
@@ -172,18 +180,9 @@ def test_the_make_up_working_days_of_a_year_are_loaded_and_replaced_with_it(ctx,
         HolidayCalendarDay.day.between(date(2026, 1, 1), date(2026, 12, 31))))
     assert holidays == 3 + 9 + 3 + 5 + 3 + 3 + 7
     text = ZHAODONG.read_text(encoding="utf-8").replace('  { day = "2026-10-10", name = "国庆节" },\n', "")
-    path = tmp_path / "zhaodong.toml"
-    path.write_text(text, encoding="utf-8")
-    audits = audit_count()
-    try:
-        result = load(runner, path)
-        assert result.exit_code == 0, result.output
-        assert "日历“major_holidays”2026 年：放假 33 天、调休上班 6 天 → 放假 33 天、调休上班 5 天" in result.output
+    with loaded_instead(runner, tmp_path, text) as (output, _):
+        assert "日历“major_holidays”2026 年：放假 33 天、调休上班 6 天 → 放假 33 天、调休上班 5 天" in output
         assert workdays(2026) == {day: name for day, name in NOTICE_2026_WORKDAYS.items() if day != date(2026, 10, 10)}
-        assert audit_count() == audits + 1
-        assert "无改动" in load(runner, path).output
-    finally:
-        assert load(runner, ZHAODONG).exit_code == 0
     assert workdays(2026) == NOTICE_2026_WORKDAYS
 
 
@@ -199,19 +198,10 @@ def test_a_year_rests_on_the_notice_its_file_names_and_is_provisional_without_on
     text = ZHAODONG.read_text(encoding="utf-8")
     text = text.replace(f'basis = "{notice_2026}"\n', "").replace(
         'year = 2027\n', f'year = 2027\nbasis = "{notice_2027}"\n')
-    path = tmp_path / "zhaodong.toml"
-    path.write_text(text, encoding="utf-8")
-    audits = audit_count()
-    try:
-        result = load(runner, path)
-        assert result.exit_code == 0, result.output
-        assert f"日历“major_holidays”2026 年的依据：{notice_2026} → 预排" in result.output
-        assert f"日历“major_holidays”2027 年的依据：预排 → {notice_2027}" in result.output
+    with loaded_instead(runner, tmp_path, text) as (output, _):
+        assert f"日历“major_holidays”2026 年的依据：{notice_2026} → 预排" in output
+        assert f"日历“major_holidays”2027 年的依据：预排 → {notice_2027}" in output
         assert (basis_of(2026), basis_of(2027)) == (None, notice_2027)
-        assert audit_count() == audits + 1
-        assert "无改动" in load(runner, path).output
-    finally:
-        assert load(runner, ZHAODONG).exit_code == 0
     assert (basis_of(2026), basis_of(2027)) == (notice_2026, None)
 
 
