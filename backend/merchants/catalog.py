@@ -301,16 +301,33 @@ def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
                                    .order_by(HolidayCalendarDay.day)))
 
 
-def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: str = "holiday") -> HolidayCalendarDay:
-    """A holiday, or a make-up working day (调休上班), which only a Saturday or Sunday can be. Audited."""
+def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: str = "holiday",
+                     days: int = 1) -> list[HolidayCalendarDay]:
+    """A holiday, or a run of `days` holidays from `day` (a notice's "2月15日至23日放假调休，共9天"), or
+    a make-up working day (调休上班), which only a Saturday or Sunday can be. All or none. Audited."""
+    if kind == "workday" and days != 1:
+        raise _invalid("days", "调休上班日须逐日增加")
     if kind == "workday" and (why := not_a_makeup_day(day)):
         raise _invalid("day", f"{day.isoformat()} {why}")
-    entry = _add_unique(HolidayCalendarDay(calendar=calendar, day=day, name=name, kind=kind), field="day",
-                        message="该日期已在日历中")
-    audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}",
-                 detail={"day": day.isoformat(), "name": name, "kind": kind})
+    try:
+        wanted = [day + timedelta(days=offset) for offset in range(days)]
+    except OverflowError:  # past 9999-12-31
+        raise _invalid("days", "日期超出范围") from None
+    taken = db.session.scalar(select(func.min(HolidayCalendarDay.day)).where(
+        HolidayCalendarDay.calendar == calendar, HolidayCalendarDay.day.between(wanted[0], wanted[-1])))
+    if taken is not None:
+        raise _invalid("day", "该日期已在日历中" if days == 1 else f"{taken.isoformat()} 已在日历中：本次未增加任何日期")
+    entries = [HolidayCalendarDay(calendar=calendar, day=each, name=name, kind=kind) for each in wanted]
+    db.session.add_all(entries)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another clerk added one of them meanwhile
+        db.session.rollback()
+        raise _invalid("day", "该日期已在日历中") from None
+    detail = {"day": day.isoformat(), "name": name, "kind": kind} | ({"days": days} if days > 1 else {})
+    audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}", detail=detail)
     db.session.commit()
-    return entry
+    return entries
 
 
 def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:

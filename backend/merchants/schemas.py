@@ -6,7 +6,7 @@ from typing import Annotated
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask.validators import Length, OneOf, Range, Regexp
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt,
                       ValidationInfo, field_validator)
 
@@ -264,6 +264,8 @@ class CalendarDayIn(Schema):
     kind = String(load_default="holiday", validate=OneOf(CALENDAR_DAY_KINDS), metadata={
         "description": "holiday：放假（默认；挂此日历的优惠暂停，异议答复期限不计）；"
                        "workday：调休上班（须为周六或周日，异议答复期限计为工作日）"})
+    days = Integer(strict=True, load_default=1, validate=Range(min=1, max=31), metadata={
+        "description": "自 day 起连续放假的天数（默认 1），如通知中的“2月15日至23日放假调休，共9天”；调休上班日逐日增加"})
 
 
 class CalendarDayOut(Schema):

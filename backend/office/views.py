@@ -171,10 +171,11 @@ def calendar(calendar):
 @bp.auth_required(auth, roles=roles.OFFICE_WRITERS)
 @bp.input(CalendarDayIn, arg_name="body")
 @bp.output(CalendarOut, status_code=201)
-@bp.doc(summary="节假日日历增加一天", description="放假日，或调休上班日（须为周六或周日）。记入审计日志。")
+@bp.doc(summary="节假日日历增加日期", description="放假日（可连续多天），或调休上班日（须为周六或周日）。"
+        "其中任一天已在日历中则全部不增加。记入审计日志。")
 def add_calendar_day(calendar, body):
     catalog.add_calendar_day(actor=current_principal().actor, calendar=calendar, day=body["day"], name=body["name"],
-                             kind=body["kind"])
+                             kind=body["kind"], days=body["days"])
     return calendar_view(calendar)
 
 

@@ -418,8 +418,8 @@ def test_admin_adds_a_scenario_and_calendar_days_a_holiday_and_a_make_up_working
 
 def test_the_office_is_told_a_year_is_provisional_and_confirms_it_against_the_notice(
         live_server, launch, api, screenshot):
-    """A new calendar with one holiday in the year that 60 days from today falls in: that year reads 预排
-    and is named above the table until a clerk confirms it against its notice."""
+    """A new calendar with a week of holidays (one entry) in the year that 60 days from today falls in:
+    that year reads 预排 and is named above the table until a clerk confirms it against its notice."""
     today = datetime.now(timezone(timedelta(hours=8))).date()
     year = (today + timedelta(days=60)).year
     calendar = f"cal{uuid.uuid4().hex[:6]}"
@@ -429,13 +429,20 @@ def test_the_office_is_told_a_year_is_provisional_and_confirms_it_against_the_no
     page.click("#calendar-pick button[type=submit]")
     page.wait_for_function("() => document.querySelector('#calendar-status').textContent.includes('放假 0 天')",
                            timeout=10000)
+    # The notice's "10月1日至7日放假调休，共7天" is one entry; a make-up working day is one day.
+    page.select_option("#calendar-day-kind", label="调休上班")
+    assert page.is_disabled("#calendar-days") and page.input_value("#calendar-days") == "1"
+    page.select_option("#calendar-day-kind", label="放假")
     page.fill("#calendar-day", f"{year}-10-01")
+    page.fill("#calendar-days", "7")
     page.fill("#calendar-day-name", "国庆节")
     page.click("#calendar-form button[type=submit]")
     provisional = page.locator("#calendar-years tbody tr", has_text=f"{year} 年")
     provisional.wait_for(timeout=10000)
     assert [cell.strip() for cell in provisional.locator("td").all_inner_texts()] == [
-        f"{year} 年", "1 天", "0 天", "预排（尚未按通知核对）"]
+        f"{year} 年", "7 天", "0 天", "预排（尚未按通知核对）"]
+    assert page.locator("#calendar-table tbody tr", has_text="国庆节").count() == 7
+    assert page.input_value("#calendar-days") == "1"  # the form is ready for the next entry
     assert "provisional" in provisional.get_attribute("class")
     attention = page.inner_text("#calendar-attention")
     assert f"{year} 年的放假安排为预排，尚未按国务院办公厅的通知核对" in attention and "再在下方确认依据" in attention
@@ -454,7 +461,7 @@ def test_the_office_is_told_a_year_is_provisional_and_confirms_it_against_the_no
     assert f"{year} 年的放假安排为预排" not in page.inner_text("#calendar-attention")
     assert page.locator("#calendar-attention").is_visible() == (today.year != year)
     years = api("office-admin", "GET", f"/api/office/calendars/{calendar}").json()["years"]
-    assert years == [{"year": year, "basis": notice, "holidays": 1, "workdays": 0}]
+    assert years == [{"year": year, "basis": notice, "holidays": 7, "workdays": 0}]
     # An analyst reads the years and the warning, but has no form to confirm with.
     reader = signed_in(launch, live_server, "office-analyst")
     open_screen(reader, "settings")

@@ -168,6 +168,32 @@ def test_the_office_adds_and_removes_a_make_up_working_day_which_must_be_a_weeke
     assert client.get(f"/api/office/calendars/{calendar}", headers=office["analyst"]).json["days"] == []
 
 
+def test_the_office_adds_a_notices_run_of_holidays_at_once_or_not_at_all(client, office):
+    calendar = f"test_{uuid.uuid4().hex[:8]}"
+    url = f"/api/office/calendars/{calendar}/days"
+    spring = client.post(url, headers=office["admin"], json={"day": "2027-02-05", "days": 9, "name": "春节"})
+    assert spring.status_code == 201, spring.json
+    assert [d["day"] for d in spring.json["days"]] == [f"2027-02-{n:02d}" for n in range(5, 14)]
+    assert {(d["name"], d["kind"]) for d in spring.json["days"]} == {("春节", "holiday")}
+    assert spring.json["years"] == [{"year": 2027, "basis": None, "holidays": 9, "workdays": 0}]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "calendar.add_day",
+                                                         AuditEntry.target == f"calendar:{calendar}")).one()
+    assert entry.detail == {"day": "2027-02-05", "name": "春节", "kind": "holiday", "days": 9}
+    # A run reaching a day already there adds none of its days, and says which day was taken.
+    overlapping = client.post(url, headers=office["admin"], json={"day": "2027-02-01", "days": 5, "name": "春节"})
+    assert overlapping.status_code == 422 and overlapping.json["field"] == "day"
+    assert overlapping.json["message"] == "2027-02-05 已在日历中：本次未增加任何日期"
+    for refused, field in (({"day": "2027-02-20", "days": 2, "kind": "workday"}, "days"),
+                           ({"day": "2027-03-01", "days": 0}, None), ({"day": "2027-03-01", "days": 32}, None),
+                           ({"day": "2027-03-01", "days": "3"}, None), ({"day": "9999-12-31", "days": 2}, "days")):
+        answer = client.post(url, headers=office["admin"], json={"name": "x", **refused})
+        assert answer.status_code == 422 and answer.json["code"] == "validation_error", (refused, answer.json)
+        if field:
+            assert answer.json["field"] == field, refused
+    listed = client.get(f"/api/office/calendars/{calendar}", headers=office["analyst"]).json["days"]
+    assert len(listed) == 9
+
+
 def test_only_office_admins_write(client, office, auth_header):
     writes = [("post", "/api/office/partners", {"name": "x", "scenario_code": "dining"}),
               ("patch", "/api/office/perks/1", {"title": "x"}),

@@ -7,7 +7,7 @@ const ACTIONS = {
   "office.sign_in": "信用办登录", "office_user.created": "开设信用办账号",
   "partner.create": "签约合作单位", "partner.update": "修改合作单位", "partner.exit": "合作单位退出",
   "scenario.create": "新增场景", "perk.create": "新增优惠", "perk.update": "修改优惠规则",
-  "calendar.add_day": "节假日日历增加一天", "calendar.remove_day": "节假日日历删除一天",
+  "calendar.add_day": "节假日日历增加日期", "calendar.remove_day": "节假日日历删除一天",
   "calendar.confirm_year": "确认节假日日历依据",
   "redemption.void": "撤销核销", "redemption_conflict.resolve": "处理离线冲突",
   "staff.created": "开设员工账号", "staff.enabled": "启用员工账号", "staff.disabled": "停用员工账号",
@@ -54,7 +54,7 @@ const FIELDS = { name: "名称", scenario: "场景", scenario_code: "场景", ad
   late: "超期答复", status: "状态", sent: "已发出", version: "版本", rows: "行数", changed: "变化数",
   account_id: "市民账号", company_subject_id: "企业主体", enrolment_id: "登记码编号", issuer: "签发机构",
   url: "地址", kid: "密钥编号", pinned_key: "固定公钥", issued_at: "签发时间", left_on: "退出日期",
-  area_id: "区域", hours: "营业时间", year: "年份", basis: "依据" };
+  area_id: "区域", hours: "营业时间", year: "年份", basis: "依据", days: "天数" };
 
 // Stored values that are words, not data: named for people too.
 const VALUES = {

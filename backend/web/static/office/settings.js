@@ -84,8 +84,10 @@ async function addDay(event) {
   const name = shownCalendar();
   try {
     await client.json(`/api/office/calendars/${encodeURIComponent(name)}/days`, { method: "POST", json: {
-      day: $("calendar-day").value, kind: $("calendar-day-kind").value, name: $("calendar-day-name").value.trim() } });
+      day: $("calendar-day").value, kind: $("calendar-day-kind").value, name: $("calendar-day-name").value.trim(),
+      days: Number($("calendar-days").value) } });
     $("calendar-form").reset();
+    onlyOneWorkday();
     await showCalendar(name);
     $("calendar-status").textContent += "（已增加）";
   } catch (error) { $("calendar-status").textContent = error.message; }
@@ -102,6 +104,13 @@ async function confirmYear(event) {
     await showCalendar(name);
     $("calendar-status").textContent += `（已确认 ${year} 年的依据）`;
   } catch (error) { $("calendar-status").textContent = error.message; }
+}
+
+/** A make-up working day is one Saturday or Sunday: a run of days is for holidays only. */
+function onlyOneWorkday() {
+  const workday = $("calendar-day-kind").value === "workday";
+  if (workday) $("calendar-days").value = 1;
+  $("calendar-days").disabled = workday;
 }
 
 async function removeDay(name, day) {
@@ -124,4 +133,5 @@ export function init() {
   $("calendar-pick").addEventListener("submit", pick);
   $("calendar-form").addEventListener("submit", addDay);
   $("calendar-year-form").addEventListener("submit", confirmYear);
+  $("calendar-day-kind").addEventListener("change", onlyOneWorkday);
 }
