@@ -581,3 +581,23 @@ def test_the_analyst_reads_the_ladder_without_controls(live_server, launch):
     page.wait_for_selector("#rungs-points tbody tr", timeout=10000)
     assert page.locator("#ladder-form button[type=submit]").is_hidden()
     assert page.locator("#rungs-points input").first.is_disabled()
+
+
+def test_on_a_phone_no_office_screen_pushes_the_page_sideways(live_server, launch, screenshot):
+    """The office works at a desk; a clerk who opens it on a phone (360 px) gets every screen within
+    the width, its wide tables scrolling inside their cards."""
+    page = launch().new_page()
+    page.goto(f"{live_server}/office/")
+    page.fill("#username", "office-admin")
+    page.fill("#password", "demo-password")
+    page.press("#password", "Enter")
+    page.wait_for_selector("#workspace:not([hidden])", timeout=10000)
+    tabs = page.eval_on_selector_all("#tabs [data-tab]:not([hidden])", "(tabs) => tabs.map((tab) => tab.dataset.tab)")
+    assert len(tabs) >= 10
+    for tab in tabs:
+        open_screen(page, tab)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, tab
+    open_screen(page, "settings")
+    page.locator("#calendar-year-form").scroll_into_view_if_needed()
+    screenshot(page, "phone-calendars", app="office")
