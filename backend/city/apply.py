@@ -80,7 +80,7 @@ def apply(city: CityFile, *, issuer_code: int, actor: str, source: str, action: 
     for partner in city.partners or []:
         _apply_partner(partner, tier_codes, changes)
     for calendar in city.calendars or []:
-        _apply_calendar(calendar, changes)
+        _apply_calendar(calendar, changes, actor=actor)
     if changes:
         audit.record(actor=actor, action=action, target=f"city:{issuer_code}",
                      detail={"source": source, "changes": changes})
@@ -170,7 +170,7 @@ def _apply_partner(partner: dict, tier_codes: dict[str, int], changes: list[str]
             changes.append(f"{label}的优惠“{old.title}”已不在文件中：停用")
 
 
-def _apply_calendar(calendar: dict, changes: list[str]) -> None:
+def _apply_calendar(calendar: dict, changes: list[str], *, actor: str) -> None:
     """The calendar's days of that year become the file's (its holidays and its make-up working days),
     and so does what the year rests on: the file's `basis`, or none (预排)."""
     name, year = calendar["name"], calendar["year"]
@@ -184,6 +184,10 @@ def _apply_calendar(calendar: dict, changes: list[str]) -> None:
     db.session.execute(delete(HolidayCalendarDay).where(*in_year))
     db.session.add_all(HolidayCalendarDay(calendar=name, day=day, kind=kind, name=holiday)
                        for day, (kind, holiday) in sorted(wanted.items()))
+    db.session.flush()
+    kinds = [{day: kind for day, (kind, _) in days.items()} for days in (current, wanted)]
+    catalog.calendar_days_changed.send(name, actor=actor, days=frozenset(
+        day for day in kinds[0].keys() | kinds[1].keys() if kinds[0].get(day) != kinds[1].get(day)))
 
     def counted(days: dict) -> str:
         kinds = [kind for kind, _ in days.values()]

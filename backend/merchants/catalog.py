@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from blinker import Namespace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,13 @@ PERK_FIELDS = ("kind", "title", "discount_permille", "max_discount_fen", "holder
                "quota_by_tier", "quota_unit", "active_from", "active_until", "blackout_calendar",
                "limit_per_holder_per_day", "time_windows", "active")
 PARTNER_FIELDS = ("name", "scenario_code", "address", "hours", "area_id", "active")
+
+
+# Sent inside the transaction that changes a calendar's days, with the days whose kind changed (added,
+# removed, or holiday <-> make-up working day) and who changed them: what counts on those days
+# (objections' due dates, recourse/due.py) follows in the same commit. A signal, because merchants sits
+# below recourse in the layers (.importlinter) and may not call it.
+calendar_days_changed = Namespace().signal("calendar-days-changed")
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -326,6 +334,7 @@ def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: s
         raise _invalid("day", "该日期已在日历中") from None
     detail = {"day": day.isoformat(), "name": name, "kind": kind} | ({"days": days} if days > 1 else {})
     audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}", detail=detail)
+    calendar_days_changed.send(calendar, days=frozenset(wanted), actor=actor)
     db.session.commit()
     return entries
 
@@ -338,6 +347,8 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
     db.session.delete(entry)
     audit.record(actor=actor, action="calendar.remove_day", target=f"calendar:{calendar}",
                  detail={"day": day.isoformat(), "name": entry.name, "kind": entry.kind})
+    db.session.flush()
+    calendar_days_changed.send(calendar, days=frozenset({day}), actor=actor)
     db.session.commit()
 
 

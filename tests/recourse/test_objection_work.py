@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import date, datetime, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from backend.extensions import db
 from backend.merchants.models import HolidayCalendarDay
 from backend.recourse import due, service
 from backend.recourse.models import Objection, ObjectionPhoto
+from backend.timeutil import iso, local_day
 from tests.recourse.test_api import citizen_for, shop  # noqa: F401  (the fixture)
 
 SMS_LOGGER = "backend.auth.sms"
@@ -346,6 +348,75 @@ def test_an_overdue_objection_is_flagged_until_it_is_closed(app, shop, client, o
     assert client.get("/api/office/objections", headers=office).json["objections"][0]["overdue"] is True
     client.post(f"/api/office/objections/{objection_id}/answer", headers=office, json={"text": "已处理。"})
     assert client.get("/api/objections", headers=owner).json["objections"][0]["overdue"] is False
+
+
+# -- a due date follows the calendar --------------------------------------------------------------------
+
+@pytest.fixture
+def own_calendar(app, monkeypatch):
+    """A calendar of the test's own as OBJECTION_CALENDAR: its changes move no other test's objections."""
+    name = f"due_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(app.config, "OBJECTION_CALENDAR", name)
+    return name
+
+
+def due_moves(objection_id: int) -> list[dict]:
+    return [entry.detail for entry in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "objection.due_moved", AuditEntry.target == f"objection:{objection_id}")
+        .order_by(AuditEntry.id))]
+
+
+def test_an_open_objections_due_date_follows_the_days_the_office_changes(app, shop, client, office, own_calendar):
+    owner = citizen_for(app, shop.holder())
+    open_id, closed_id = file_complaint(client, owner, shop.partner_id), file_complaint(client, owner, shop.partner_id)
+    client.post(f"/api/office/objections/{closed_id}/accept", headers=office)
+    client.post(f"/api/office/objections/{closed_id}/answer", headers=office, json={"text": "已处理。"})
+    objection = db.session.get(Objection, open_id)
+    filed, before = local_day(objection.created_at), objection.due_at
+    closed_due = db.session.get(Objection, closed_id).due_at
+    assert local_day(before) == due.nth_working_day_after(filed, 7, set())
+    holiday = due.nth_working_day_after(filed, 1, set())  # the first working day it counted
+    beyond = due.nth_working_day_after(filed, 9, set())  # after its due day: counts for nothing
+
+    def days_url(day: date | None = None) -> str:
+        return f"/api/office/calendars/{own_calendar}/days" + (f"/{day.isoformat()}" if day else "")
+
+    def due_now(objection_id: int):
+        db.session.expire_all()
+        return db.session.get(Objection, objection_id).due_at
+
+    assert client.post(days_url(), headers=office, json={"day": beyond.isoformat(), "name": "测试"}).status_code == 201
+    assert due_now(open_id) == before and due_moves(open_id) == []
+    assert client.post(days_url(), headers=office, json={"day": holiday.isoformat(), "name": "测试"}).status_code == 201
+    after = due_now(open_id)
+    assert local_day(after) == due.nth_working_day_after(filed, 7, {holiday, beyond}) > local_day(before)
+    assert due_moves(open_id) == [{"before": iso(before), "after": iso(after)}]
+    mine = next(o for o in client.get("/api/objections", headers=owner).json["objections"] if o["id"] == open_id)
+    assert datetime.fromisoformat(mine["due_at"].replace("Z", "+00:00")) == after  # what the citizen is shown
+    # Taken out again, the day gives the date back; a closed objection keeps what it was answered against.
+    assert client.delete(days_url(holiday), headers=office).status_code == 204
+    assert due_now(open_id) == before and len(due_moves(open_id)) == 2
+    assert due_now(closed_id) == closed_due and due_moves(closed_id) == []
+
+
+def test_a_city_file_that_changes_the_calendar_moves_due_dates_in_its_own_transaction(
+        app, shop, client, runner, own_calendar, tmp_path):
+    owner = citizen_for(app, shop.holder())
+    open_id = file_complaint(client, owner, shop.partner_id)
+    objection = db.session.get(Objection, open_id)
+    filed, before = local_day(objection.created_at), objection.due_at
+    holiday = due.nth_working_day_after(filed, 2, set())
+    city = tmp_path / "calendar.toml"
+    city.write_text(f'[[calendars]]\nname = "{own_calendar}"\nyear = {holiday.year}\n'
+                    f'holidays = [{{ from = "{holiday.isoformat()}", days = 1, name = "测试" }}]\n', encoding="utf-8")
+    result = runner.invoke(args=["city", "load", str(city)])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    after = db.session.get(Objection, open_id).due_at
+    assert local_day(after) == due.nth_working_day_after(filed, 7, {holiday})
+    assert due_moves(open_id) == [{"before": iso(before), "after": iso(after)}]
+    assert "无改动" in runner.invoke(args=["city", "load", str(city)]).output
+    assert len(due_moves(open_id)) == 1
 
 
 # -- statuses, SMS and audit ---------------------------------------------------------------------------

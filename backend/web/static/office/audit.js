@@ -18,7 +18,7 @@ const ACTIONS = {
   "ladder.update": "修改等级阶梯",
   "objection.file": "提交异议", "objection.photo": "上传异议照片", "objection.photo_view": "查看异议照片",
   "objection.accept": "受理异议", "objection.assign": "指派异议经办人", "objection.answer": "答复异议",
-  "objection.sms": "发送异议进度短信",
+  "objection.sms": "发送异议进度短信", "objection.due_moved": "答复期限随日历调整",
   "privacy_consent": "同意个人信息保护告知书", "account_deleted": "注销账号",
   "federation.add": "新增互认城市", "federation.sync": "同步互认名单", "federation.expired": "互认名单过期",
   "federation.refused": "拒绝互认名单", "federation.tier_map": "设置互认等级对应",
