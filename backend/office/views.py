@@ -17,8 +17,8 @@ from ..merchants import review, voids
 from ..merchants import serializers as merchant_json
 from ..merchants.schemas import (CalendarDayIn, CalendarOut, CalendarYearIn, ConflictListOut, ConflictOut,
                                  ConflictQuery, FailedAttemptListOut, FailedAttemptQuery, OfficePartnerListOut,
-                                 OfficePartnerOut, OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn, PerkRulesOut,
-                                 RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
+                                 OfficePartnerOut, OfficeVoidIn, PartnerExitIn, PartnerIn, PartnerPatchIn, PerkIn,
+                                 PerkRulesOut, RedemptionOut, ResolveIn, ScenarioIn, ScenarioListOut, ScenarioOut)
 from ..timeutil import iso
 from .. import audit
 from . import cases, exports, offline, service

@@ -75,7 +75,8 @@ def test_a_clerk_confirms_a_year_against_its_notice_and_it_is_audited(client, of
     again = client.put(f"/api/office/calendars/{calendar}/years/2027", headers=office["admin"],
                        json={"basis": NOTICE_2027 + "（国办发明电〔2026〕x号）"})
     assert again.status_code == 200 and again.json["years"][0]["basis"].endswith("号）")
-    assert len(db.session.scalars(select(HolidayCalendarYear).where(HolidayCalendarYear.calendar == calendar)).all()) == 1
+    rows = db.session.scalars(select(HolidayCalendarYear).where(HolidayCalendarYear.calendar == calendar)).all()
+    assert len(rows) == 1
 
 
 def test_a_year_without_holidays_or_a_blank_basis_is_refused_in_chinese(client, office, auth_header):
@@ -106,7 +107,8 @@ def test_two_clerks_confirming_at_once_leave_one_row(app, client, office):
         with app.app_context():
             try:
                 barrier.wait()
-                catalog.confirm_calendar_year(actor=f"test:{n}", calendar=calendar, year=2027, basis=f"{NOTICE_2027} {n}")
+                catalog.confirm_calendar_year(actor=f"test:{n}", calendar=calendar, year=2027,
+                                              basis=f"{NOTICE_2027} {n}")
             except Exception as error:  # noqa: BLE001 - the assertion below shows it
                 failures.append(error)
             finally:
