@@ -304,6 +304,13 @@ def update_perk(*, actor: str, perk_id: int, changes: dict) -> Perk:
 
 # -- holiday calendars: blackout days of perks, and the working days of due dates ---------------------
 
+def _calendar_code(calendar: str) -> str:
+    """A calendar's code as its column holds it (String(32)): a longer one from the URL is the client's error."""
+    if not 1 <= len(calendar) <= 32:
+        raise _invalid("calendar", "日历代码须为 1 到 32 个字")
+    return calendar
+
+
 def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
     return list(db.session.scalars(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar)
                                    .order_by(HolidayCalendarDay.day)))
@@ -313,6 +320,7 @@ def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: s
                      days: int = 1) -> list[HolidayCalendarDay]:
     """A holiday, or a run of `days` holidays from `day` (a notice's "2月15日至23日放假调休，共9天"), or
     a make-up working day (调休上班), which only a Saturday or Sunday can be. All or none. Audited."""
+    _calendar_code(calendar)
     if kind == "workday" and days != 1:
         raise _invalid("days", "调休上班日须逐日增加")
     if kind == "workday" and (why := not_a_makeup_day(day)):
@@ -340,6 +348,7 @@ def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: s
 
 
 def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
+    _calendar_code(calendar)
     entry = db.session.scalar(select(HolidayCalendarDay).where(HolidayCalendarDay.calendar == calendar,
                                                                HolidayCalendarDay.day == day))
     if entry is None:
@@ -398,6 +407,7 @@ def set_calendar_basis(*, calendar: str, year: int, basis: str | None, changes: 
 
 def confirm_calendar_year(*, actor: str, calendar: str, year: int, basis: str) -> None:
     """The office checked a year's days against the notice `basis` names. Audited."""
+    _calendar_code(calendar)
     basis = basis.strip()
     if not basis:
         raise _invalid("basis", "请填写所依据的通知")

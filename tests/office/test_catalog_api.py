@@ -194,6 +194,23 @@ def test_the_office_adds_a_notices_run_of_holidays_at_once_or_not_at_all(client,
     assert len(listed) == 9
 
 
+def test_a_calendar_code_longer_than_its_column_is_the_clients_error_on_every_write(client, office):
+    for code in ("x" * 33, "日" * 40):
+        base = f"/api/office/calendars/{code}"
+        for method, path, body in (("post", "/days", {"day": "2027-01-01", "name": "元旦"}),
+                                   ("post", "/days", {"day": "2027-01-01", "name": "元旦", "days": 3}),
+                                   ("delete", "/days/2027-01-01", None),
+                                   ("put", "/years/2027", {"basis": "国务院办公厅关于2027年部分节假日安排的通知"})):
+            answer = getattr(client, method)(base + path, headers=office["admin"], json=body)
+            assert answer.status_code == 422, (method, path, answer.status_code)
+            assert (answer.json["code"], answer.json["field"], answer.json["message"]) == (
+                "validation_error", "calendar", "日历代码须为 1 到 32 个字")
+        assert client.get(base, headers=office["analyst"]).json["days"] == []
+    ok = client.post(f"/api/office/calendars/{'y' * 32}/days", headers=office["admin"],
+                     json={"day": "2027-01-01", "name": "元旦"})
+    assert ok.status_code == 201, ok.json
+
+
 def test_only_office_admins_write(client, office, auth_header):
     writes = [("post", "/api/office/partners", {"name": "x", "scenario_code": "dining"}),
               ("patch", "/api/office/perks/1", {"title": "x"}),
