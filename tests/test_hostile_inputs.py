@@ -253,6 +253,27 @@ def test_ids_beyond_the_columns_in_bodies_and_queries_are_422(app, client, heade
         refused(response, 422, "validation_error", change)
 
 
+# Every route that filters by a range of days (backend/timeutil.check_day_range), with its role.
+DAY_RANGE_ROUTES = (("/api/office/stats?group=scenario&", "office-admin"),
+                    ("/api/office/stats.csv?group=scenario&", "office-admin"),
+                    ("/api/office/audit?", "office-admin"), ("/api/office/audit.csv?", "office-admin"),
+                    ("/api/office/cases/export?", "office-admin"), ("/api/office/failed-attempts?", "office-admin"),
+                    ("/api/office/offline-share?", "office-admin"))
+
+
+@pytest.mark.parametrize("far, field", [
+    ("from=0001-01-01&to=2026-01-01", "from"), ("from=2026-01-01&to=9999-12-31", "to"),
+    ("from=0001-01-01&to=0001-01-01", "from"), ("from=9999-12-31&to=9999-12-31", "from"),
+    ("from=1999-12-31&to=2026-01-01", "from"), ("from=2026-01-01&to=2100-01-01", "to")])
+def test_days_outside_the_products_years_are_a_422_on_every_range_filter(app, client, headers, far, field):
+    for route, role in DAY_RANGE_ROUTES:
+        response = client.get(route + far, headers=headers(role))
+        refused(response, 422, "validation_error", route)
+        assert (response.json["field"], response.json["message"]) == (field, "日期须在 2000-01-01 至 2099-12-31 之间")
+    for route, role in DAY_RANGE_ROUTES:  # the edges themselves are days like any other
+        assert client.get(route + "from=2000-01-01&to=2099-12-31", headers=headers(role)).status_code == 200, route
+
+
 # -- media types ------------------------------------------------------------------------------------
 
 def test_a_redemption_sent_as_anything_but_json_is_415_and_not_recorded(app, client, headers):
