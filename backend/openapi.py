@@ -110,7 +110,8 @@ def _implied(operation: dict, path: str) -> list[ErrorCode]:
     """The codes any operation of this shape can answer with, whatever its service does."""
     codes = [E.INTERNAL_ERROR, E.SERVICE_UNAVAILABLE]  # every request waits for admission (backend/admission.py)
     if "requestBody" in operation:
-        codes += [E.BAD_REQUEST, E.VALIDATION_ERROR]  # a body that is not JSON / does not fit
+        # a body that is not JSON / does not fit / of another media type (backend/inputs.py) / too large
+        codes += [E.BAD_REQUEST, E.VALIDATION_ERROR, E.UNSUPPORTED_MEDIA_TYPE, E.PAYLOAD_TOO_LARGE]
     if any(parameter["in"] == "query" for parameter in operation.get("parameters", [])):
         codes.append(E.VALIDATION_ERROR)
     if operation.get("security"):

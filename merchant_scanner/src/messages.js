@@ -21,6 +21,9 @@ const CODES = {
   unauthorized: { title: '设备授权失效', hint: '请在“设置”里重新绑定本设备' },
   forbidden: { title: '没有权限', hint: '本设备或账号不能进行此操作' },
   validation_error: { title: '提交的数据有误', hint: '请检查金额后重试' },
+  // The scanner always sends small JSON; these mean an outdated or damaged copy of the page.
+  unsupported_media_type: { title: '扫码页面版本异常', hint: '请关闭后重新打开扫码页面再试' },
+  payload_too_large: { title: '提交的内容过大', hint: '请关闭后重新打开扫码页面再试' },
   rate_limited: { title: '操作太频繁', hint: '请稍后再试' },
   key_list_stale: { title: '公钥列表已过期', hint: '超过 24 小时没有更新，请联网后再扫码' },
   key_list_missing: { title: '尚未下载公钥列表', hint: '请联网后再扫码' },
