@@ -65,8 +65,8 @@ def follow_calendar(calendar: str, *, days: frozenset[date], actor: str) -> None
         filed, due_day = local_day(objection.created_at), local_day(objection.due_at)
         if not any(filed < day <= due_day for day in days):
             continue
-        moved = due_at(filed_at=objection.created_at, working_days=config["OBJECTION_DUE_WORKING_DAYS"],
-                       calendar=calendar)
+        moved = due_at(filed_at=objection.created_at, calendar=calendar,
+                       working_days=objection.due_working_days or config["OBJECTION_DUE_WORKING_DAYS"])
         if moved != objection.due_at:
             audit.record(actor=actor, action="objection.due_moved", target=f"objection:{objection.id}",
                          detail={"before": iso(objection.due_at), "after": iso(moved)})

@@ -41,6 +41,9 @@ class Objection(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[object] = mapped_column(UTCDateTime)
+    # The count due_at was set with (OBJECTION_DUE_WORKING_DAYS at filing): a calendar change counts it
+    # again on the new days, whatever the setting says by then. None before migration 0024.
+    due_working_days: Mapped[int | None] = mapped_column(Integer)
     accepted_at: Mapped[object | None] = mapped_column(UTCDateTime)
     assigned_to: Mapped[int | None] = mapped_column(ForeignKey("office_users.id"))
     answer: Mapped[str | None] = mapped_column(Text)

@@ -182,7 +182,8 @@ def file_objection(*, account_id: int, kind: str, text: str, redemption_id: int 
         partner_id = None  # an objection to one's tier concerns the credit platform, not a shop
     objection = Objection(account_id=account_id, subject_id=subject_id, kind=kind, text=text,
                           redemption_id=redemption_id, partner_id=partner_id, status="submitted", created_at=now,
-                          due_at=due.due_at(filed_at=now, working_days=rules.due_working_days, calendar=rules.calendar))
+                          due_at=due.due_at(filed_at=now, working_days=rules.due_working_days, calendar=rules.calendar),
+                          due_working_days=rules.due_working_days)
     db.session.add(objection)
     db.session.flush()
     audit.record(actor=f"citizen:{account_id}", action="objection.file", target=f"objection:{objection.id}",

@@ -399,6 +399,21 @@ def test_an_open_objections_due_date_follows_the_days_the_office_changes(app, sh
     assert due_now(closed_id) == closed_due and due_moves(closed_id) == []
 
 
+def test_a_moved_due_date_keeps_the_count_of_days_it_was_filed_under(app, shop, client, office, own_calendar,
+                                                                    monkeypatch):
+    owner = citizen_for(app, shop.holder())
+    open_id = file_complaint(client, owner, shop.partner_id)
+    objection = db.session.get(Objection, open_id)
+    filed = local_day(objection.created_at)
+    assert objection.due_working_days == app.config["OBJECTION_DUE_WORKING_DAYS"] == 7
+    monkeypatch.setitem(app.config, "OBJECTION_DUE_WORKING_DAYS", 15)  # the city changed the rule since
+    holiday = due.nth_working_day_after(filed, 1, set())
+    assert client.post(f"/api/office/calendars/{own_calendar}/days", headers=office,
+                       json={"day": holiday.isoformat(), "name": "测试"}).status_code == 201
+    db.session.expire_all()
+    assert local_day(db.session.get(Objection, open_id).due_at) == due.nth_working_day_after(filed, 7, {holiday})
+
+
 def test_a_city_file_that_changes_the_calendar_moves_due_dates_in_its_own_transaction(
         app, shop, client, runner, own_calendar, tmp_path):
     owner = citizen_for(app, shop.holder())
