@@ -49,15 +49,16 @@ def _scenario(code: str) -> Scenario:
     return scenario
 
 
-def _add_unique(entity, *, field: str, message: str):
-    """Add a row whose unique constraint the database checks; a duplicate is the caller's field error."""
-    db.session.add(entity)
+def _add_unique(*entities, field: str, message: str):
+    """Add rows whose unique constraint the database checks, all or none; a duplicate is the caller's
+    field error. Returns the first row."""
+    db.session.add_all(entities)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise _invalid(field, message) from None
-    return entity
+    return entities[0]
 
 
 # -- scenarios and partners -----------------------------------------------------------------------
@@ -304,11 +305,10 @@ def update_perk(*, actor: str, perk_id: int, changes: dict) -> Perk:
 
 # -- holiday calendars: blackout days of perks, and the working days of due dates ---------------------
 
-def _calendar_code(calendar: str) -> str:
+def _calendar_code(calendar: str) -> None:
     """A calendar's code as its column holds it (String(32)): a longer one from the URL is the client's error."""
     if not 1 <= len(calendar) <= 32:
         raise _invalid("calendar", "日历代码须为 1 到 32 个字")
-    return calendar
 
 
 def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
@@ -317,7 +317,7 @@ def calendar_days(calendar: str) -> list[HolidayCalendarDay]:
 
 
 def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: str = "holiday",
-                     days: int = 1) -> list[HolidayCalendarDay]:
+                     days: int = 1) -> None:
     """A holiday, or a run of `days` holidays from `day` (a notice's "2月15日至23日放假调休，共9天"), or
     a make-up working day (调休上班), which only a Saturday or Sunday can be. All or none. Audited."""
     _calendar_code(calendar)
@@ -333,18 +333,13 @@ def add_calendar_day(*, actor: str, calendar: str, day: date, name: str, kind: s
         HolidayCalendarDay.calendar == calendar, HolidayCalendarDay.day.between(wanted[0], wanted[-1])))
     if taken is not None:
         raise _invalid("day", "该日期已在日历中" if days == 1 else f"{taken.isoformat()} 已在日历中：本次未增加任何日期")
-    entries = [HolidayCalendarDay(calendar=calendar, day=each, name=name, kind=kind) for each in wanted]
-    db.session.add_all(entries)
-    try:
-        db.session.flush()
-    except IntegrityError:  # another clerk added one of them meanwhile
-        db.session.rollback()
-        raise _invalid("day", "该日期已在日历中") from None
+    # The check above names the day taken; the constraint still decides if another clerk adds one meanwhile.
+    _add_unique(*(HolidayCalendarDay(calendar=calendar, day=each, name=name, kind=kind) for each in wanted),
+                field="day", message="该日期已在日历中")
     detail = {"day": day.isoformat(), "name": name, "kind": kind} | ({"days": days} if days > 1 else {})
     audit.record(actor=actor, action="calendar.add_day", target=f"calendar:{calendar}", detail=detail)
     calendar_days_changed.send(calendar, days=frozenset(wanted), actor=actor)
     db.session.commit()
-    return entries
 
 
 def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
@@ -368,8 +363,9 @@ def remove_calendar_day(*, actor: str, calendar: str, day: date) -> None:
 ATTENTION_DAYS = 60
 
 
-def calendar_years(calendar: str) -> list[dict]:
-    """Each year that has days or a basis: its basis (None: provisional) and its counts of days."""
+def calendar_years(calendar: str, days: list[HolidayCalendarDay] | None = None) -> list[dict]:
+    """Each year that has days or a basis: its basis (None: provisional) and its counts of days
+    (`days`: the calendar's, when the caller has read them already)."""
     years: dict[int, dict] = {}
 
     def year(number: int) -> dict:
@@ -377,16 +373,17 @@ def calendar_years(calendar: str) -> list[dict]:
 
     for row in db.session.scalars(select(HolidayCalendarYear).where(HolidayCalendarYear.calendar == calendar)):
         year(row.year)["basis"] = row.basis
-    for day in calendar_days(calendar):
+    for day in calendar_days(calendar) if days is None else days:
         year(day.day.year)["holidays" if day.kind == "holiday" else "workdays"] += 1
     return sorted(years.values(), key=lambda entry: entry["year"])
 
 
-def calendar_attention(calendar: str, *, today: date | None = None) -> list[dict]:
+def calendar_attention(calendar: str, *, today: date | None = None, years: list[dict] | None = None) -> list[dict]:
     """The years from `today` (the city's) to ATTENTION_DAYS ahead whose days cannot be relied on:
-    `missing` (no holiday loaded: due dates there count weekends only) or `provisional` (not checked)."""
+    `missing` (no holiday loaded: due dates there count weekends only) or `provisional` (not checked).
+    `years`: calendar_years(calendar), when the caller has it already."""
     today = today or local_day(utcnow())
-    known = {entry["year"]: entry for entry in calendar_years(calendar)}
+    known = {entry["year"]: entry for entry in (calendar_years(calendar) if years is None else years)}
     attention = []
     for number in range(today.year, (today + timedelta(days=ATTENTION_DAYS)).year + 1):
         entry = known.get(number)

@@ -206,10 +206,10 @@ def confirm_calendar_year(calendar, year, body):
 
 
 def calendar_view(name: str) -> dict:
-    return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name, "kind": d.kind}
-                                       for d in catalog.calendar_days(name)],
-            "years": catalog.calendar_years(name),
-            "attention": catalog.calendar_attention(name)}
+    days = catalog.calendar_days(name)
+    years = catalog.calendar_years(name, days)
+    return {"calendar": name, "days": [{"day": d.day.isoformat(), "name": d.name, "kind": d.kind} for d in days],
+            "years": years, "attention": catalog.calendar_attention(name, years=years)}
 
 
 # -- voids, offline conflicts, failed attempts ----------------------------------------------------

@@ -138,9 +138,10 @@ def my_objections():
 @bp.doc(summary="异议与投诉（信用办）", description="未办结的按答复期限排在前面；`overdue` 为已超期未办结；"
         "`assignees` 为可指派的经办人；`calendar_attention` 为答复期限所用日历中今天起 60 天内未录入或预排的年份。")
 def office_objections(query):
+    calendar = current_app.config["OBJECTION_CALENDAR"]
     return {"objections": _objections(service.office_objections(status=query["status"]), office=True),
             "assignees": [{"id": i, "username": n} for i, n in service.assignees().items()],
-            "calendar": _rules().calendar, "calendar_attention": catalog.calendar_attention(_rules().calendar)}
+            "calendar": calendar, "calendar_attention": catalog.calendar_attention(calendar)}
 
 
 def _one(objection) -> dict:
