@@ -31,9 +31,10 @@ def api(live_server, token):
     return _call
 
 
-def signed_in(launch, live_server, username: str):
-    """The dashboard, signed in by pressing Enter in the password field (no click)."""
-    page = launch(desktop=True).new_page()
+def signed_in(launch, live_server, username: str, *, desktop: bool = True):
+    """The dashboard, signed in by pressing Enter in the password field (no click); on a phone
+    (360x740) with desktop=False."""
+    page = launch(desktop=desktop).new_page()
     page.goto(f"{live_server}/office/")
     page.fill("#username", username)
     page.fill("#password", "demo-password")
@@ -586,12 +587,7 @@ def test_the_analyst_reads_the_ladder_without_controls(live_server, launch):
 def test_on_a_phone_no_office_screen_pushes_the_page_sideways(live_server, launch, screenshot):
     """The office works at a desk; a clerk who opens it on a phone (360 px) gets every screen within
     the width, its wide tables scrolling inside their cards."""
-    page = launch().new_page()
-    page.goto(f"{live_server}/office/")
-    page.fill("#username", "office-admin")
-    page.fill("#password", "demo-password")
-    page.press("#password", "Enter")
-    page.wait_for_selector("#workspace:not([hidden])", timeout=10000)
+    page = signed_in(launch, live_server, "office-admin", desktop=False)
     tabs = page.eval_on_selector_all("#tabs [data-tab]:not([hidden])", "(tabs) => tabs.map((tab) => tab.dataset.tab)")
     assert len(tabs) >= 10
     for tab in tabs:
